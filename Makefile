@@ -1,0 +1,44 @@
+# hamgam: `make demo` and `make test` are all a new user needs (each sets up first).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
+
+.PHONY: setup demo test test-fast lint lock up airflow clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements.txt -e .
+	@touch $(STAMP)
+
+demo: setup  ## demo Tadbir data -> local Payamgostar sandbox through the identities DAG, then a summary
+	$(PY) -m hamgam.demo
+
+test: setup  ## the whole suite (PostgreSQL tests skip when no server answers at 127.0.0.1:5432)
+	$(PY) -m pytest
+
+test-fast: setup  ## everything but the Airflow end-to-end tests
+	$(PY) -m pytest -m "not airflow"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+lock:  ## re-pin requirements.txt from requirements.in
+	$(UV) pip compile --python $(PY) requirements.in -o requirements.txt
+
+up: setup  ## Airflow UI on http://127.0.0.1:8080 over the demo data (Ctrl-C stops it)
+	$(PY) -m hamgam.demo --prepare-only
+	$(AIRFLOW_ENV) && exec $(VENV)/bin/airflow standalone
+
+airflow: setup  ## any Airflow command with the project's settings: make airflow ARGS="dags list"
+	@$(AIRFLOW_ENV) && $(VENV)/bin/airflow $(ARGS)
+
+clean:
+	rm -rf data .airflow

@@ -1,0 +1,17 @@
+"""Tadbir → Payamgostar Airflow DAGs: one per document type, built from the entity registry and the settings.
+
+Each DAG: detect changes per company (hash diff against the ledger) → load the queue into the CRM
+(validate, transform, upsert, record) → report. Companies are mapped tasks, so a failure in one
+company does not hide the others' results. No database or network is touched at parse time.
+"""
+
+from __future__ import annotations
+
+from hamgam.config import load_config
+from hamgam.dagbuilder import forward_dag
+from hamgam.entities import SPECS
+
+_config = load_config()
+for _name in SPECS:
+    _dag = forward_dag(_name, _config)
+    globals()[_dag.dag_id] = _dag

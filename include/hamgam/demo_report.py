@@ -1,0 +1,69 @@
+"""The demo's closing summary: counts per company and entity, problems with reasons, CRM samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hamgam.config import load_config
+from hamgam.summary import COLUMNS, counts_table, problems_text
+from hamgam.transform.codes import mask
+
+
+def _runs_by_order(ledger: Any, entity: str, company: int) -> list[Any]:
+    return [r for r in reversed(ledger.runs(limit=1000)) if r.entity == entity and r.company == company]
+
+
+def _sample(record: dict[str, Any]) -> str:
+    phones = ", ".join(mask(p.get("phoneNumber", ""), keep=4) for p in record.get("phoneContacts") or [])
+    kind = record.get("kind") or record.get("crmObjectTypeCode")
+    name = record.get("nickName") or record.get("lastName") or ""
+    return (f"  {record.get('customerNumber', ''):<12} {kind:<13} {name}  "
+            f"national code {mask(record.get('nationalCode') or '', keep=2) or '-'}  phones [{phones}]")
+
+
+def print_report(*, built: dict, timings: dict[str, float], first: dict, second: dict,
+                 records: list[dict], entities: tuple[str, ...], latency_ms: int) -> None:
+    from hamgam.tasks import open_ledger
+
+    config = load_config()
+    ledger = open_ledger(config)
+    companies = [c.code for c in config.companies]
+    print("\n" + "=" * 100)
+    print("hamgam demo summary")
+    print("=" * 100)
+    for label, index in (("First run (demo data into an empty CRM)", 0), ("Second run (no change in Tadbir)", 1)):
+        rows = []
+        for entity in entities:
+            for company in companies:
+                runs = _runs_by_order(ledger, entity, company)
+                if len(runs) > index:
+                    run = runs[index]
+                    rows.append((entity, company, run.state, {c: getattr(run, c) for c in COLUMNS}))
+        print(f"\n{label}:")
+        print(counts_table(rows))
+    print(f"\nCRM calls, first run:  {first.get('calls', {})}  (writes: {first.get('writes', 0)})")
+    print(f"CRM calls, second run: {second.get('calls', {})}  (writes: {second.get('writes', 0)})")
+
+    print("\nRejected and invalid rows, with their reasons:")
+    problems = [p for company in companies for entity in entities
+                for p in ledger.problems(company=company, entity=entity)]
+    print(problems_text(problems, limit=100))
+
+    print(f"\nA few records as the CRM now holds them ({len(records)} in all):")
+    for record in records[:6]:
+        print(_sample(record))
+
+    print("\nThroughput (first run, whole DAG including Airflow start-up):")
+    for entity in entities:
+        synced = sum(r.created + r.updated
+                     for company in companies for r in _runs_by_order(ledger, entity, company)[:1])
+        seconds = timings.get(entity, 0.0)
+        rate = synced / seconds if seconds else 0.0
+        print(f"  {entity}: {synced} records in {seconds:.1f} s = {rate:.1f} records/s "
+              f"(sandbox latency {latency_ms} ms per call)")
+    print("\nDemo Tadbir data (rows per fiscal period included):")
+    for code, company in built["companies"].items():
+        dirt = {case: len(ids) for case, ids in company["dirty_customer_ids"].items()}
+        print(f"  company {code}: {company['counts']['__Customer__']} customer rows in "
+              f"{company['counts']['__FiscalPeriod__']} fiscal periods; deliberate dirt: {dirt}")
+    print("=" * 100)

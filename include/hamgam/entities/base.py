@@ -1,0 +1,89 @@
+"""The declarative shape every document type fills in; the pipeline runs any of them unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from hamgam.config import CompanyConfig, HamgamConfig
+from hamgam.tadbir.reader import FiscalPeriod, TableRef
+from hamgam.validate import Check
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hamgam.ledger.store import RecordState
+    from hamgam.payamgostar.client import PayamgostarClient
+
+KEY = "_key"  # the prepared frame's column holding each row's normalised business key
+ROW_ID = "_row_id"  # and the Tadbir row id it came from
+
+
+@dataclass(frozen=True)
+class SyncContext:
+    config: HamgamConfig
+    company: CompanyConfig
+    period: FiscalPeriod | None = None
+
+
+@dataclass(frozen=True)
+class LoadItem:
+    """One record ready for the CRM: its key, a label for messages, and its payload per CRM kind."""
+
+    key: str
+    label: str
+    kind: str
+    number: str
+    payloads: dict[str, dict[str, Any]]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Literal["created", "updated", "adopted", "deleted", "gone"]
+    crm_id: str | None
+    crm_kind: str | None
+
+
+class CrmTarget(Protocol):
+    """How one entity is written to the CRM: upsert (update, adopt or create) and delete."""
+
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome: ...
+
+    def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str  # DAG ids and ledger rows use it: tadbir_to_payamgostar__<name>
+    label: str  # what one record is called in messages ("customer")
+    source: TableRef
+    hash_columns: tuple[str, ...]  # prepared columns whose change means "changed in Tadbir"
+    checks: tuple[Check, ...]
+    prepare: Callable[[pd.DataFrame, SyncContext], pd.DataFrame]  # normalise; add KEY, ROW_ID, check columns
+    build_items: Callable[[pd.DataFrame, SyncContext], list[LoadItem]]  # valid rows -> CRM payloads
+    target: CrmTarget
+    version: str = "1"  # bump when the mapping changes: every record is then sent again
+    sensitive_columns: frozenset[str] = field(default_factory=frozenset)  # masked in logs and the ledger
+
+    @property
+    def dag_id(self) -> str:
+        return f"tadbir_to_payamgostar__{self.name}"
+
+    def fingerprint(self, ctx: SyncContext) -> str:
+        """Mapping settings that change payloads; part of every content hash."""
+        section = getattr(ctx.config, self.name, None)
+        settings = section.model_dump_json() if section is not None else ""
+        return f"{self.name}:{self.version}:{ctx.company.code}:{settings}"
+
+
+def content_hashes(frame: pd.DataFrame, columns: tuple[str, ...], salt: str) -> pd.Series:
+    """A stable SHA-1 per row over ``columns`` (as text) and ``salt``."""
+    import pandas as pd
+
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=object)
+    text = frame[list(columns)].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
+    return (salt + "\x1e" + text).map(lambda s: hashlib.sha1(s.encode("utf-8")).hexdigest())

@@ -1,0 +1,212 @@
+"""Identities (Tadbir customers → Payamgostar persons and organizations).
+
+Rules from shared/reference/vendor-sync-spec.md: the key is the customer code (SubscriptionNo) ⇄ the
+CRM customer number ``{companyCode}-{*(AN)}``; several numbers in one phone field become several
+phones; person or organization by policy; a kind change made in Tadbir is not applied to the CRM.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hamgam.entities.base import KEY, ROW_ID, EntitySpec, LoadItem, Outcome, SyncContext, content_hashes
+from hamgam.payamgostar.errors import NotFound
+from hamgam.tadbir.reader import TableRef
+from hamgam.transform.numbering import Template, TemplateError
+from hamgam.validate import Check
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hamgam.ledger.store import RecordState
+    from hamgam.payamgostar.client import PayamgostarClient
+
+SOURCE = TableRef(
+    table="__Customer__",
+    columns=("SubscriptionNo", "Name", "RegisterCode", "EcCode", "PostalCode", "ZipCode", "PhoneNo",
+             "MobileNo", "FaxNo", "Email", "Address", "Province", "City", "Zone", "TownShip", "CDesc",
+             "Active", "Type"),
+)
+
+TEXT_COLUMNS = {"name": "Name", "address": "Address", "province": "Province", "city": "City",
+                "zone": "Zone", "township": "TownShip", "description": "CDesc", "email": "Email"}
+CODE_COLUMNS = {"customer_code": "SubscriptionNo", "register_code": "RegisterCode", "economic_code": "EcCode",
+                "postal_code": "PostalCode"}
+PHONE_COLUMNS = {"phone_text": "PhoneNo", "mobile_text": "MobileNo", "fax_text": "FaxNo"}
+
+CHECKS = (
+    Check("ExpectColumnValuesToNotBeNull", "customer_code", "customer code (SubscriptionNo) is empty"),
+    Check("ExpectColumnValuesToBeUnique", "customer_code",
+          "the same customer code belongs to more than one customer in this fiscal period"),
+    Check("ExpectColumnValuesToNotBeNull", "name", "name is empty"),
+    Check("ExpectColumnValuesToBeInSet", "register_code_ok",
+          "national code (10 digits) or national id (11 digits) fails its checksum",
+          {"value_set": [True]}, value_column="register_code"),
+    Check("ExpectColumnValuesToMatchRegex", "postal_code", "postal code must have exactly 10 digits",
+          {"regex": r"^\d{10}$"}),
+    Check("ExpectColumnValuesToBeInSet", "phones_ok", "a phone number does not parse",
+          {"value_set": [True]}, value_column="phones_invalid"),
+    Check("ExpectColumnValuesToBeInSet", "number_ok", "customer code does not fit the customer number template",
+          {"value_set": [True]}, value_column="customer_code"),
+)
+
+
+def _blank_to_none(series: pd.Series) -> pd.Series:
+    return series.where(series.str.len() > 0, None)
+
+
+def _register_code_ok(code: str | None) -> bool | None:
+    from hamgam.transform.codes import is_valid_national_code, is_valid_national_id
+
+    if not code or not code.isdigit():
+        return None  # a registration number or nothing: no checksum applies
+    if len(code) == 10:
+        return is_valid_national_code(code)
+    if len(code) == 11:
+        return is_valid_national_id(code)
+    return None
+
+
+def _kind(register_code: str | None, policy: str) -> str:
+    from hamgam.transform.codes import is_valid_national_code
+
+    if policy == "by_register_code" and register_code and len(register_code) == 10 \
+            and is_valid_national_code(register_code):
+        return "person"
+    return "organization"
+
+
+def prepare(raw: pd.DataFrame, ctx: SyncContext) -> pd.DataFrame:
+    """Normalise Tadbir's text (Saman digits, Arabic letters), derive check columns and the key."""
+    import pandas as pd
+
+    from hamgam.transform.phones import split_phones
+    from hamgam.transform.text import normalize_code_series, normalize_name_series
+
+    frame = pd.DataFrame(index=raw.index)
+    frame[ROW_ID] = raw["Id"].astype("int64")
+    for out, col in TEXT_COLUMNS.items():
+        frame[out] = _blank_to_none(normalize_name_series(raw[col]))
+    for out, col in CODE_COLUMNS.items():
+        frame[out] = _blank_to_none(normalize_code_series(raw[col]))
+    frame.loc[frame["postal_code"].isin(["0"]), "postal_code"] = None  # Tadbir's "no postal code"
+    for out, col in PHONE_COLUMNS.items():
+        frame[out] = _blank_to_none(normalize_name_series(raw[col]))
+    frame["email"] = frame["email"].str.lower()
+
+    frame["register_code_ok"] = frame["register_code"].map(_register_code_ok)
+    invalid_phones = frame[list(PHONE_COLUMNS)].apply(
+        lambda row: [part for text in row if text for part in split_phones(text).invalid], axis=1)
+    frame["phones_invalid"] = invalid_phones.map(lambda parts: ", ".join(parts) or None)
+    any_phone = frame[list(PHONE_COLUMNS)].notna().any(axis=1)
+    frame["phones_ok"] = (frame["phones_invalid"].isna()).where(any_phone, None)
+    frame["kind"] = frame["register_code"].map(lambda c: _kind(c, ctx.config.identities.kind_policy))
+
+    template = Template.parse(ctx.config.identities.customer_number_template)
+
+    def number_of(code: str | None) -> str | None:
+        if not code:
+            return None
+        try:
+            return template.format(company_code=ctx.company.code, AN=code)
+        except (TemplateError, ValueError, TypeError):
+            return None
+
+    frame["customer_number"] = frame["customer_code"].map(number_of)
+    frame["number_ok"] = frame["customer_number"].notna().where(frame["customer_code"].notna(), None)
+    frame[KEY] = frame["customer_code"].where(frame["customer_code"].notna(),
+                                              "~id:" + frame[ROW_ID].astype(str))
+    return frame
+
+
+HASH_COLUMNS = ("customer_code", *TEXT_COLUMNS, "register_code", "economic_code", "postal_code",
+                *PHONE_COLUMNS, "kind")
+
+
+def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]]:
+    from hamgam.transform.phones import phones_of_customer
+
+    settings = ctx.config.identities
+    code = row["register_code"] or ""
+    common: dict[str, Any] = {
+        "customerNumber": row["customer_number"],
+        "refId": f"tadbir:{ctx.company.code}:{row['customer_code']}",
+        "nickName": row["name"],
+        "email": row["email"],
+        "description": row["description"],
+        "phoneContacts": phones_of_customer(row["phone_text"], row["mobile_text"], row["fax_text"]),
+        "categories": [{"key": settings.category_key}] if settings.category_key else [],
+        "economicCode": row["economic_code"],
+    }
+    if settings.transfer_address and (row["address"] or row["city"] or row["province"]):
+        common["addressContacts"] = [{
+            "country": "ایران", "state": row["province"], "city": row["city"], "address": row["address"],
+            "zipCode": row["postal_code"], "addressType": "سایر", "default": True,
+        }]
+    else:
+        common["addressContacts"] = []
+    person = {**common, "crmObjectTypeCode": settings.person_type_code,
+              # legacy Tadbir keeps one Name column: the whole name is the last name, nothing invented
+              "firstName": "", "lastName": row["name"],
+              "nationalCode": code if len(code) == 10 else None}
+    organization = {**common, "crmObjectTypeCode": settings.organization_type_code,
+                    "nationalCode": code if len(code) == 11 else None,
+                    "registerNumber": code if code and len(code) not in (10, 11) else None}
+    return {"person": person, "organization": organization}
+
+
+def build_items(valid: pd.DataFrame, ctx: SyncContext) -> list[LoadItem]:
+    hashes = content_hashes(valid, HASH_COLUMNS, IDENTITIES.fingerprint(ctx))
+    items = []
+    for (_, row), digest in zip(valid.iterrows(), hashes, strict=True):
+        data = row.where(row.notna(), None).to_dict()
+        items.append(LoadItem(key=data[KEY], label=f"customer {data['customer_number']}", kind=data["kind"],
+                              number=data["customer_number"], payloads=_payloads(data, ctx),
+                              content_hash=digest))
+    return items
+
+
+class IdentityTarget:
+    """Upsert by key: known CRM id → update; else adopt the identity holding the customer number;
+    else create. The kind the CRM already has wins (a kind change in Tadbir is not applied)."""
+
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
+        if known is not None and known.crm_id:
+            kind = known.crm_kind or item.kind
+            try:
+                client.update_identity(kind, known.crm_id, item.payloads[kind], record=item.label)
+                return Outcome("updated", known.crm_id, kind)
+            except NotFound:
+                pass  # deleted in the CRM meanwhile: adopt or create it again below
+        kinds = (item.kind, *(k for k in ("person", "organization") if k != item.kind))
+        found = client.find_identity_by_customer_number(item.number, kinds=kinds, record=item.label)
+        if found is not None:
+            kind, record = found
+            crm_id = record["crmId"]
+            client.update_identity(kind, crm_id, item.payloads[kind], record=item.label)
+            return Outcome("adopted", crm_id, kind)
+        crm_id = client.create_identity(item.kind, item.payloads[item.kind], record=item.label)
+        return Outcome("created", crm_id, item.kind)
+
+    def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
+        if not known.crm_id:
+            return Outcome("gone", None, known.crm_kind)
+        try:
+            client.delete_identity(known.crm_kind or "organization", known.crm_id,
+                                   record=f"customer {known.crm_number or known.tadbir_key}")
+        except NotFound:
+            return Outcome("gone", known.crm_id, known.crm_kind)
+        return Outcome("deleted", known.crm_id, known.crm_kind)
+
+
+IDENTITIES = EntitySpec(
+    name="identities",
+    label="customer",
+    source=SOURCE,
+    hash_columns=HASH_COLUMNS,
+    checks=CHECKS,
+    prepare=prepare,
+    build_items=build_items,
+    target=IdentityTarget(),
+    sensitive_columns=frozenset({"register_code", "phones_invalid", "phone_text", "mobile_text", "fax_text"}),
+)

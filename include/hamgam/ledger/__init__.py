@@ -1,0 +1,31 @@
+"""The ledger (``hamgam_state``): per record what the CRM holds, the change queue, cursors, runs, leases.
+
+SQLite file by default, PostgreSQL in production; the schema is kept by Alembic
+(``hamgam.ledger.migrate.upgrade``), which ``Ledger.connect`` runs first.
+"""
+
+from hamgam.ledger.db import make_engine, normalize_url
+from hamgam.ledger.migrate import upgrade
+from hamgam.ledger.models import (
+    ACTIONS,
+    COUNT_NAMES,
+    ORIGINS,
+    PROBLEM_STATUSES,
+    RUN_STATES,
+    STATUSES,
+    Base,
+)
+from hamgam.ledger.store import (
+    LeaseBusy,
+    Ledger,
+    PendingChangeRow,
+    ProblemRecord,
+    RecordState,
+    RunRow,
+)
+
+__all__ = [
+    "ACTIONS", "COUNT_NAMES", "ORIGINS", "PROBLEM_STATUSES", "RUN_STATES", "STATUSES", "Base", "LeaseBusy",
+    "Ledger", "PendingChangeRow", "ProblemRecord", "RecordState", "RunRow", "make_engine", "normalize_url",
+    "upgrade",
+]

@@ -1,0 +1,51 @@
+"""Airflow hook: builds a PayamgostarClient from the `payamgostar_default` connection.
+
+Connection fields: host (``https://crm.example.com`` or a bare host name), port, login, password;
+extras: ``timeout`` (seconds), ``max_attempts``, ``max_workers``, ``device_id``, ``scheme``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from hamgam.payamgostar.client import PayamgostarClient
+
+
+def base_url_of(host: str | None, port: int | None, scheme: str = "https") -> str:
+    host = (host or "").strip().rstrip("/")
+    if not host:
+        raise ValueError("the Payamgostar connection has no host")
+    if "://" not in host:
+        host = f"{scheme}://{host}"
+    if port and host.count(":") < 2:  # scheme's colon only: no port given in the host itself
+        host = f"{host}:{port}"
+    return host
+
+
+class PayamgostarHook(BaseHook):
+    conn_name_attr = "payamgostar_conn_id"
+    default_conn_name = "payamgostar_default"
+    conn_type = "http"
+    hook_name = "Payamgostar CRM"
+
+    def __init__(self, payamgostar_conn_id: str = default_conn_name, **client_kwargs: Any):
+        super().__init__()
+        self.payamgostar_conn_id = payamgostar_conn_id
+        self.client_kwargs = client_kwargs
+
+    def get_conn(self) -> PayamgostarClient:
+        conn = self.get_connection(self.payamgostar_conn_id)
+        extra = conn.extra_dejson
+        kwargs: dict[str, Any] = {}
+        if "timeout" in extra:
+            kwargs["timeout"] = (5.0, float(extra["timeout"]))
+        for key in ("max_attempts", "max_workers"):
+            if key in extra:
+                kwargs[key] = int(extra[key])
+        if "device_id" in extra:
+            kwargs["device_id"] = str(extra["device_id"])
+        kwargs.update(self.client_kwargs)
+        url = base_url_of(conn.host, conn.port, extra.get("scheme", conn.schema or "https") or "https")
+        return PayamgostarClient(url, conn.login or "", conn.password or "", **kwargs)

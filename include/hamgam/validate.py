@@ -1,0 +1,115 @@
+"""Great Expectations 1.x on each batch: failing rows are set aside with the expectation that failed.
+
+An entity declares its checks as data (``Check``); ``validate_frame`` runs them as one GX suite on a
+pandas DataFrame and returns, per failing row, which expectation failed, why, and the offending value.
+Checksums and other rules GX has no built-in for are computed by the entity into boolean columns
+first, and checked here with ``ExpectColumnValuesToBeInSet([True])``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas and GX are imported inside functions: DAG files must parse fast
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation: a GX expectation class name, its column and arguments, and the human reason."""
+
+    expectation: str
+    column: str
+    reason: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    value_column: str | None = None  # the column whose value is reported (defaults to ``column``)
+
+    @property
+    def name(self) -> str:
+        return f"{self.expectation}({self.column})"
+
+
+@dataclass(frozen=True)
+class Failure:
+    expectation: str
+    column: str
+    reason: str
+    value: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"expectation": self.expectation, "column": self.column, "reason": self.reason,
+                "value": None if self.value is None else str(self.value)}
+
+
+@dataclass
+class ValidationOutcome:
+    failures: dict[Any, list[Failure]]  # DataFrame index -> what failed
+
+    def failed_index(self) -> list[Any]:
+        return list(self.failures)
+
+
+_lock = threading.Lock()
+_validators: dict[tuple[str, str], Any] = {}
+
+
+def _validation_definition(suite_name: str, checks: tuple[Check, ...]) -> Any:
+    """One ephemeral GX context and validation definition per suite, built once per process."""
+    key = (suite_name, repr(checks))  # Check holds a dict, so it is not hashable itself
+    with _lock:
+        if key in _validators:
+            return _validators[key]
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas(f"tadbir_{suite_name}").add_dataframe_asset(suite_name)
+        batch = asset.add_batch_definition_whole_dataframe("batch")
+        suite = gx.ExpectationSuite(name=suite_name)
+        for check in checks:
+            expectation_class = getattr(gx.expectations, check.expectation)
+            suite.add_expectation(expectation_class(column=check.column, **check.kwargs))
+        suite = context.suites.add(suite)
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{suite_name}_batch", data=batch, suite=suite))
+        _validators[key] = definition
+        return definition
+
+
+def validate_frame(frame: pd.DataFrame, checks: tuple[Check, ...], *, suite_name: str) -> ValidationOutcome:
+    """Run ``checks`` on ``frame``; rows not named in the outcome passed every check."""
+    if frame.empty or not checks:
+        return ValidationOutcome(failures={})
+    definition = _validation_definition(suite_name, checks)
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
+    by_type_column = {(_snake(c.expectation), c.column): c for c in checks}
+    failures: dict[Any, list[Failure]] = {}
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        check = by_type_column.get((config.type, config.kwargs.get("column")))
+        if check is None:  # pragma: no cover - GX reported an expectation we did not add
+            raise RuntimeError(f"unexpected expectation in the result: {config.type}")
+        if item.exception_info and item.exception_info.get("raised_exception"):
+            raise RuntimeError(f"expectation {check.name} could not run: {item.exception_info.get('exception_message')}")
+        value_column = check.value_column or check.column
+        for index in item.result.get("unexpected_index_list") or []:
+            failures.setdefault(index, []).append(
+                Failure(check.name, value_column, check.reason, frame.at[index, value_column]))
+    return ValidationOutcome(failures=failures)
+
+
+def _snake(class_name: str) -> str:
+    out = []
+    for i, ch in enumerate(class_name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)

@@ -1,0 +1,69 @@
+"""Admin and observability endpoints under /_sandbox/ (no auth, no faults, not counted)."""
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, JSONResponse
+
+from pg_sandbox import page
+from pg_sandbox.errors import bad_request
+
+if TYPE_CHECKING:
+    from pg_sandbox.app import Sandbox
+
+
+def router(sandbox: "Sandbox") -> APIRouter:
+    routes = APIRouter(prefix="/_sandbox", tags=["sandbox admin"])
+
+    @routes.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @routes.get("/stats")
+    def stats() -> dict[str, Any]:
+        return sandbox.stats()
+
+    @routes.post("/stats/reset")
+    def reset_stats() -> dict[str, Any]:
+        sandbox.store.reset_counters()
+        return sandbox.stats()
+
+    @routes.get("/settings")
+    def get_settings() -> dict[str, Any]:
+        return sandbox.settings.runtime_view()
+
+    @routes.post("/settings")
+    async def change_settings(request: Request) -> JSONResponse:
+        """Partial update of the runtime settings, e.g. `{"error_rate": 1}`."""
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("the body must be a JSON object of settings")
+            settings = sandbox.update_settings(changes)
+        except ValueError as exc:  # JSONDecodeError is a ValueError too
+            return bad_request("invalid_settings", str(exc)).response()
+        return JSONResponse(settings.runtime_view())
+
+    @routes.get("/records")
+    def records() -> list[dict[str, Any]]:
+        return sandbox.identities.records()
+
+    @routes.post("/reset")
+    def reset() -> dict[str, str]:
+        sandbox.store.wipe_records()
+        return {"status": "ok"}
+
+    @routes.post("/tokens/revoke")
+    def revoke_tokens() -> dict[str, str]:
+        """Forget every issued token, so the next API call gets 401 (tests re-login handling)."""
+        sandbox.store.revoke_tokens()
+        return {"status": "ok"}
+
+    @routes.get("/", response_class=HTMLResponse)
+    async def home() -> HTMLResponse:
+        html = await run_in_threadpool(lambda: page.render(sandbox.identities.records(), sandbox.stats()))
+        return HTMLResponse(html)
+
+    return routes

@@ -1,0 +1,60 @@
+"""The human-readable page at GET /_sandbox/: the stored identities as a right-to-left table."""
+
+from html import escape
+from typing import Any
+
+from pg_sandbox.identities import display_name
+
+_KIND = {"person": "حقیقی (person)", "organization": "حقوقی (organization)"}
+
+_STYLE = """
+body { font-family: Vazirmatn, Tahoma, sans-serif; margin: 1.5rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #ccc; padding: .35rem .6rem; text-align: start; vertical-align: top; }
+th { background: #f3f3f3; }
+.ltr { direction: ltr; unicode-bidi: embed; }
+"""
+
+
+def render(records: list[dict[str, Any]], stats: dict[str, Any]) -> str:
+    rows = "\n".join(_row(record) for record in reversed(records)) or (
+        '<tr><td colspan="6">هنوز رکوردی نیست (no records yet)</td></tr>'
+    )
+    return f"""<!DOCTYPE html>
+<html lang="fa" dir="rtl">
+<head>
+<meta charset="utf-8">
+<title>Payamgostar sandbox — مخاطبین</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<h1>Payamgostar sandbox — مخاطبین ({len(records)})</h1>
+<p class="ltr">API calls: {sum(stats["calls"].values())} · writes: {stats["writes"]} ·
+<a href="/_sandbox/stats">stats</a> · <a href="/_sandbox/records">records (JSON)</a> ·
+<a href="/_sandbox/settings">settings</a></p>
+<table>
+<thead><tr><th>نوع (kind)</th><th>شماره مشتری (customer no.)</th><th>نام (name)</th>
+<th>کد ملی (national code)</th><th>تلفن‌ها (phones)</th><th>آخرین تغییر (modified)</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+def _row(record: dict[str, Any]) -> str:
+    phones = "<br>".join(
+        escape(" ".join(p for p in (phone.get("phoneType"), phone.get("phoneNumber")) if p))
+        for phone in record.get("phoneContacts") or []
+    )
+    cells = [
+        escape(_KIND.get(record["kind"], record["kind"])),
+        f'<span class="ltr">{escape(record.get("customerNumber") or "")}</span>',
+        escape(display_name(record)),
+        f'<span class="ltr">{escape(record.get("nationalCode") or "")}</span>',
+        phones,
+        f'<span class="ltr">{escape(record.get("modifyDate") or "")}</span>',
+    ]
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"

@@ -1,0 +1,102 @@
+"""Sandbox settings: where state lives, the demo credentials and the fault knobs."""
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENV_PREFIX = "PG_SANDBOX_"
+
+# Settings that may be changed while the server runs (POST /_sandbox/settings).
+RUNTIME_FIELDS = (
+    "token_ttl_seconds",
+    "latency_ms",
+    "error_rate",
+    "error_after_commit_rate",
+    "rate_limit_rate",
+    "retry_after_seconds",
+    "slow_rate",
+    "slow_ms",
+    "seed",
+)
+
+_RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate")
+_NON_NEGATIVE = ("token_ttl_seconds", "latency_ms", "retry_after_seconds", "slow_ms")
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    db_path: str = "data/sandbox.sqlite"
+    username: str = "hamgam"
+    password: str = "hamgam-demo"
+    token_ttl_seconds: float = 7200.0
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    error_after_commit_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    retry_after_seconds: int = 1
+    slow_rate: float = 0.0
+    slow_ms: int = 0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in _RATES:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        for name in _NON_NEGATIVE:
+            value = getattr(self, name)
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "SandboxSettings":
+        """Defaults, then `PG_SANDBOX_<FIELD>` variables, then keyword overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = parse_value(field.name, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    def with_changes(self, changes: Mapping[str, Any]) -> "SandboxSettings":
+        """A copy with runtime settings changed; values must already have the right JSON type."""
+        for name, value in changes.items():
+            if name not in RUNTIME_FIELDS:
+                raise ValueError(f"{name} cannot be changed at runtime (allowed: {', '.join(RUNTIME_FIELDS)})")
+            _check_type(name, value)
+        return dataclasses.replace(self, **changes)
+
+    def runtime_view(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RUNTIME_FIELDS}
+
+
+def field_kind(name: str) -> str:
+    """'str', 'int', 'float' or 'optional_int' for a settings field."""
+    default = {f.name: f.default for f in dataclasses.fields(SandboxSettings)}[name]
+    return "optional_int" if name == "seed" else type(default).__name__
+
+
+def parse_value(name: str, raw: str) -> Any:
+    """Convert a text value (environment variable, command-line flag) for settings field `name`."""
+    kind = field_kind(name)
+    if kind == "str":
+        return raw
+    if kind == "optional_int":
+        return None if raw.strip().lower() in ("", "none", "null") else int(raw)
+    return int(raw) if kind == "int" else float(raw)
+
+
+def _check_type(name: str, value: Any) -> None:
+    kind = field_kind(name)
+    # bool is an int in Python but never a valid JSON value for these settings
+    ok = not isinstance(value, bool) and (
+        (kind == "int" and isinstance(value, int))
+        or (kind == "float" and isinstance(value, int | float))
+        or (kind == "optional_int" and (value is None or isinstance(value, int)))
+    )
+    if not ok:
+        raise ValueError(f"{name} must be {'an integer' if 'int' in kind else 'a number'}, got {value!r}")

@@ -1,0 +1,144 @@
+"""Run the sandbox as a real subprocess for tests.
+
+    with run_sandbox(tmp_path / "pg.sqlite", error_rate=0.2, seed=7) as pg:
+        client = PayamgostarClient(pg.base_url, "hamgam", "hamgam-demo")
+        ...
+        assert pg.stats()["writes"] == 3
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from pg_sandbox.settings import SandboxSettings
+
+START_TIMEOUT_SECONDS = 20.0
+
+
+class SandboxStartError(RuntimeError):
+    pass
+
+
+class RunningSandbox:
+    """A started sandbox process: its base URL and the /_sandbox admin calls."""
+
+    def __init__(self, base_url: str, process: subprocess.Popen, db_path: Path, username: str,
+                 password: str) -> None:
+        self.base_url = base_url
+        self.process = process
+        self.db_path = db_path
+        self.username = username
+        self.password = password
+
+    def stats(self) -> dict[str, Any]:
+        return self._admin("GET", "stats")
+
+    def reset_stats(self) -> dict[str, Any]:
+        return self._admin("POST", "stats/reset")
+
+    def settings(self) -> dict[str, Any]:
+        return self._admin("GET", "settings")
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change runtime settings, e.g. `set_faults(error_rate=1.0)`; returns all of them."""
+        return self._admin("POST", "settings", changes)
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self.set_faults(latency_ms=0, error_rate=0.0, error_after_commit_rate=0.0, rate_limit_rate=0.0,
+                               slow_rate=0.0, slow_ms=0)
+
+    def records(self) -> list[dict[str, Any]]:
+        return self._admin("GET", "records")
+
+    def reset(self) -> None:
+        """Wipe all identity records."""
+        self._admin("POST", "reset")
+
+    def revoke_tokens(self) -> None:
+        self._admin("POST", "tokens/revoke")
+
+    def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = requests.request(method, f"{self.base_url}/_sandbox/{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+
+@contextmanager
+def run_sandbox(db_path: str | os.PathLike, port: int | None = None, **settings: Any) -> Iterator[RunningSandbox]:
+    """Start `python -m pg_sandbox` on `port` (default: a free one) and stop it on exit.
+
+    `settings` are SandboxSettings fields (latency_ms=..., error_rate=..., seed=...).
+    """
+    unknown = set(settings) - {f for f in SandboxSettings.__dataclass_fields__ if f != "db_path"}
+    if unknown:
+        raise TypeError(f"unknown sandbox settings: {', '.join(sorted(unknown))}")
+    port = port or free_port()
+    command = [sys.executable, "-m", "pg_sandbox", "--host", "127.0.0.1", "--port", str(port),
+               "--db", str(db_path), "--log-level", "warning", "--no-access-log"]
+    for name, value in settings.items():
+        command += ["--" + name.replace("_", "-"), "none" if value is None else str(value)]
+    base_url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=_child_env())
+        try:
+            _wait_until_healthy(process, base_url, stderr)
+            yield RunningSandbox(base_url, process, Path(db_path), settings.get("username", SandboxSettings.username),
+                                 settings.get("password", SandboxSettings.password))
+        finally:
+            _stop(process)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _child_env() -> dict[str, str]:
+    # settings come from flags only, so a developer's PG_SANDBOX_* variables cannot leak in
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG_SANDBOX_")}
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxStartError(f"pg_sandbox exited with code {process.returncode} before it was healthy:\n"
+                                    f"{_read(stderr)}")
+        try:
+            if requests.get(f"{base_url}/_sandbox/health", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    _stop(process)
+    raise SandboxStartError(f"pg_sandbox did not answer {base_url}/_sandbox/health within "
+                            f"{START_TIMEOUT_SECONDS:.0f} s:\n{_read(stderr)}")
+
+
+def _read(stderr) -> str:
+    stderr.seek(0)
+    return stderr.read().decode(errors="replace").strip() or "(no output on stderr)"
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

@@ -1,0 +1,144 @@
+"""Build the demo: generate one company's rows in memory, then bulk-insert them.
+
+Each table family draws from its own seeded random stream (:mod:`tadbir_demo.seeding`), so the
+same (seed, scale, company, fiscal years) always yields the same rows, and families added later
+(invoices, receipts) do not disturb the existing ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hamgam.tadbir import schema
+
+from . import accounts, brokers, customers, dirt, history, products, stock
+from .fiscal import make_periods, period_rows
+from .seeding import family_rng
+
+DEFAULT_SEED = 1405
+DEFAULT_COMPANIES = (100, 200)
+DEFAULT_FISCAL_YEARS = (1403, 1404)
+
+
+def generate_company(
+    company_code: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: int = 1,
+    fiscal_years: Iterable[int] = DEFAULT_FISCAL_YEARS,
+) -> tuple[dict[str, list[dict]], dict]:
+    """All rows of one company's Tadbir database (table name -> rows) and its summary."""
+    code = int(company_code)
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, got {scale!r}")
+    scale = int(scale)
+    periods = make_periods(fiscal_years)
+    if not periods:
+        raise ValueError("at least one fiscal year is needed")
+    rows: dict[str, list[dict]] = {name: [] for name in schema.TABLE_NAMES}
+    rows[schema.fiscal_period.name] = period_rows(periods)
+
+    # Customers and their detail accounts
+    masters = customers.generate_customers(
+        family_rng(seed, code, "customers"), customers.CUSTOMERS_PER_SCALE * scale, periods[0]
+    )
+    dirty_cases, dirty_ids = dirt.apply_dirt(family_rng(seed, code, "dirt"), masters)
+    plan, history_cases = history.plan_history(family_rng(seed, code, "history"), masters, periods, dirty_ids)
+    customer_rows, customer_details = customers.customer_rows(masters, periods, plan)
+    broker_rows, broker_details = brokers.broker_rows(family_rng(seed, code, "brokers"), periods)
+    rows[schema.customer.name] = customer_rows
+    rows[schema.broker.name] = broker_rows
+    rows[schema.detail_acc.name] = [
+        *(r for fp in periods for r in accounts.group_rows(fp)),
+        *broker_details,
+        *customer_details,
+    ]
+
+    # Products, prices, tax, warehouses, stock
+    catalog = products.generate_catalog(family_rng(seed, code, "products"), scale)
+    prices = products.price_list(family_rng(seed, code, "prices"), catalog, periods)
+    rows[schema.unit.name] = products.unit_rows(periods)
+    rows[schema.merchandise.name] = products.merchandise_rows(catalog, periods, prices)
+    rows[schema.sales_price.name] = products.sales_price_rows(catalog, periods, prices)
+    rows[schema.merch_tax.name] = products.merch_tax_rows(catalog, periods)
+    rows[schema.stock_room.name] = stock.stock_room_rows(family_rng(seed, code, "stock_rooms"), periods)
+    rows[schema.merch_stock_qty.name] = stock.stock_qty_rows(family_rng(seed, code, "stock"), catalog, periods)
+
+    # __SPFactor__ / __SPArticle__ / __SPTax__ / __PayReceive__: left empty for a later issue.
+
+    summary = {
+        "company_code": code,
+        "fiscal_periods": [
+            {"Id": p.id, "year": p.year, "start": p.start.isoformat(), "end": p.end.isoformat()}
+            for p in periods
+        ],
+        "counts": {name: len(table_rows) for name, table_rows in rows.items()},
+        "dirty_cases": dirty_cases,
+        "dirty_customer_ids": _ids_by_case(dirty_cases),
+        "history_cases": history_cases,
+    }
+    return rows, summary
+
+
+def _ids_by_case(cases: list[dict]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for case in cases:
+        out.setdefault(case["case"], []).extend(case["customer_ids"])
+    return {kind: sorted(ids) for kind, ids in out.items()}
+
+
+def insert_rows(engine: Engine, rows: dict[str, list[dict]]) -> None:
+    """Create missing tables, then bulk-insert (executemany) every table in one transaction."""
+    schema.create_all(engine)
+    with engine.begin() as conn:
+        for table in schema.metadata.sorted_tables:
+            if rows.get(table.name):
+                conn.execute(table.insert(), rows[table.name])
+
+
+def fill_company(
+    engine: Engine,
+    company_code: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: int = 1,
+    fiscal_years: Iterable[int] = DEFAULT_FISCAL_YEARS,
+) -> dict:
+    """Fill one company's (empty) Tadbir tables on ``engine``; returns the company summary."""
+    rows, summary = generate_company(company_code, seed=seed, scale=scale, fiscal_years=fiscal_years)
+    insert_rows(engine, rows)
+    return summary
+
+
+def database_path(out_dir: str | Path, company_code: int) -> Path:
+    return Path(out_dir) / f"tadbir_{int(company_code)}.sqlite"
+
+
+def build_demo(
+    out_dir: str | Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    scale: int = 1,
+    companies: Iterable[int] = DEFAULT_COMPANIES,
+    fiscal_years: Iterable[int] = DEFAULT_FISCAL_YEARS,
+) -> dict:
+    """Write ``out_dir/tadbir_<code>.sqlite`` for every company (overwriting); return the summary."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    years = sorted(set(int(y) for y in fiscal_years))
+    result: dict = {"seed": seed, "scale": scale, "fiscal_years": years, "companies": {}}
+    for code in companies:
+        path = database_path(out, code)
+        for stale in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
+            stale.unlink(missing_ok=True)
+        engine = sa.create_engine(f"sqlite:///{path}")
+        try:
+            summary = fill_company(engine, code, seed=seed, scale=scale, fiscal_years=years)
+        finally:
+            engine.dispose()
+        result["companies"][int(code)] = {"database": str(path), **summary}
+    return result
