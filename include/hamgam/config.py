@@ -64,7 +64,7 @@ class SyncConfig(_Strict):
     crm_max_workers: int = Field(default=4, ge=1, le=64)
     retries: int = Field(default=2, ge=0)
     retry_delay_seconds: int = Field(default=30, ge=0)
-    lease_ttl_seconds: int = Field(default=3600, ge=1)
+    lease_ttl_seconds: int = Field(default=600, ge=1)  # renewed per chunk
     crm_conn_id: str = "payamgostar_default"
     state_conn_id: str = "hamgam_state"
 

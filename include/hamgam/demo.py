@@ -40,6 +40,7 @@ def prepare(data: Path, env: dict[str, str], *, seed: int, scale: int) -> dict:
     summary = build_demo(data / "demo", seed=seed, scale=scale)
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     _airflow(env, "db", "migrate")
+    _airflow(env, "dags", "reserialize")  # `airflow dags list` shows the DAGs before any run
     _airflow(env, "pools", "set", "payamgostar_api", "4", "Concurrent Payamgostar CRM work (hamgam)")
     return summary
 

@@ -129,6 +129,8 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
             if not batch:
                 break
             after = batch[-1].tadbir_key
+            if not ledger.acquire_lease(company, spec.name, run_id, ctx.config.sync.lease_ttl_seconds):
+                raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
             _load_deletes(spec, ctx, [p for p in batch if p.action == "delete"], ledger, client, counts)
             _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client, counts)
             log.info("%s company %s: %s so far", spec.name, company, dict(counts))

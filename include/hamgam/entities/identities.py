@@ -52,7 +52,8 @@ CHECKS = (
 
 
 def _blank_to_none(series: pd.Series) -> pd.Series:
-    return series.where(series.str.len() > 0, None)
+    """Empty text becomes None (object dtype, so per-row helpers see None, never NaN)."""
+    return series.astype(object).where(series.str.len() > 0, None)
 
 
 def _register_code_ok(code: str | None) -> bool | None:

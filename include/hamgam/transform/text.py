@@ -21,8 +21,10 @@ import numbers
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a Series is handled: DAG files import this module
+    import pandas as pd
 
 __all__ = [
     "SAMAN_DIGITS",
@@ -149,6 +151,8 @@ def _text(value: object) -> str:
             return ""
         return str(int(f)) if f.is_integer() else str(f)
     try:
+        import pandas as pd
+
         if pd.isna(value) is True:  # pd.NA, pd.NaT
             return ""
     except (TypeError, ValueError):
@@ -161,6 +165,8 @@ def _text_series(series: pd.Series) -> pd.Series:
 
     Working on object dtype keeps Python ``str``/``re`` semantics whatever the string storage is.
     """
+    import pandas as pd
+
     if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
         obj = series.astype(object)
         return obj.where(obj.notna(), "")

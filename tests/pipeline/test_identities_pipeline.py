@@ -1,0 +1,198 @@
+"""The generic pipeline with the identities spec, without Airflow: a hand-made Tadbir database,
+the real sandbox over HTTP and a SQLite ledger. Each test states one rule of the sync."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from hamgam import pipeline
+from hamgam.config import parse_config
+from hamgam.entities import SPECS
+from hamgam.entities.base import SyncContext
+from hamgam.ledger import LeaseBusy, Ledger
+from hamgam.payamgostar.client import PayamgostarClient
+from hamgam.tadbir import schema
+from hamgam.transform.codes import make_national_code, make_national_id
+from pg_sandbox.testing import run_sandbox
+
+SPEC = SPECS["identities"]
+PERSON_CODE = make_national_code("001234567")
+ORG_ID = make_national_id("1010123456")
+SETTINGS = """
+companies: [{code: 100, tadbir_conn_id: tadbir_default, default: true}]
+identities: {kind_policy: %s, category_key: zone0}
+sync: {chunk_size: 50, min_batch_for_bad_share: 5, max_bad_share: 0.5}
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    with run_sandbox(tmp_path_factory.mktemp("pipeline") / "sandbox.sqlite") as running:
+        yield running
+
+
+@pytest.fixture
+def crm(sandbox):
+    sandbox.reset()
+    sandbox.reset_stats()
+    sandbox.clear_faults()
+    with PayamgostarClient(sandbox.base_url, sandbox.username, sandbox.password, max_attempts=2,
+                           sleep=lambda s: None) as client:
+        yield client
+
+
+@pytest.fixture
+def tadbir(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'tadbir.sqlite'}")
+    schema.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(schema.fiscal_period.insert(), [
+            {"Id": 1, "FPNo": 1403, "Name": "1403", "StartDate": datetime(2024, 3, 20),
+             "EndDate": datetime(2025, 3, 20, 23, 59, 59)},
+            {"Id": 2, "FPNo": 1404, "Name": "1404", "StartDate": datetime(2025, 3, 21),
+             "EndDate": datetime(2026, 3, 20, 23, 59, 59)},
+        ])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    with Ledger.connect(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as opened:
+        yield opened
+
+
+def add_customer(engine, row_id: int, code: str, name: str, *, period: int = 2, **columns) -> None:
+    with engine.begin() as conn:
+        conn.execute(schema.customer.insert().values(Id=row_id, FPId=period, SubscriptionNo=code, Name=name,
+                                                     **columns))
+
+
+def update_customer(engine, row_id: int, period: int = 2, **columns) -> None:
+    with engine.begin() as conn:
+        conn.execute(schema.customer.update().where(schema.customer.c.Id == row_id,
+                                                    schema.customer.c.FPId == period).values(**columns))
+
+
+def sync(tadbir, ledger, crm, policy: str = "by_register_code", *, full_resync: bool = False) -> dict:
+    config = parse_config(SETTINGS % policy)
+    ctx = SyncContext(config, config.company(100))
+    detected = pipeline.detect(SPEC, ctx, engine=tadbir, ledger=ledger, run_id="r", full_resync=full_resync)
+    loaded = pipeline.load(SPEC, ctx, engine=tadbir, ledger=ledger, client=crm, run_id="r")
+    return {**detected, **loaded}
+
+
+def crm_records(sandbox) -> dict[str, dict]:
+    return {r["customerNumber"]: r for r in sandbox.records()}
+
+
+def test_person_or_organization_follows_the_register_code(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "501", "علی احمدی", RegisterCode=PERSON_CODE)
+    add_customer(tadbir, 2, "502", "شرکت نمونه", RegisterCode=ORG_ID)
+    add_customer(tadbir, 3, "503", "فروشگاه بی‌کد")
+    assert sync(tadbir, ledger, crm)["created"] == 3
+    records = crm_records(sandbox)
+    assert records["100-501"]["kind"] == "person" and records["100-501"]["nationalCode"] == PERSON_CODE
+    assert records["100-501"]["lastName"] == "علی احمدی"
+    assert records["100-502"]["kind"] == "organization" and records["100-502"]["nationalCode"] == ORG_ID
+    assert records["100-503"]["kind"] == "organization"
+
+
+def test_the_organization_policy_makes_every_customer_an_organization(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "501", "علی احمدی", RegisterCode=PERSON_CODE)
+    sync(tadbir, ledger, crm, policy="organization")
+    assert crm_records(sandbox)["100-501"]["kind"] == "organization"
+
+
+def test_an_identity_already_in_the_crm_is_adopted_not_created_twice(tadbir, ledger, crm, sandbox):
+    existing = crm.create_identity("organization", {"crmObjectTypeCode": "organization", "nickName": "قدیمی",
+                                                    "customerNumber": "100-601"})
+    sandbox.reset_stats()
+    add_customer(tadbir, 1, "601", "شرکت پارس")
+    counts = sync(tadbir, ledger, crm)
+    assert counts["created"] == 0 and counts["updated"] == 1
+    assert sandbox.stats()["calls"].get("organization/create", 0) == 0
+    assert crm_records(sandbox)["100-601"]["nickName"] == "شرکت پارس"
+    assert ledger.get(100, "identities", "601").crm_id == existing
+
+
+def test_a_kind_change_in_tadbir_is_not_applied_to_the_crm(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "701", "علی احمدی", RegisterCode=PERSON_CODE)
+    sync(tadbir, ledger, crm)
+    update_customer(tadbir, 1, RegisterCode=ORG_ID, Name="علی احمدی و شرکا")
+    sandbox.reset_stats()
+    assert sync(tadbir, ledger, crm)["updated"] == 1
+    calls = sandbox.stats()["calls"]
+    assert calls.get("person/update") == 1
+    assert "organization/update" not in calls and "organization/create" not in calls
+    assert crm_records(sandbox)["100-701"]["kind"] == "person"
+
+
+def test_an_identity_deleted_in_the_crm_comes_back_when_tadbir_edits_it(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "801", "شرکت البرز")
+    sync(tadbir, ledger, crm)
+    crm.delete_identity("organization", ledger.get(100, "identities", "801").crm_id)
+    update_customer(tadbir, 1, Address="کرج، میدان آزادی")
+    assert sync(tadbir, ledger, crm)["created"] == 1
+    assert crm_records(sandbox)["100-801"]["addressContacts"][0]["address"] == "کرج، میدان آزادی"
+
+
+def test_older_fiscal_periods_are_history_and_the_current_one_decides(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "901", "نام قدیمی", period=1)
+    add_customer(tadbir, 1, "901", "نام جدید", period=2)
+    add_customer(tadbir, 2, "902", "فقط در ۱۴۰۳", period=1)
+    counts = sync(tadbir, ledger, crm)
+    assert counts["created"] == 1
+    assert set(crm_records(sandbox)) == {"100-901"}
+    assert crm_records(sandbox)["100-901"]["nickName"] == "نام جدید"
+
+
+def test_a_mostly_bad_batch_fails_and_loads_nothing(tadbir, ledger, crm, sandbox):
+    for i in range(1, 9):
+        add_customer(tadbir, i, str(1000 + i), "")  # no name
+    for i in range(9, 12):
+        add_customer(tadbir, i, str(1000 + i), f"شرکت {i}")
+    config = parse_config(SETTINGS % "by_register_code")
+    ctx = SyncContext(config, config.company(100))
+    pipeline.detect(SPEC, ctx, engine=tadbir, ledger=ledger, run_id="r")
+    with pytest.raises(pipeline.MostlyInvalid, match=r"8 of 11 records .* name is empty ×8"):
+        pipeline.load(SPEC, ctx, engine=tadbir, ledger=ledger, client=crm, run_id="r")
+    assert sandbox.stats().get("writes", 0) == 0
+    assert ledger.counts_by_status(100, "identities") == {"invalid": 8}
+    assert ledger.pending_count(100, "identities") == 3  # the good rows wait for a fix
+
+
+def test_a_second_load_waits_for_the_lease_of_the_first(tadbir, ledger, crm):
+    add_customer(tadbir, 1, "1101", "شرکت یک")
+    config = parse_config(SETTINGS % "by_register_code")
+    ctx = SyncContext(config, config.company(100))
+    pipeline.detect(SPEC, ctx, engine=tadbir, ledger=ledger, run_id="first")
+    assert ledger.acquire_lease(100, "identities", "first", 60)
+    with pytest.raises(LeaseBusy):
+        pipeline.load(SPEC, ctx, engine=tadbir, ledger=ledger, client=crm, run_id="second")
+    assert ledger.pending_count(100, "identities") == 1
+
+
+def test_full_resync_sends_everything_again_without_creating(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "1201", "شرکت یک")
+    add_customer(tadbir, 2, "1202", "شرکت دو")
+    sync(tadbir, ledger, crm)
+    assert sync(tadbir, ledger, crm)["queued"] == 0
+    counts = sync(tadbir, ledger, crm, full_resync=True)
+    assert (counts["created"], counts["updated"]) == (0, 2)
+
+
+def test_national_codes_and_phones_never_reach_the_logs(tadbir, ledger, crm, caplog):
+    bad_code = PERSON_CODE[:-1] + str((int(PERSON_CODE[-1]) + 1) % 10)
+    add_customer(tadbir, 1, "1301", "علی احمدی", RegisterCode=bad_code, PhoneNo="09121234567")
+    add_customer(tadbir, 2, "1302", "مریم کریمی", RegisterCode=PERSON_CODE, MobileNo="09357654321")
+    with caplog.at_level(logging.DEBUG):
+        sync(tadbir, ledger, crm)
+    text = caplog.text + " ".join(str(p.error_details) for p in ledger.problems())
+    for secret in (bad_code, PERSON_CODE, "09121234567", "09357654321"):
+        assert secret not in text
+    assert "fails its checksum" in ledger.get(100, "identities", "1301").last_error

@@ -1,0 +1,52 @@
+"""Settings: the shipped file is valid, and every bad value fails with the file and field named."""
+
+import pytest
+
+from hamgam.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+
+MINIMAL = "companies: [{code: 100}]"
+
+
+def test_the_shipped_settings_load(monkeypatch):
+    monkeypatch.setenv("HAMGAM_CONFIG", str(DEFAULT_CONFIG))
+    config = load_config()
+    assert config.companies_for("identities") == [100, 200]
+    assert config.company(200).tadbir_conn_id == "tadbir_200"
+
+
+def test_defaults_fill_what_a_minimal_file_leaves_out():
+    config = parse_config(MINIMAL)
+    assert config.company(100).tadbir_conn_id == "tadbir_default"
+    assert config.identities.customer_number_template == "{companyCode}-{*(AN)}"
+    assert config.sync.crm_conn_id == "payamgostar_default" and config.sync.state_conn_id == "hamgam_state"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("companies: [{code: 99}]", "companies.0.code"),
+    ("companies: [{code: 100}, {code: 100}]", "company codes must be unique"),
+    ("companies: [{code: 100, default: true}, {code: 200, default: true}]", "at most one company"),
+    ("companies: [{code: 100, entities: {invoices2: true}}]", "unknown entities"),
+    ("companies: []", "at least one company"),
+    ("companies: [{code: 100}]\nsync: {chunk_size: 0}", "sync.chunk_size"),
+    ("companies: [{code: 100}]\nidentities: {kind_policy: people}", "identities.kind_policy"),
+    ("companies: [{code: 100, colour: blue}]", "companies.0.colour"),
+    ("companies: [{code: 100}", "not valid YAML"),
+])
+def test_bad_settings_name_the_field(text, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_config(text, "site.yaml")
+    assert str(caught.value).startswith("site.yaml: ")
+
+
+def test_a_missing_file_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HAMGAM_CONFIG", str(tmp_path / "nowhere.yaml"))
+    with pytest.raises(ConfigError, match="nowhere.yaml not found"):
+        load_config()
+
+
+def test_switches_turn_an_entity_off_per_company():
+    config = parse_config("companies: [{code: 100}, {code: 200, entities: {identities: false}},"
+                          " {code: 300, enabled: false}]")
+    assert config.companies_for("identities") == [100]
+    with pytest.raises(ConfigError, match="company 400 is not configured"):
+        config.company(400)
