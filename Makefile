@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
 
-.PHONY: setup demo test test-fast lint lock up airflow clean
+.PHONY: setup demo test test-fast lint lock up airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -33,11 +33,16 @@ lint: setup
 lock:  ## re-pin requirements.txt from requirements.in
 	$(UV) pip compile --python $(PY) requirements.in -o requirements.txt
 
-up: setup  ## Airflow UI on http://127.0.0.1:8080 over the demo data (Ctrl-C stops it)
+airflow-init: setup  ## demo data, Airflow's metadata database, the DAGs registered and the CRM pool
 	$(PY) -m hamgam.demo --prepare-only
-	$(AIRFLOW_ENV) && exec $(VENV)/bin/airflow standalone
+
+up: airflow-init  ## Airflow UI on http://127.0.0.1:8080 and the sandbox on :8765 over the demo data (Ctrl-C stops both)
+	@$(AIRFLOW_ENV) && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH" && \
+	  { $(PY) -m pg_sandbox --port 8765 --db data/sandbox.sqlite --no-access-log & sandbox=$$!; } && \
+	  trap 'kill $$sandbox 2>/dev/null' EXIT && airflow standalone
 
 airflow: setup  ## any Airflow command with the project's settings: make airflow ARGS="dags list"
+	@test -f .airflow/airflow.db || $(MAKE) --no-print-directory airflow-init >/dev/null
 	@$(AIRFLOW_ENV) && $(VENV)/bin/airflow $(ARGS)
 
 clean:
