@@ -60,6 +60,7 @@ class SyncConfig(_Strict):
     schedule: str | None = "*/2 * * * *"
     chunk_size: int = Field(default=500, ge=1, le=100_000)
     max_bad_share: float = Field(default=0.5, gt=0, le=1)
+    max_delete_share: float = Field(default=0.5, gt=0, le=1, description="Larger delete waves need a confirmation")
     min_batch_for_bad_share: int = Field(default=10, ge=1)
     crm_max_workers: int = Field(default=4, ge=1, le=64)
     retries: int = Field(default=2, ge=0)

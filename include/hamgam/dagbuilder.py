@@ -42,8 +42,13 @@ def forward_dag(entity: str, config: HamgamConfig) -> DAG:
         max_active_runs=1,
         tags=["hamgam", "tadbir_to_payamgostar", entity],
         default_args=default_args(config),
-        params={"full_resync": Param(False, type="boolean",
-                                     description="Send every record again, changed or not ('transfer all').")},
+        params={
+            "full_resync": Param(False, type="boolean",
+                                 description="Send every record again, changed or not ('transfer all')."),
+            "allow_mass_delete": Param(False, type="boolean",
+                                       description="Confirm deleting more than sync.max_delete_share of the "
+                                                   "synced records in one run."),
+        },
         doc_md=f"""
 ### Tadbir → Payamgostar: {entity}
 Detects new, changed and deleted {spec.label}s in each company's Tadbir database (content hash
@@ -59,8 +64,10 @@ listed by the `report` task. Companies: {", ".join(map(str, companies))}.
 
             context = get_current_context()
             context["company_label"] = f"company {company}"
+            params = context["params"]
             return tasks.detect(entity, company, run_id=context["run_id"],
-                                full_resync=bool(context["params"].get("full_resync")))
+                                full_resync=bool(params.get("full_resync")),
+                                allow_mass_delete=bool(params.get("allow_mass_delete")))
 
         @task(pool=CRM_POOL, map_index_template="{{ company_label }}")
         def load(detected: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from hamgam.config import load_config
@@ -25,6 +26,7 @@ def print_report(*, built: dict, timings: dict[str, float], first: dict, second:
                  records: list[dict], entities: tuple[str, ...], latency_ms: int) -> None:
     from hamgam.tasks import open_ledger
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the ledger's migration check is not news here
     config = load_config()
     ledger = open_ledger(config)
     companies = [c.code for c in config.companies]

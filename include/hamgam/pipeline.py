@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COUNT_NAMES = ("queued", "created", "updated", "deleted", "unchanged", "invalid", "rejected", "failed", "skipped")
+LOAD_COUNTS = ("created", "updated", "deleted", "invalid", "rejected", "failed", "skipped")  # detect counts the rest
 
 
 class SyncError(RuntimeError):
@@ -39,6 +39,10 @@ class SyncError(RuntimeError):
 
 class MostlyInvalid(SyncError):
     """Too large a share of a batch failed validation: a systemic problem, not a few bad rows."""
+
+
+class MassDeleteRefused(SyncError):
+    """Detection would delete a large share of the CRM's records at once: almost always a wrong source."""
 
 
 class SyncIncomplete(SyncError):
@@ -69,7 +73,7 @@ def current_period(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext) -> rea
 
 
 def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger, run_id: str,
-           full_resync: bool = False) -> dict[str, int]:
+           full_resync: bool = False, allow_mass_delete: bool = False) -> dict[str, int]:
     """Diff Tadbir against the ledger and queue the differences; returns counts (XCom-sized)."""
     company = ctx.company.code
     period = current_period(engine, spec, ctx)
@@ -79,7 +83,7 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
     if period is not None:
         ctx = SyncContext(ctx.config, ctx.company, period)
         salt = spec.fingerprint(ctx)
-        for chunk in reader.read_period(engine, spec.source, period.id, ledger_chunk(ctx)):
+        for chunk in reader.read_period(engine, spec.source, period.id, ctx.config.sync.chunk_size):
             prepared = spec.prepare(chunk, ctx)
             hashes = content_hashes(prepared, spec.hash_columns, salt)
             for key, row_id, digest in zip(prepared[KEY], prepared[ROW_ID], hashes, strict=True):
@@ -102,6 +106,8 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
         if key not in seen and state.status != "deleted" and state.origin == "tadbir":
             changes.append(Change(key, "delete", None, None))
 
+    _refuse_mass_delete(spec, company, changes, known, period, allow=allow_mass_delete,
+                        max_share=ctx.config.sync.max_delete_share)
     ledger.clear_pending(company, spec.name)  # the fresh diff replaces whatever an older run queued
     ledger.queue_changes(company, spec.name,
                          [(c.key, c.action, c.content_hash, c.locator) for c in changes], run_id)
@@ -113,8 +119,19 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
     return counts
 
 
-def ledger_chunk(ctx: SyncContext) -> int:
-    return ctx.config.sync.chunk_size
+def _refuse_mass_delete(spec: EntitySpec, company: int, changes: list[Change], known: dict, period: Any, *,
+                        allow: bool, max_share: float) -> None:
+    """An empty or wrong Tadbir database must not empty the CRM: stop before queueing mass deletes."""
+    live = sum(1 for state in known.values() if state.status == "synced")
+    deletes = sum(1 for c in changes if c.action == "delete")
+    if allow or live < 10 or deletes <= max_share * live:
+        return
+    where = f"fiscal period {period.year}" if period is not None else "no fiscal period with data"
+    raise MassDeleteRefused(
+        f"{spec.name} company {company}: {deletes} of {live} synced {spec.label}s are missing from Tadbir "
+        f"({where}); refusing to delete them from the CRM. Check the Tadbir connection and "
+        f"sync_from_fiscal_year; if the deletes are intended, trigger the DAG with "
+        f'{{"allow_mass_delete": true}}.')
 
 
 def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger, client: PayamgostarClient,
@@ -137,11 +154,7 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
     if counts["failed"]:
         raise SyncIncomplete(f"{spec.name} company {company}: {counts['failed']} record(s) could not reach the "
                              f"CRM and stay queued for the next try; see the ledger's last_error")
-    return {name: counts[name] for name in COUNT_NAMES if name != "queued"}
-
-
-def _record(ledger: Ledger, spec: EntitySpec, company: int, key: str, **fields: Any) -> None:
-    ledger.record_outcome(company, spec.name, key, **fields)
+    return {name: counts[name] for name in LOAD_COUNTS}
 
 
 def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Ledger,
@@ -156,7 +169,7 @@ def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Led
         if error is not None:
             _handle_error(spec, ledger, company, state.tadbir_key, error, counts, content_hash=state.content_hash)
             continue
-        _record(ledger, spec, company, state.tadbir_key, status="deleted", crm_id=outcome.crm_id,
+        ledger.record_outcome(company, spec.name, state.tadbir_key, status="deleted", crm_id=outcome.crm_id,
                 crm_kind=outcome.crm_kind, content_hash=None)
         ledger.dequeue(company, spec.name, [state.tadbir_key])
         counts["deleted" if outcome.action == "deleted" else "skipped"] += 1
@@ -196,7 +209,7 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
         reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
         ids = ", ".join(f"Id {int(i)}" for i in group[ROW_ID])
         digest = "|".join(sorted(bad_hashes[group.index])) if len(group) > 1 else bad_hashes[group.index[0]]
-        _record(ledger, spec, company, key, status="invalid", content_hash=digest,
+        ledger.record_outcome(company, spec.name, key, status="invalid", content_hash=digest,
                 error=f"{spec.label} {key} ({ids}): {reasons}", error_details=details)
         counts["invalid"] += 1
     ledger.dequeue(company, spec.name, list(bad[KEY].unique()))
@@ -222,7 +235,7 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
             _handle_error(spec, ledger, company, item.key, error, counts, content_hash=item.content_hash,
                           crm_number=item.number)
             continue
-        _record(ledger, spec, company, item.key, status="synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
+        ledger.record_outcome(company, spec.name, item.key, status="synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
                 crm_number=item.number, content_hash=item.content_hash)
         ledger.dequeue(company, spec.name, [item.key])
         counts["created" if result.action == "created" else "updated"] += 1
@@ -233,11 +246,11 @@ def _handle_error(spec: EntitySpec, ledger: Ledger, company: int, key: str, erro
     if isinstance(error, AuthError):
         raise error  # every other record would fail the same way
     if isinstance(error, RecordRejected):
-        _record(ledger, spec, company, key, status="rejected", error=str(error), **fields)
+        ledger.record_outcome(company, spec.name, key, status="rejected", error=str(error), **fields)
         ledger.dequeue(company, spec.name, [key])
         counts["rejected"] += 1
     else:  # retriable and exhausted: stays queued, the task fails and Airflow retries it
-        _record(ledger, spec, company, key, status="failed", error=str(error), **fields)
+        ledger.record_outcome(company, spec.name, key, status="failed", error=str(error), **fields)
         counts["failed"] += 1
         log.warning("%s", error)
 

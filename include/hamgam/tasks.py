@@ -26,11 +26,13 @@ def open_ledger(config: HamgamConfig):
     return _ledger(sqlalchemy_url(config.sync.state_conn_id))
 
 
-def detect(entity: str, company: int, *, run_id: str, full_resync: bool = False) -> dict[str, Any]:
+def detect(entity: str, company: int, *, run_id: str, full_resync: bool = False,
+           allow_mass_delete: bool = False) -> dict[str, Any]:
     config = load_config()
     ctx = SyncContext(config, config.company(company))
     counts = pipeline.detect(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id),
-                             ledger=open_ledger(config), run_id=run_id, full_resync=full_resync)
+                             ledger=open_ledger(config), run_id=run_id, full_resync=full_resync,
+                             allow_mass_delete=allow_mass_delete)
     return {"company": company, **counts}
 
 
@@ -48,7 +50,6 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str) -> 
         with hook.get_conn() as client:
             counts.update(pipeline.load(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id),
                                         ledger=ledger, client=client, run_id=run_id))
-            counts["unchanged"] = int(detected.get("unchanged", 0))
     except Exception as exc:
         ledger.finish_run(run_pk, "failed", counts, message=str(exc)[:2000])
         raise

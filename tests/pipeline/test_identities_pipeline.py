@@ -78,10 +78,10 @@ def update_customer(engine, row_id: int, period: int = 2, **columns) -> None:
                                                     schema.customer.c.FPId == period).values(**columns))
 
 
-def sync(tadbir, ledger, crm, policy: str = "by_register_code", *, full_resync: bool = False) -> dict:
+def sync(tadbir, ledger, crm, policy: str = "by_register_code", **detect_options) -> dict:
     config = parse_config(SETTINGS % policy)
     ctx = SyncContext(config, config.company(100))
-    detected = pipeline.detect(SPEC, ctx, engine=tadbir, ledger=ledger, run_id="r", full_resync=full_resync)
+    detected = pipeline.detect(SPEC, ctx, engine=tadbir, ledger=ledger, run_id="r", **detect_options)
     loaded = pipeline.load(SPEC, ctx, engine=tadbir, ledger=ledger, client=crm, run_id="r")
     return {**detected, **loaded}
 
@@ -196,3 +196,16 @@ def test_national_codes_and_phones_never_reach_the_logs(tadbir, ledger, crm, cap
     for secret in (bad_code, PERSON_CODE, "09121234567", "09357654321"):
         assert secret not in text
     assert "fails its checksum" in ledger.get(100, "identities", "1301").last_error
+
+
+def test_an_empty_tadbir_does_not_empty_the_crm(tadbir, ledger, crm, sandbox):
+    for i in range(1, 13):
+        add_customer(tadbir, i, str(1400 + i), f"شرکت {i}")
+    sync(tadbir, ledger, crm)
+    with tadbir.begin() as conn:  # e.g. the connection now points at a database without this period's data
+        conn.execute(schema.customer.delete())
+    with pytest.raises(pipeline.MassDeleteRefused, match="12 of 12 synced customers are missing"):
+        sync(tadbir, ledger, crm)
+    assert len(sandbox.records()) == 12
+    assert sync(tadbir, ledger, crm, allow_mass_delete=True)["deleted"] == 12
+    assert sandbox.records() == []
