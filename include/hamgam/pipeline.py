@@ -108,9 +108,11 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
 
     _refuse_mass_delete(spec, company, changes, known, period, allow=allow_mass_delete,
                         max_share=ctx.config.sync.max_delete_share)
-    ledger.clear_pending(company, spec.name)  # the fresh diff replaces whatever an older run queued
-    ledger.queue_changes(company, spec.name,
-                         [(c.key, c.action, c.content_hash, c.locator) for c in changes], run_id)
+    # the fresh diff replaces whatever an older run queued, but never under a load that is working it
+    with ledger.lease(company, spec.name, holder=run_id, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
+        ledger.clear_pending(company, spec.name)
+        ledger.queue_changes(company, spec.name,
+                             [(c.key, c.action, c.content_hash, c.locator) for c in changes], run_id)
     counts = {"rows_read": rows_read, "queued": len(changes), "unchanged": unchanged,
               "to_delete": sum(c.action == "delete" for c in changes)}
     log.info("%s company %s: fiscal period %s, %d rows read, %d queued (%d deletes), %d unchanged",
@@ -123,7 +125,7 @@ def _refuse_mass_delete(spec: EntitySpec, company: int, changes: list[Change], k
                         allow: bool, max_share: float) -> None:
     """An empty or wrong Tadbir database must not empty the CRM: stop before queueing mass deletes."""
     live = sum(1 for state in known.values() if state.status == "synced")
-    deletes = sum(1 for c in changes if c.action == "delete")
+    deletes = sum(1 for c in changes if c.action == "delete" and known[c.key].status == "synced")
     if allow or live < 10 or deletes <= max_share * live:
         return
     where = f"fiscal period {period.year}" if period is not None else "no fiscal period with data"

@@ -175,6 +175,8 @@ def test_a_second_load_waits_for_the_lease_of_the_first(tadbir, ledger, crm):
     with pytest.raises(LeaseBusy):
         pipeline.load(SPEC, ctx, engine=tadbir, ledger=ledger, client=crm, run_id="second")
     assert ledger.pending_count(100, "identities") == 1
+    with pytest.raises(LeaseBusy):  # nor may another run replace the queue the first one is working
+        pipeline.detect(SPEC, ctx, engine=tadbir, ledger=ledger, run_id="second", full_resync=True)
 
 
 def test_full_resync_sends_everything_again_without_creating(tadbir, ledger, crm, sandbox):
