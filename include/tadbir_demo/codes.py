@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 
+from hamgam.transform.codes import is_valid_national_code, national_code_check_digit, national_id_check_digit
+
 ASCII_DIGITS = "0123456789"
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"  # U+06F0..U+06F9, what the Android client sends
 # Tadbir's "Saman font" digits as stored by the desktop client (reference section 3):
@@ -47,18 +49,6 @@ def _digits(rng: random.Random, n: int, alphabet: str = ASCII_DIGITS) -> str:
 # -- national code (persons, 10 digits) ----------------------------------------------------------
 
 
-def national_code_check_digit(first9: str) -> int:
-    remainder = sum(int(d) * (10 - i) for i, d in enumerate(first9)) % 11
-    return remainder if remainder < 2 else 11 - remainder
-
-
-def is_valid_national_code(code: str) -> bool:
-    """Iranian national code (کد ملی) checksum; all-equal digits are rejected."""
-    if len(code) != 10 or not code.isascii() or not code.isdigit() or len(set(code)) == 1:
-        return False
-    return int(code[9]) == national_code_check_digit(code[:9])
-
-
 def national_code(rng: random.Random) -> str:
     while True:
         first9 = _digits(rng, 9)
@@ -76,26 +66,9 @@ def invalidate_national_code(code: str, rng: random.Random) -> str:
 
 # -- legal-entity national id (organizations, 11 digits) -----------------------------------------
 
-_LEGAL_ID_WEIGHTS = (29, 27, 23, 19, 17)
-
-
-def legal_id_check_digit(first10: str) -> int:
-    shift = int(first10[9]) + 2
-    total = sum((shift + int(d)) * _LEGAL_ID_WEIGHTS[i % 5] for i, d in enumerate(first10))
-    remainder = total % 11
-    return 0 if remainder == 10 else remainder
-
-
-def is_valid_legal_id(code: str) -> bool:
-    """Iranian legal-entity national id (شناسه ملی) checksum."""
-    if len(code) != 11 or not code.isascii() or not code.isdigit() or int(code[3:9]) == 0:
-        return False
-    return int(code[10]) == legal_id_check_digit(code[:10])
-
-
 def legal_id(rng: random.Random) -> str:
     first10 = "10" + _digits(rng, 1, "1234568") + _digits(rng, 7, "123456789")
-    return first10 + str(legal_id_check_digit(first10))
+    return first10 + str(national_id_check_digit(first10))
 
 
 # -- other codes ---------------------------------------------------------------------------------
