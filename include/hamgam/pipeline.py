@@ -57,6 +57,11 @@ class Change:
     locator: dict[str, Any] | None  # {"period": FPId, "ids": [Id, ...]} for upserts
 
 
+def key_digest(row_digests: list[str]) -> str:
+    """The content hash of one key: its row's hash, or all of them when codes collide."""
+    return row_digests[0] if len(row_digests) == 1 else "|".join(sorted(row_digests))
+
+
 def current_period(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext) -> reader.FiscalPeriod | None:
     """The newest fiscal period (≥ the company's start year) that holds rows of this entity.
 
@@ -95,7 +100,7 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
     changes: list[Change] = []
     unchanged = 0
     for key, (ids, digests) in seen.items():
-        digest = digests[0] if len(digests) == 1 else "|".join(sorted(digests))  # a key collision
+        digest = key_digest(digests)
         state = known.get(key)
         final = state is not None and state.status in ("synced", "invalid", "rejected")
         if not full_resync and final and state.content_hash == digest:
@@ -210,7 +215,7 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
                    for i in group.index for f in outcome.failures[i]]
         reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
         ids = ", ".join(f"Id {int(i)}" for i in group[ROW_ID])
-        digest = "|".join(sorted(bad_hashes[group.index])) if len(group) > 1 else bad_hashes[group.index[0]]
+        digest = key_digest(list(bad_hashes[group.index]))
         ledger.record_outcome(company, spec.name, key, status="invalid", content_hash=digest,
                 error=f"{spec.label} {key} ({ids}): {reasons}", error_details=details)
         counts["invalid"] += 1

@@ -55,11 +55,13 @@ class ValidationOutcome:
 
 
 _lock = threading.Lock()
-_validators: dict[tuple[str, str], Any] = {}
+_validators: dict[tuple[str, str], tuple[Any, dict[tuple[str, str], Check]]] = {}
 
 
-def _validation_definition(suite_name: str, checks: tuple[Check, ...]) -> Any:
-    """One ephemeral GX context and validation definition per suite, built once per process."""
+def _validation_definition(suite_name: str, checks: tuple[Check, ...]
+                           ) -> tuple[Any, dict[tuple[str, str], Check]]:
+    """One ephemeral GX context and validation definition per suite, built once per process; also
+    each check by the (expectation type, column) that GX reports it under."""
     key = (suite_name, repr(checks))  # Check holds a dict, so it is not hashable itself
     with _lock:
         if key in _validators:
@@ -72,23 +74,24 @@ def _validation_definition(suite_name: str, checks: tuple[Check, ...]) -> Any:
         asset = context.data_sources.add_pandas(f"tadbir_{suite_name}").add_dataframe_asset(suite_name)
         batch = asset.add_batch_definition_whole_dataframe("batch")
         suite = gx.ExpectationSuite(name=suite_name)
+        by_type_column = {}
         for check in checks:
-            expectation_class = getattr(gx.expectations, check.expectation)
-            suite.add_expectation(expectation_class(column=check.column, **check.kwargs))
+            expectation = getattr(gx.expectations, check.expectation)(column=check.column, **check.kwargs)
+            suite.add_expectation(expectation)
+            by_type_column[(expectation.expectation_type, check.column)] = check
         suite = context.suites.add(suite)
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{suite_name}_batch", data=batch, suite=suite))
-        _validators[key] = definition
-        return definition
+        _validators[key] = (definition, by_type_column)
+        return _validators[key]
 
 
 def validate_frame(frame: pd.DataFrame, checks: tuple[Check, ...], *, suite_name: str) -> ValidationOutcome:
     """Run ``checks`` on ``frame``; rows not named in the outcome passed every check."""
     if frame.empty or not checks:
         return ValidationOutcome(failures={})
-    definition = _validation_definition(suite_name, checks)
+    definition, by_type_column = _validation_definition(suite_name, checks)
     result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
-    by_type_column = {(_snake(c.expectation), c.column): c for c in checks}
     failures: dict[Any, list[Failure]] = {}
     for item in result.results:
         if item.success:
@@ -105,11 +108,3 @@ def validate_frame(frame: pd.DataFrame, checks: tuple[Check, ...], *, suite_name
                 Failure(check.name, value_column, check.reason, frame.at[index, value_column]))
     return ValidationOutcome(failures=failures)
 
-
-def _snake(class_name: str) -> str:
-    out = []
-    for i, ch in enumerate(class_name):
-        if ch.isupper() and i:
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)

@@ -27,20 +27,6 @@ SUBSCRIPTION_NO_COLLISION = "subscription_no_collision"
 POSTAL_CODE_9_DIGITS = "postal_code_9_digits"
 EMPTY_NAME = "empty_name"
 
-DIRTY_CASE_KINDS = (
-    ARABIC_LETTERS_IN_NAME,
-    SAMAN_DIGITS_IN_SUBSCRIPTION_NO,
-    SAMAN_DIGITS_IN_PHONE_NO,
-    SAMAN_DIGITS_IN_REGISTER_CODE,
-    PERSIAN_DIGITS_MOBILE_ENTERED,
-    MULTIPLE_PHONE_NUMBERS,
-    INVALID_NATIONAL_CODE,
-    EMPTY_SUBSCRIPTION_NO,
-    SUBSCRIPTION_NO_COLLISION,
-    POSTAL_CODE_9_DIGITS,
-    EMPTY_NAME,
-)
-
 # Columns the Android client rewrites with Persian digits (reference section 2).
 MOBILE_CONVERTED_FIELDS = (
     "Name", "SubscriptionNo", "PhoneNo", "FaxNo", "MobileNo", "Email", "Address",

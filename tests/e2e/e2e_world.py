@@ -68,7 +68,6 @@ class World:
         from hamgam.config import load_config
         from hamgam.dagbuilder import forward_dag
 
-        os.environ["HAMGAM_CONFIG"] = str(self.config_path)
         dag = forward_dag("identities", load_config())
         return dag.test(run_conf=conf or None)
 
@@ -76,7 +75,6 @@ class World:
         from hamgam.config import load_config
         from hamgam.tasks import open_ledger
 
-        os.environ["HAMGAM_CONFIG"] = str(self.config_path)
         return open_ledger(load_config())
 
 
