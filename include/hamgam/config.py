@@ -15,7 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "hamgam.yaml"
-ENTITIES = ("identities",)
+ENTITIES = ("identities", "products", "quotes", "sales_invoices", "sales_returns", "receipts", "payments")
+DOCUMENT_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(AN)}"  # the vendor's Tadbir template
+TREASURY_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(FP:6)}-{*(AN)}"
 
 
 class ConfigError(ValueError):
@@ -32,7 +34,8 @@ class CompanyConfig(_Strict):
     tadbir_conn_id: str = "tadbir_default"
     default: bool = False
     enabled: bool = True
-    sync_from_fiscal_year: int | None = Field(default=None, description="Jalali year; older periods are not synced")
+    sync_from_fiscal_year: int | None = Field(default=None, ge=1300, le=1500,
+                                              description="Jalali year; older periods are not synced")
     entities: dict[str, bool] = Field(default_factory=dict, description="Per-entity switches; missing means on")
 
     @field_validator("entities")
@@ -56,6 +59,37 @@ class IdentitiesConfig(_Strict):
     transfer_address: bool = True
 
 
+class ProductsConfig(_Strict):
+    code_format: str = Field(default="{company}-{code}", description="CRM product code; {company} and {code}")
+    crm_units: list[str] = Field(default_factory=list, description="Unit names the CRM has; others are not sent")
+    sellable: bool = True
+
+    @field_validator("code_format")
+    @classmethod
+    def _has_code(cls, value: str) -> str:
+        if "{code}" not in value:
+            raise ValueError("code_format must contain {code}")
+        return value
+
+
+class DocumentConfig(_Strict):
+    number_template: str = DOCUMENT_NUMBER_TEMPLATE
+    type_code: str  # the CRM subtype (user key) documents are created under
+
+    @field_validator("number_template")
+    @classmethod
+    def _valid_template(cls, value: str) -> str:
+        from hamgam.transform.numbering import Template, TemplateError
+
+        try:
+            template = Template.parse(value)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from exc
+        if "AN" not in template.names:
+            raise ValueError("a document number template needs an {*(AN)} token for the Tadbir number")
+        return value
+
+
 class SyncConfig(_Strict):
     schedule: str | None = "*/2 * * * *"
     chunk_size: int = Field(default=500, ge=1, le=100_000)
@@ -66,6 +100,9 @@ class SyncConfig(_Strict):
     retries: int = Field(default=2, ge=0)
     retry_delay_seconds: int = Field(default=30, ge=0)
     lease_ttl_seconds: int = Field(default=600, ge=1)  # renewed per chunk
+    reference_wait_seconds: int = Field(default=120, ge=0, description="How long a document load waits for "
+                                        "the identities or products lease to sync a missing reference")
+    amount_tolerance_rial: int = Field(default=10, ge=0, description="Rounding slack when totals are compared")
     crm_conn_id: str = "payamgostar_default"
     state_conn_id: str = "hamgam_state"
 
@@ -78,7 +115,14 @@ class AlertsConfig(_Strict):
 
 class HamgamConfig(_Strict):
     companies: list[CompanyConfig]
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12, description="Jalali month a fiscal year starts")
     identities: IdentitiesConfig = IdentitiesConfig()
+    products: ProductsConfig = ProductsConfig()
+    quotes: DocumentConfig = DocumentConfig(type_code="quote")
+    sales_invoices: DocumentConfig = DocumentConfig(type_code="sales_invoice")
+    sales_returns: DocumentConfig = DocumentConfig(type_code="sales_return")
+    receipts: DocumentConfig = DocumentConfig(type_code="receipt", number_template=TREASURY_NUMBER_TEMPLATE)
+    payments: DocumentConfig = DocumentConfig(type_code="payment", number_template=TREASURY_NUMBER_TEMPLATE)
     sync: SyncConfig = SyncConfig()
     alerts: AlertsConfig = AlertsConfig()
 

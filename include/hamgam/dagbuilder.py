@@ -30,6 +30,58 @@ def default_args(config: HamgamConfig) -> dict[str, Any]:
     return args
 
 
+FULL_RESYNC = Param(False, type="boolean", description="Send every record again, changed or not ('transfer all').")
+ALLOW_MASS_DELETE = Param(False, type="boolean", description="Confirm deleting more than sync.max_delete_share "
+                                                             "of the synced records in one run.")
+# the backfill DAG runs entities in these layers: what a document names is in the CRM before it
+LAYERS = (("identities", "products"), ("quotes", "sales_invoices", "receipts", "payments"), ("sales_returns",))
+
+
+def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_year: bool, start_month: int = 1):
+    """detect → load for one entity, mapped over its companies; returns the load task (for ordering)."""
+    spec = SPECS[entity]
+
+    # in a backfill, a later layer runs even if an earlier one failed somewhere: references are
+    # synced on demand anyway, and the report still turns the run red
+    @task(task_id="detect", map_index_template="{{ company_label }}",
+          trigger_rule=TriggerRule.ALL_DONE if per_fiscal_year else TriggerRule.ALL_SUCCESS)
+    def detect(company: int) -> dict[str, Any]:
+        from hamgam import tasks
+
+        context = get_current_context()
+        context["company_label"] = f"company {company}"
+        params = context["params"]
+        fiscal_year = None
+        if per_fiscal_year and spec.scope == "fiscal_years":  # master data always syncs its current state
+            from hamgam.timetables import fiscal_year_of_interval
+
+            fiscal_year = fiscal_year_of_interval(context["data_interval_start"], start_month=start_month)
+        return tasks.detect(entity, company, run_id=context["run_id"],
+                            full_resync=bool(params.get("full_resync")),
+                            allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year)
+
+    @task(task_id="load", pool=CRM_POOL, map_index_template="{{ company_label }}")
+    def load(detected: dict[str, Any]) -> dict[str, Any]:
+        from hamgam import tasks
+
+        context = get_current_context()
+        context["company_label"] = f"company {detected['company']}"
+        return tasks.load(entity, detected, dag_id=dag_id, run_id=context["run_id"])
+
+    return load.expand(detected=detect.expand(company=companies))
+
+
+def _report_task(entities: list[str]):
+    # runs whatever happened upstream; the failing load task already sent the alert
+    @task(task_id="report", trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=None)
+    def report() -> dict[str, Any]:
+        from hamgam import tasks
+
+        return tasks.report(entities, run_id=get_current_context()["run_id"])
+
+    return report()
+
+
 def forward_dag(entity: str, config: HamgamConfig) -> DAG:
     spec = SPECS[entity]
     companies = config.companies_for(entity)
@@ -42,13 +94,7 @@ def forward_dag(entity: str, config: HamgamConfig) -> DAG:
         max_active_runs=1,
         tags=["hamgam", "tadbir_to_payamgostar", entity],
         default_args=default_args(config),
-        params={
-            "full_resync": Param(False, type="boolean",
-                                 description="Send every record again, changed or not ('transfer all')."),
-            "allow_mass_delete": Param(False, type="boolean",
-                                       description="Confirm deleting more than sync.max_delete_share of the "
-                                                   "synced records in one run."),
-        },
+        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE},
         doc_md=f"""
 ### Tadbir → Payamgostar: {entity}
 Detects new, changed and deleted {spec.label}s in each company's Tadbir database (content hash
@@ -58,33 +104,54 @@ listed by the `report` task. Companies: {", ".join(map(str, companies))}.
 """,
     )
     def forward():
-        @task(map_index_template="{{ company_label }}")
-        def detect(company: int) -> dict[str, Any]:
-            from hamgam import tasks
-
-            context = get_current_context()
-            context["company_label"] = f"company {company}"
-            params = context["params"]
-            return tasks.detect(entity, company, run_id=context["run_id"],
-                                full_resync=bool(params.get("full_resync")),
-                                allow_mass_delete=bool(params.get("allow_mass_delete")))
-
-        @task(pool=CRM_POOL, map_index_template="{{ company_label }}")
-        def load(detected: dict[str, Any]) -> dict[str, Any]:
-            from hamgam import tasks
-
-            context = get_current_context()
-            context["company_label"] = f"company {detected['company']}"
-            return tasks.load(entity, detected, dag_id=spec.dag_id, run_id=context["run_id"])
-
-        # runs whatever happened upstream; the failing load task already sent the alert
-        @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=None)
-        def report() -> dict[str, Any]:
-            from hamgam import tasks
-
-            return tasks.report(entity, run_id=get_current_context()["run_id"])
-
-        loaded = load.expand(detected=detect.expand(company=companies))
-        loaded >> report()
+        _sync_tasks(entity, companies, spec.dag_id, per_fiscal_year=False) >> _report_task([entity])
 
     return forward()
+
+
+BY_FISCAL_YEAR = "tadbir_to_payamgostar__by_fiscal_year"
+
+
+def by_fiscal_year_dag(config: HamgamConfig) -> DAG:
+    """One run per Jalali fiscal year (its data interval): every enabled entity, in dependency order."""
+    from airflow.sdk import TaskGroup
+
+    from hamgam.timetables import FiscalYearTimetable
+
+    entities = [e for layer in LAYERS for e in layer if config.companies_for(e)]
+
+    @dag(
+        dag_id=BY_FISCAL_YEAR,
+        schedule=FiscalYearTimetable(start_month=config.fiscal_year_start_month),
+        start_date=pendulum.datetime(2021, 3, 21, tz="Asia/Tehran"),  # 1 Farvardin 1400
+        catchup=False,
+        max_active_runs=1,
+        tags=["hamgam", "tadbir_to_payamgostar", "backfill"],
+        default_args=default_args(config),
+        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE},
+        doc_md=f"""
+### Tadbir → Payamgostar, one fiscal year per run
+Each run's data interval is one Jalali fiscal year. It syncs identities and products (their current
+state), then that year's quotes, sales invoices, receipts and payments, then its sales returns. Use it
+to backfill past years: `airflow backfill create --dag-id {BY_FISCAL_YEAR} --from-date 2024-03-20
+--to-date 2026-03-20`, or the UI's *Backfill* dialog. Running a year again changes nothing that is
+already in step. Entities: {", ".join(entities)}.
+""",
+    )
+    def by_fiscal_year():
+        previous: list[TaskGroup] = []
+        groups: list[TaskGroup] = []
+        for layer in LAYERS:
+            current = []
+            for entity in (e for e in layer if e in entities):
+                with TaskGroup(group_id=entity) as group:
+                    _sync_tasks(entity, config.companies_for(entity), BY_FISCAL_YEAR, per_fiscal_year=True,
+                                start_month=config.fiscal_year_start_month)
+                for upstream in previous:
+                    upstream >> group
+                current.append(group)
+            previous = current or previous
+            groups += current
+        groups >> _report_task(entities)
+
+    return by_fiscal_year()

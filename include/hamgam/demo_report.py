@@ -50,9 +50,17 @@ def print_report(*, built: dict, timings: dict[str, float], first: dict, second:
     problems = [p for company in companies for entity in entities
                 for p in ledger.problems(company=company, entity=entity)]
     print(problems_text(problems, limit=100))
+    skipped = [p for company in companies for entity in entities
+               for p in ledger.problems(company=company, entity=entity, statuses=("skipped",))]
+    print(f"\nSkipped by the sync rules ({len(skipped)}; not errors):")
+    for p in skipped[:60]:
+        print(f"  [{p.company} {p.entity}] {p.last_error}")
 
-    print(f"\nA few records as the CRM now holds them ({len(records)} in all):")
-    for record in records[:6]:
+    kinds: dict[str, int] = {}
+    for record in records:
+        kinds[record.get("kind") or "?"] = kinds.get(record.get("kind") or "?", 0) + 1
+    print(f"\nThe CRM now holds {len(records)} records: {kinds}. A few identities:")
+    for record in [r for r in records if r.get("kind") in ("person", "organization")][:4]:
         print(_sample(record))
 
     print("\nThroughput of the first run:")
@@ -61,13 +69,18 @@ def print_report(*, built: dict, timings: dict[str, float], first: dict, second:
         synced = sum(r.created + r.updated + r.deleted for r in firsts)
         load_seconds = sum((r.finished_at - r.started_at).total_seconds() for r in firsts if r.finished_at)
         dag_seconds = timings.get(entity, 0.0)
-        print(f"  {entity}: {synced} records; load tasks {load_seconds:.1f} s = "
-              f"{synced / load_seconds if load_seconds else 0:.0f} records/s; whole `airflow dags test` "
-              f"{dag_seconds:.1f} s = {synced / dag_seconds if dag_seconds else 0:.1f} records/s "
-              f"(sandbox latency {latency_ms} ms per call)")
+        print(f"  {entity:<15} {synced:>4} records; load tasks {load_seconds:5.1f} s = "
+              f"{synced / load_seconds if load_seconds else 0:4.0f} records/s; whole DAG run (dag.test) "
+              f"{dag_seconds:5.1f} s = {synced / dag_seconds if dag_seconds else 0:4.1f} records/s")
+    print(f"  (sandbox latency {latency_ms} ms per CRM call; the first DAG run also pays Airflow's start-up)")
     print("\nDemo Tadbir data (rows per fiscal period included):")
     for code, company in built["companies"].items():
         dirt = {case: len(ids) for case, ids in company["dirty_customer_ids"].items()}
         print(f"  company {code}: {company['counts']['__Customer__']} customer rows in "
               f"{company['counts']['__FiscalPeriod__']} fiscal periods; deliberate dirt: {dirt}")
+        cases: dict[str, int] = {}
+        for case in company.get("document_cases", []):
+            cases[case["case"]] = cases.get(case["case"], 0) + 1
+        print(f"    {company['counts']['__SPFactor__']} documents and {company['counts']['__PayReceive__']} "
+              f"receipts/payments; deliberate cases: {cases}")
     print("=" * 100)

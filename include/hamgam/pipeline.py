@@ -12,18 +12,30 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from hamgam.entities.base import KEY, ROW_ID, EntitySpec, LoadItem, Outcome, SyncContext, content_hashes
+from hamgam.entities.base import (
+    DISPLAY,
+    KEY,
+    ROW_ID,
+    SKIP,
+    EntitySpec,
+    LoadItem,
+    Outcome,
+    Refs,
+    SyncContext,
+    content_hashes,
+)
 from hamgam.payamgostar.errors import AuthError, PayamgostarError, RecordRejected
 from hamgam.tadbir import reader
 from hamgam.transform.codes import mask
 from hamgam.validate import validate_frame
 
 if TYPE_CHECKING:
+    import pandas as pd
 
     from hamgam.ledger.store import Ledger
     from hamgam.payamgostar.client import PayamgostarClient
@@ -57,83 +69,151 @@ class Change:
     locator: dict[str, Any] | None  # {"period": FPId, "ids": [Id, ...]} for upserts
 
 
+@dataclass
+class _Seen:
+    """One key as detection found it in Tadbir."""
+
+    period: int
+    display: str
+    skip: str | None
+    ids: list[int] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+
+
 def key_digest(row_digests: list[str]) -> str:
     """The content hash of one key: its row's hash, or all of them when codes collide."""
     return row_digests[0] if len(row_digests) == 1 else "|".join(sorted(row_digests))
 
 
-def current_period(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext) -> reader.FiscalPeriod | None:
-    """The newest fiscal period (≥ the company's start year) that holds rows of this entity.
+def key_year(key: str) -> int | None:
+    """The fiscal year a document key starts with (``1403/123`` → 1403)."""
+    head = key.split("/", 1)[0]
+    return int(head) if head.isdigit() else None
 
-    Master data is copied into every fiscal period; older copies are history, so the current
-    period's rows say what exists — a customer removed there is deleted in the CRM.
+
+def scope_periods(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext,
+                  fiscal_year: int | None = None) -> list[reader.FiscalPeriod]:
+    """The fiscal periods a run reads, oldest first (only those ≥ the company's start year).
+
+    Master data ("current_period"): the newest period that holds rows of the entity. It is copied
+    into every fiscal period; older copies are history, so the current period says what exists — a
+    customer removed there is deleted in the CRM. Documents ("fiscal_years"): every period, or the
+    one of ``fiscal_year`` (a backfill).
     """
-    periods = [p for p in reader.fiscal_periods(engine)
-               if ctx.company.sync_from_fiscal_year is None or p.year >= ctx.company.sync_from_fiscal_year]
+    start = ctx.company.sync_from_fiscal_year
+    periods = [p for p in reader.fiscal_periods(engine) if start is None or p.year >= start]
     if not periods:
-        return None
-    filled = reader.periods_with_rows(engine, spec.source, [p.id for p in periods])
-    candidates = [p for p in periods if p.id in filled]
-    return candidates[-1] if candidates else None
+        return []
+    if spec.scope == "current_period":
+        filled = reader.periods_with_rows(engine, spec.source, [p.id for p in periods])
+        return [p for p in periods if p.id in filled][-1:]
+    if fiscal_year is not None:
+        periods = [p for p in periods if p.year == fiscal_year]
+    return periods
+
+
+def current_period(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext) -> reader.FiscalPeriod | None:
+    """The newest fiscal period (≥ the company's start year) that holds rows of this master-data entity."""
+    periods = scope_periods(engine, spec, ctx)
+    return periods[-1] if periods else None
+
+
+def prepare_rows(spec: EntitySpec, ctx: SyncContext, engine: sa.Engine, raw: pd.DataFrame) -> pd.DataFrame:
+    """Raw header rows of one fiscal period (``ctx.period``) → the spec's prepared frame, lines included."""
+    lines = None
+    if spec.lines is not None:
+        assert ctx.period is not None
+        lines = reader.read_children(engine, spec.lines.source, spec.lines.parent_column, ctx.period.id,
+                                     raw[spec.source.id_column].tolist())
+    return spec.prepare(raw, ctx, lines)
+
+
+def _column(prepared: pd.DataFrame, name: str, default: Any) -> list[Any]:
+    if name in prepared.columns:
+        return [None if v is None or v != v else v for v in prepared[name].tolist()]  # NaN → None
+    return [default] * len(prepared)
 
 
 def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger, run_id: str,
-           full_resync: bool = False, allow_mass_delete: bool = False) -> dict[str, int]:
-    """Diff Tadbir against the ledger and queue the differences; returns counts (XCom-sized)."""
+           full_resync: bool = False, allow_mass_delete: bool = False,
+           fiscal_year: int | None = None) -> dict[str, int]:
+    """Diff Tadbir against the ledger and queue the differences; returns counts (XCom-sized).
+
+    Rows that are out of scope (a document with no lines, a cancelled one, a receipt with no
+    customer) are recorded as ``skipped`` with the reason; if the CRM holds them, they are deleted.
+    """
     company = ctx.company.code
-    period = current_period(engine, spec, ctx)
+    periods = scope_periods(engine, spec, ctx, fiscal_year)
     known = ledger.records(company, spec.name)
-    seen: dict[str, tuple[list[int], list[str]]] = {}
+    seen: dict[str, _Seen] = {}
     rows_read = 0
-    if period is not None:
-        ctx = SyncContext(ctx.config, ctx.company, period)
-        salt = spec.fingerprint(ctx)
+    for period in periods:
+        pctx = SyncContext(ctx.config, ctx.company, period)
+        salt = spec.fingerprint(pctx)
         for chunk in reader.read_period(engine, spec.source, period.id, ctx.config.sync.chunk_size):
-            prepared = spec.prepare(chunk, ctx)
+            prepared = prepare_rows(spec, pctx, engine, chunk)
             hashes = content_hashes(prepared, spec.hash_columns, salt)
-            for key, row_id, digest in zip(prepared[KEY], prepared[ROW_ID], hashes, strict=True):
-                ids, digests = seen.setdefault(key, ([], []))
-                ids.append(int(row_id))
-                digests.append(digest)
+            for key, row_id, digest, skip, display in zip(
+                    prepared[KEY], prepared[ROW_ID], hashes, _column(prepared, SKIP, None),
+                    _column(prepared, DISPLAY, None), strict=True):
+                entry = seen.setdefault(key, _Seen(period.id, display or key, skip))
+                entry.ids.append(int(row_id))
+                entry.digests.append(digest)
             rows_read += len(chunk)
 
+    if spec.scope == "fiscal_years":  # deletes only among the years this run read
+        years = {p.year for p in periods}
+        known = {k: s for k, s in known.items() if key_year(k) in years}
     changes: list[Change] = []
+    skips: list[tuple[str, str, str]] = []
     unchanged = 0
-    for key, (ids, digests) in seen.items():
-        digest = key_digest(digests)
+    for key, entry in seen.items():
+        digest = key_digest(entry.digests)
         state = known.get(key)
+        if entry.skip:
+            if state is not None and state.status == "synced":
+                changes.append(Change(key, "delete", None, None))  # in the CRM, now out of scope: remove it
+            elif state is not None and state.status == "skipped" and state.content_hash == digest:
+                unchanged += 1
+            else:
+                skips.append((key, digest, f"{spec.label} {entry.display}: {entry.skip}"))
+            continue
         final = state is not None and state.status in ("synced", "invalid", "rejected")
         if not full_resync and final and state.content_hash == digest:
             unchanged += 1
             continue
-        changes.append(Change(key, "upsert", digest, {"period": period.id, "ids": ids}))
+        changes.append(Change(key, "upsert", digest, {"period": entry.period, "ids": entry.ids}))
     for key, state in known.items():
         if key not in seen and state.status != "deleted" and state.origin == "tadbir":
             changes.append(Change(key, "delete", None, None))
 
-    _refuse_mass_delete(spec, company, changes, known, period, allow=allow_mass_delete,
+    _refuse_mass_delete(spec, company, changes, known, periods, allow=allow_mass_delete,
                         max_share=ctx.config.sync.max_delete_share)
     # the fresh diff replaces whatever an older run queued, but never under a load that is working it
+    prefix = f"{fiscal_year}/" if spec.scope == "fiscal_years" and fiscal_year is not None else None
     with ledger.lease(company, spec.name, holder=run_id, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
-        ledger.clear_pending(company, spec.name)
+        ledger.clear_pending(company, spec.name, key_prefix=prefix)
         ledger.queue_changes(company, spec.name,
                              [(c.key, c.action, c.content_hash, c.locator) for c in changes], run_id)
-    counts = {"rows_read": rows_read, "queued": len(changes), "unchanged": unchanged,
+        for key, digest, reason in skips:
+            ledger.record_outcome(company, spec.name, key, status="skipped", content_hash=digest, error=reason)
+    counts = {"rows_read": rows_read, "queued": len(changes), "unchanged": unchanged, "skipped": len(skips),
               "to_delete": sum(c.action == "delete" for c in changes)}
-    log.info("%s company %s: fiscal period %s, %d rows read, %d queued (%d deletes), %d unchanged",
-             spec.name, company, period.year if period else "-", rows_read, counts["queued"],
-             counts["to_delete"], unchanged)
+    log.info("%s company %s: fiscal period(s) %s, %d rows read, %d queued (%d deletes), %d unchanged, "
+             "%d skipped", spec.name, company, ", ".join(str(p.year) for p in periods) or "-", rows_read,
+             counts["queued"], counts["to_delete"], unchanged, len(skips))
     return counts
 
 
-def _refuse_mass_delete(spec: EntitySpec, company: int, changes: list[Change], known: dict, period: Any, *,
-                        allow: bool, max_share: float) -> None:
+def _refuse_mass_delete(spec: EntitySpec, company: int, changes: list[Change], known: dict,
+                        periods: list[reader.FiscalPeriod], *, allow: bool, max_share: float) -> None:
     """An empty or wrong Tadbir database must not empty the CRM: stop before queueing mass deletes."""
     live = sum(1 for state in known.values() if state.status == "synced")
     deletes = sum(1 for c in changes if c.action == "delete" and known[c.key].status == "synced")
     if allow or live < 10 or deletes <= max_share * live:
         return
-    where = f"fiscal period {period.year}" if period is not None else "no fiscal period with data"
+    where = (f"fiscal period {', '.join(str(p.year) for p in periods)}" if periods
+             else "no fiscal period with data")
     raise MassDeleteRefused(
         f"{spec.name} company {company}: {deletes} of {live} synced {spec.label}s are missing from Tadbir "
         f"({where}); refusing to delete them from the CRM. Check the Tadbir connection and "
@@ -156,7 +236,8 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
             if not ledger.acquire_lease(company, spec.name, run_id, ctx.config.sync.lease_ttl_seconds):
                 raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
             _load_deletes(spec, ctx, [p for p in batch if p.action == "delete"], ledger, client, counts)
-            _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client, counts)
+            _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client, counts,
+                          run_id)
             log.info("%s company %s: %s so far", spec.name, company, dict(counts))
     if counts["failed"]:
         raise SyncIncomplete(f"{spec.name} company {company}: {counts['failed']} record(s) could not reach the "
@@ -183,28 +264,45 @@ def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Led
 
 
 def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.Engine, ledger: Ledger,
-                  client: PayamgostarClient, counts: Counter[str]) -> None:
-    import pandas as pd
-
+                  client: PayamgostarClient, counts: Counter[str], run_id: str) -> None:
     company = ctx.company.code
     if not pending:
         return
-    by_period: dict[int, list[int]] = {}
+    periods = {p.id: p for p in reader.fiscal_periods(engine)}
+    by_period: dict[int, list] = {}
     for p in pending:
-        by_period.setdefault(int(p.locator["period"]), []).extend(int(i) for i in p.locator["ids"])
-    frames = []
-    for period_id, ids in by_period.items():
-        raw = reader.read_rows(engine, spec.source, period_id, ids)
-        if not raw.empty:
-            frames.append(spec.prepare(raw, ctx))
-    prepared = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[KEY, ROW_ID])
-    wanted = {p.tadbir_key for p in pending}
-    prepared = prepared[prepared[KEY].isin(wanted)].reset_index(drop=True)
-    vanished = wanted - set(prepared[KEY])
-    if vanished:  # edited or removed since detection: the next detection sees the new state
-        ledger.dequeue(company, spec.name, sorted(vanished))
-        counts["skipped"] += len(vanished)
+        by_period.setdefault(int(p.locator["period"]), []).append(p)
+    for period_id, changes in by_period.items():
+        wanted = {p.tadbir_key for p in changes}
+        period = periods.get(period_id)
+        prepared = None
+        if period is not None:
+            pctx = SyncContext(ctx.config, ctx.company, period)
+            ids = [int(i) for p in changes for i in p.locator["ids"]]
+            prepared = prepare_rows(spec, pctx, engine, reader.read_rows(engine, spec.source, period_id, ids))
+            prepared = prepared[prepared[KEY].isin(wanted)]
+            if SKIP in prepared.columns:  # cancelled or emptied since detection: the next detection records it
+                prepared = prepared[prepared[SKIP].isna()]
+            prepared = prepared.reset_index(drop=True)
+        vanished = wanted - (set(prepared[KEY]) if prepared is not None else set())
+        if vanished:  # edited or removed since detection: the next detection sees the new state
+            ledger.dequeue(company, spec.name, sorted(vanished))
+            counts["skipped"] += len(vanished)
+        if prepared is not None and not prepared.empty:
+            upsert_prepared(spec, pctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
+                            run_id=run_id)
 
+
+def _display(prepared: pd.DataFrame, index: Any) -> str:
+    if DISPLAY in prepared.columns and prepared.at[index, DISPLAY]:
+        return str(prepared.at[index, DISPLAY])
+    return str(prepared.at[index, KEY])
+
+
+def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
+                    ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str) -> None:
+    """Validate prepared rows, make sure what they reference is in the CRM, upsert them, record each outcome."""
+    company = ctx.company.code
     outcome = validate_frame(prepared, spec.checks, suite_name=spec.name)
     bad = prepared.loc[outcome.failed_index()]
     salt = spec.fingerprint(ctx)
@@ -213,11 +311,12 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
         failures = [f for index in group.index for f in outcome.failures[index]]
         details = [_masked(f.as_dict(), spec) | {"row_id": int(prepared.at[i, ROW_ID])}
                    for i in group.index for f in outcome.failures[i]]
-        reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
+        reasons = "; ".join(dict.fromkeys(_reason(f, spec) for f in failures))
         ids = ", ".join(f"Id {int(i)}" for i in group[ROW_ID])
         digest = key_digest(list(bad_hashes[group.index]))
         ledger.record_outcome(company, spec.name, key, status="invalid", content_hash=digest,
-                error=f"{spec.label} {key} ({ids}): {reasons}", error_details=details)
+                error=f"{spec.label} {_display(prepared, group.index[0])} ({ids}): {reasons}",
+                error_details=details)
         counts["invalid"] += 1
     ledger.dequeue(company, spec.name, list(bad[KEY].unique()))
 
@@ -231,7 +330,17 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
             f"Most common: " + "; ".join(f"{reason} ×{n}" for reason, n in top))
 
     valid = prepared.drop(index=outcome.failed_index())
-    items = spec.build_items(valid, ctx)
+    refs, unresolved = resolve_references(spec, ctx, valid, engine=engine, ledger=ledger, client=client,
+                                          run_id=run_id)
+    for index in valid.index[valid[KEY].isin(list(unresolved))]:
+        key = valid.at[index, KEY]
+        ledger.record_outcome(company, spec.name, key, status="rejected",
+                              content_hash=content_hashes(valid.loc[[index]], spec.hash_columns, salt).iloc[0],
+                              error=f"{spec.label} {_display(valid, index)}: " + "; ".join(unresolved[key]))
+        ledger.dequeue(company, spec.name, [key])
+        counts["rejected"] += 1
+    valid = valid[~valid[KEY].isin(list(unresolved))]
+    items = spec.build_items(valid, ctx, refs)
     known = {item.key: ledger.get(company, spec.name, item.key) for item in items}
 
     def upsert(item: LoadItem) -> Outcome:
@@ -242,10 +351,76 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
             _handle_error(spec, ledger, company, item.key, error, counts, content_hash=item.content_hash,
                           crm_number=item.number)
             continue
-        ledger.record_outcome(company, spec.name, item.key, status="synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
-                crm_number=item.number, content_hash=item.content_hash)
+        ledger.record_outcome(company, spec.name, item.key, status="synced", crm_id=result.crm_id,
+                              crm_kind=result.crm_kind, crm_number=item.number, content_hash=item.content_hash)
         ledger.dequeue(company, spec.name, [item.key])
         counts["created" if result.action == "created" else "updated"] += 1
+
+
+def resolve_references(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, *, engine: sa.Engine,
+                       ledger: Ledger, client: PayamgostarClient, run_id: str
+                       ) -> tuple[Refs, dict[str, list[str]]]:
+    """The CRM records ``valid`` rows point at (customers, products, invoices), syncing missing ones
+    first, in this run. Returns them, and per row key why a reference could not be resolved."""
+    from hamgam.entities import SPECS
+
+    company = ctx.company.code
+    refs: Refs = {}
+    unresolved: dict[str, list[str]] = {}
+    for ref in spec.references:
+        needed = {k for keys in valid[ref.column] for k in (keys or [])}
+        if not needed:
+            refs[ref.entity] = {}
+            continue
+        states = {k: s for k, s in ledger.records(company, ref.entity).items() if k in needed}
+        missing = sorted(k for k in needed
+                         if k not in states or states[k].status == "failed"
+                         or (states[k].status == "synced" and not states[k].crm_id))
+        if missing:
+            ref_counts: Counter[str] = Counter()
+            sync_keys(SPECS[ref.entity], SyncContext(ctx.config, ctx.company), missing, engine=engine,
+                      ledger=ledger, client=client, run_id=run_id, counts=ref_counts)
+            log.info("%s company %s: %d %s(s) referenced but not yet in the CRM were synced first: %s",
+                     spec.name, company, len(missing), ref.label, dict(ref_counts))
+            states.update({k: s for k in missing if (s := ledger.get(company, ref.entity, k)) is not None})
+        refs[ref.entity] = {k: s for k, s in states.items() if s.status == "synced" and s.crm_id}
+        for key, keys in zip(valid[KEY], valid[ref.column], strict=True):
+            for k in dict.fromkeys(keys or []):
+                if k in refs[ref.entity]:
+                    continue
+                state = states.get(k)
+                if state is None:
+                    why = "not found in Tadbir" + (" (current fiscal period)" if SPECS[ref.entity].scope
+                                                   == "current_period" else "")
+                elif state.status == "deleted":
+                    why = "deleted in Tadbir"
+                else:
+                    why = f"{state.status} there: {state.last_error or 'no reason recorded'}"
+                unresolved.setdefault(key, []).append(f"{ref.label} {k} is not in the CRM ({why})")
+    return refs, unresolved
+
+
+def sync_keys(spec: EntitySpec, ctx: SyncContext, keys: list[str], *, engine: sa.Engine, ledger: Ledger,
+              client: PayamgostarClient, run_id: str, counts: Counter[str]) -> None:
+    """Upsert these keys of ``spec`` now (references of a document), under that entity's lease."""
+    company = ctx.company.code
+    wanted = set(keys)
+    years = {key_year(k) for k in wanted} if spec.scope == "fiscal_years" else None
+    holder = f"{run_id}:references"
+    with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds,
+                      wait_seconds=ctx.config.sync.reference_wait_seconds):
+        for period in scope_periods(engine, spec, ctx):
+            if years is not None and period.year not in years:
+                continue
+            pctx = SyncContext(ctx.config, ctx.company, period)
+            for chunk in reader.read_period(engine, spec.source, period.id, ctx.config.sync.chunk_size):
+                prepared = prepare_rows(spec, pctx, engine, chunk)
+                hit = prepared[prepared[KEY].isin(wanted)]
+                if SKIP in hit.columns:
+                    hit = hit[hit[SKIP].isna()]
+                if not hit.empty:
+                    upsert_prepared(spec, pctx, hit.reset_index(drop=True), engine=engine, ledger=ledger,
+                                    client=client, counts=counts, run_id=holder)
 
 
 def _handle_error(spec: EntitySpec, ledger: Ledger, company: int, key: str, error: PayamgostarError,
@@ -260,6 +435,13 @@ def _handle_error(spec: EntitySpec, ledger: Ledger, company: int, key: str, erro
         ledger.record_outcome(company, spec.name, key, status="failed", error=str(error), **fields)
         counts["failed"] += 1
         log.warning("%s", error)
+
+
+def _reason(failure: Any, spec: EntitySpec) -> str:
+    """The check's reason, with the offending value unless it is sensitive (codes, phones)."""
+    if failure.value is None or failure.column in spec.sensitive_columns or failure.column.endswith("_ok"):
+        return failure.reason
+    return f"{failure.reason} ({failure.value})"
 
 
 def _masked(detail: dict[str, Any], spec: EntitySpec) -> dict[str, Any]:

@@ -27,12 +27,12 @@ def open_ledger(config: HamgamConfig):
 
 
 def detect(entity: str, company: int, *, run_id: str, full_resync: bool = False,
-           allow_mass_delete: bool = False) -> dict[str, Any]:
+           allow_mass_delete: bool = False, fiscal_year: int | None = None) -> dict[str, Any]:
     config = load_config()
     ctx = SyncContext(config, config.company(company))
     counts = pipeline.detect(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id),
                              ledger=open_ledger(config), run_id=run_id, full_resync=full_resync,
-                             allow_mass_delete=allow_mass_delete)
+                             allow_mass_delete=allow_mass_delete, fiscal_year=fiscal_year)
     return {"company": company, **counts}
 
 
@@ -44,12 +44,16 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str) -> 
     ctx = SyncContext(config, config.company(company))
     ledger = open_ledger(config)
     run_pk = ledger.start_run(dag_id, run_id, company, entity)
-    counts: dict[str, int] = {"unchanged": int(detected.get("unchanged", 0))}
+    # detection's own outcomes: unchanged records, and documents recorded as skipped (no lines, ...)
+    counts: dict[str, int] = {"unchanged": int(detected.get("unchanged", 0)),
+                              "skipped": int(detected.get("skipped", 0))}
     try:
         hook = PayamgostarHook(config.sync.crm_conn_id, max_workers=config.sync.crm_max_workers)
         with hook.get_conn() as client:
-            counts.update(pipeline.load(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id),
-                                        ledger=ledger, client=client, run_id=run_id))
+            loaded = pipeline.load(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id),
+                                   ledger=ledger, client=client, run_id=run_id)
+        for name, value in loaded.items():
+            counts[name] = counts.get(name, 0) + value
     except Exception as exc:
         ledger.finish_run(run_pk, "failed", counts, message=str(exc)[:2000])
         raise
@@ -57,15 +61,19 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str) -> 
     return {"company": company, **counts}
 
 
-def report(entity: str, *, run_id: str) -> dict[str, Any]:
-    """Log this run's outcome per company and the records that need a person's attention."""
+def report(entities: list[str] | str, *, run_id: str) -> dict[str, Any]:
+    """Log this run's outcome per entity and company, and the records that need a person's attention."""
     from hamgam.summary import entity_report
 
     config = load_config()
-    text, totals, unfinished = entity_report(open_ledger(config), entity, config.companies_for(entity),
-                                             run_id=run_id)
-    log.info("\n%s", text)
+    ledger = open_ledger(config)
+    unfinished: list[str] = []
+    totals: dict[str, Any] = {}
+    for entity in [entities] if isinstance(entities, str) else entities:
+        text, counts, missing = entity_report(ledger, entity, config.companies_for(entity), run_id=run_id)
+        log.info("%s\n%s", entity, text)
+        totals[entity] = counts
+        unfinished += [f"{entity} company {company}" for company in missing]
     if unfinished:  # the report is the DAG's last task: the run is green only if every company is
-        raise pipeline.SyncError(f"{entity}: company {', '.join(map(str, unfinished))} did not finish; "
-                                 "see the load task of that company")
-    return totals
+        raise pipeline.SyncError(f"{', '.join(unfinished)} did not finish; see the load task of that company")
+    return totals[entities] if isinstance(entities, str) else totals

@@ -1,8 +1,16 @@
-"""A local stand-in for the Payamgostar CRM's REST v2 identity API (persons, organizations).
+"""A local stand-in for the Payamgostar CRM.
+
+- REST v2: login; person/organization create/get/update/delete/find; identity/search;
+  invoice/sales create/get/update/delete/find; quote/sales/get.
+- SOAP 1.1 (WCF basicHttpBinding), strict to the vendor XSDs: IProduct, IInvoice and
+  IPayment at /Services/API/<Service>.svc (the served operations: soap_contract.OPERATIONS).
+- /_sandbox/: health, stats, settings (faults, product units, receipt/payment type codes),
+  records (JSON, with a `kind`), reset, an HTML page.
 
 - `pg_sandbox.app.create_app(settings)`: the FastAPI application.
 - `python -m pg_sandbox --port 8765 --db data/sandbox.sqlite`: run it (entry point `payamgostar-sandbox`).
 - `pg_sandbox.testing.run_sandbox(db_path, **settings)`: run it as a subprocess in tests.
 
-The wire contract is /work/shared/reference/payamgostar-api.md (§2.1, §3).
+The wire contract is /work/shared/reference/payamgostar-api.md (§2.1, §3, §4); the SOAP
+part is encoded in soap_contract.py and checked against the vendor XSDs by the tests.
 """

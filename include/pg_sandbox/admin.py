@@ -47,12 +47,15 @@ def router(sandbox: "Sandbox") -> APIRouter:
         return JSONResponse(settings.runtime_view())
 
     @routes.get("/records")
-    def records() -> list[dict[str, Any]]:
-        return sandbox.identities.records()
+    def records(kind: str | None = None) -> list[dict[str, Any]]:
+        """Live records, each with its `kind`; `?kind=product,quote` keeps only those kinds."""
+        kinds = None if kind is None else [k.strip() for k in kind.split(",") if k.strip()]
+        return sandbox.records(kinds)
 
     @routes.post("/reset")
     def reset() -> dict[str, str]:
-        sandbox.store.wipe_records()
+        """Wipe every record: identities, products, quotes, invoices, returns, receipts, payments."""
+        sandbox.wipe()
         return {"status": "ok"}
 
     @routes.post("/tokens/revoke")
@@ -63,7 +66,7 @@ def router(sandbox: "Sandbox") -> APIRouter:
 
     @routes.get("/", response_class=HTMLResponse)
     async def home() -> HTMLResponse:
-        html = await run_in_threadpool(lambda: page.render(sandbox.identities.records(), sandbox.stats()))
+        html = await run_in_threadpool(lambda: page.render(sandbox.records(), sandbox.stats()))
         return HTMLResponse(html)
 
     return routes

@@ -1,28 +1,34 @@
-"""The sandbox web application: Payamgostar REST v2 identity endpoints plus /_sandbox admin.
+"""The sandbox web application: Payamgostar REST v2 (identities, sales invoices, sales quotes),
+SOAP 1.1 (IProduct, IInvoice, IPayment) and the /_sandbox admin.
 
-Every API call goes through `_api_call`: count it, draw faults, sleep, maybe answer
-429/500 before doing anything, check the bearer token, parse the body, run the verb,
-and for writes maybe answer 500 after the write was committed.
+Every API call goes through calls.run_call: count it, draw faults, sleep, maybe answer
+429/500 before doing anything, do the work, and for committed writes maybe answer 500
+after the commit. A REST call's work: check the bearer token, parse the body, run the verb.
 """
 
-import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from pg_sandbox import admin, models
+from pg_sandbox import admin, models, soap
 from pg_sandbox.auth import TokenService
+from pg_sandbox.calls import Outcome, run_call
 from pg_sandbox.casing import camel_keys
+from pg_sandbox.document_store import DocumentStore
 from pg_sandbox.errors import ApiError, bad_request
-from pg_sandbox.faults import FaultPlan, Faults
+from pg_sandbox.faults import Faults
 from pg_sandbox.identities import KINDS, Identities
+from pg_sandbox.invoices import Invoices
+from pg_sandbox.payments import Payments
+from pg_sandbox.products import Products
+from pg_sandbox.references import References
+from pg_sandbox.sales_rest import SalesApi
 from pg_sandbox.settings import SandboxSettings
 from pg_sandbox.store import Store
 
@@ -31,13 +37,19 @@ WRITE_VERBS = ("create", "update", "delete")
 
 
 class Sandbox:
-    """The state shared by all routes: settings (changeable at runtime), store and services."""
+    """The state shared by all routes: settings (changeable at runtime), stores and services."""
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         self.store = Store(settings.db_path)
+        self.docs = DocumentStore(self.store)
         self.tokens = TokenService(self.store)
         self.identities = Identities(self.store)
+        refs = References(self.store, self.docs)
+        self.products = Products(self.docs, lambda: self.settings)
+        self.invoices = Invoices(self.docs, refs)
+        self.payments = Payments(self.docs, refs, lambda: self.settings)
+        self.sales = SalesApi(self.invoices, self.store, lambda: self.settings)
         self.faults = Faults(settings.seed)
         self._lock = threading.Lock()
 
@@ -52,6 +64,17 @@ class Sandbox:
         settings = self.settings
         return self.tokens.login(models.bind(models.LOGIN, body), settings.username, settings.password,
                                  settings.token_ttl_seconds)
+
+    def records(self, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Live records with their kind: identities first, then products, invoices, payments."""
+        wanted = None if kinds is None else set(kinds)
+        identities = [r for r in self.identities.records() if wanted is None or r["kind"] in wanted]
+        return identities + [{"kind": kind, **doc} for kind, doc in self.docs.find(wanted)]
+
+    def wipe(self) -> None:
+        with self.store.atomic():
+            self.store.wipe_records()
+            self.docs.wipe()
 
     def stats(self) -> dict[str, Any]:
         counters = self.store.counters()
@@ -81,6 +104,11 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
             _add_api_route(app, sandbox, f"{kind}/{verb}", lambda body, a=action, k=kind: a(k, body),
                            write=verb in WRITE_VERBS)
     _add_api_route(app, sandbox, "identity/search", sandbox.identities.search)
+    for verb in VERBS:
+        _add_api_route(app, sandbox, f"invoice/sales/{verb}", getattr(sandbox.sales, verb),
+                       write=verb in WRITE_VERBS)
+    _add_api_route(app, sandbox, "quote/sales/get", sandbox.sales.quote_get)
+    app.include_router(soap.router(sandbox))
     app.include_router(admin.router(sandbox))
 
     @app.exception_handler(HTTPException)
@@ -92,70 +120,42 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     return app
 
 
+class RestFailures:
+    @staticmethod
+    def rate_limited(retry_after: str) -> Response:
+        return ApiError(429, "too_many_requests", "Too many requests; retry later.",
+                        f"Rate limit exceeded. Retry after {retry_after} s.",
+                        headers={"Retry-After": retry_after}).response()
+
+    @staticmethod
+    def server_error() -> Response:
+        return ApiError(500, "server_error", "An error has occurred.", "Injected fault (pg_sandbox).").response()
+
+
 def _add_api_route(app: FastAPI, sandbox: Sandbox, name: str, action: Callable[[Any], Any], *,
                    write: bool = False, auth: bool = True) -> None:
     path = "/api/v2/auth/login" if name == "auth/login" else f"/api/v2/crmobject/{name}"
 
     async def endpoint(request: Request) -> Response:
-        return await _api_call(sandbox, request, name, action, write, auth)
+        raw = await request.body()
+        authorization = request.headers.get("authorization")
+        return await run_call(sandbox, name, write, RestFailures,
+                              lambda: _rest_work(sandbox, action, write, auth, authorization, raw))
 
     endpoint.__name__ = name.replace("/", "_")
     app.add_api_route(path, endpoint, methods=["POST"], name=name)
 
 
-async def _api_call(sandbox: Sandbox, request: Request, name: str, action: Callable[[Any], Any],
-                    write: bool, auth: bool) -> Response:
-    raw = await request.body()
-    plan = sandbox.faults.draw(sandbox.settings, write)
-    if plan.delay_seconds:
-        await asyncio.sleep(plan.delay_seconds)
-    # the store is synchronous (sqlite3): keep it off the event loop
-    return await run_in_threadpool(_process, sandbox, name, action, write, auth, plan,
-                                   request.headers.get("authorization"), raw)
-
-
-def _process(sandbox: Sandbox, name: str, action: Callable[[Any], Any], write: bool, auth: bool,
-             plan: FaultPlan, authorization: str | None, raw: bytes) -> Response:
-    store = sandbox.store
-    store.bump("calls", name)
-    if plan.slow:
-        store.bump("faults", "slow")
-    response = _faulted_before(sandbox, plan)
-    if response is None:
-        try:
-            if auth:
-                sandbox.tokens.check(authorization)
-            result = action(parse_body(raw))
-        except ApiError as exc:
-            response = exc.response()
-        else:
-            if write:
-                store.bump("writes", "total")
-            if plan.error_after_commit:
-                store.bump("faults", "error_after_commit")
-                response = _server_error()
-            else:
-                # delete answers 200 with an empty body
-                response = Response(status_code=200) if result is None else JSONResponse(result)
-    store.bump("status", str(response.status_code))
-    return response
-
-
-def _faulted_before(sandbox: Sandbox, plan: FaultPlan) -> Response | None:
-    if plan.rate_limited:
-        sandbox.store.bump("faults", "rate_limited")
-        retry_after = str(sandbox.settings.retry_after_seconds)
-        return ApiError(429, "too_many_requests", "Too many requests; retry later.",
-                        f"Rate limit exceeded. Retry after {retry_after} s.",
-                        headers={"Retry-After": retry_after}).response()
-    if plan.error:
-        sandbox.store.bump("faults", "error")
-        return _server_error()
-    return None
-
-
-def _server_error() -> Response:
-    return ApiError(500, "server_error", "An error has occurred.", "Injected fault (pg_sandbox).").response()
+def _rest_work(sandbox: Sandbox, action: Callable[[Any], Any], write: bool, auth: bool,
+               authorization: str | None, raw: bytes) -> Outcome:
+    try:
+        if auth:
+            sandbox.tokens.check(authorization)
+        result = action(parse_body(raw))
+    except ApiError as exc:
+        return Outcome(exc.response(), False)
+    # delete answers 200 with an empty body
+    return Outcome(Response(status_code=200) if result is None else JSONResponse(result), write)
 
 
 def parse_body(raw: bytes) -> Any:

@@ -12,6 +12,7 @@ Chosen where the contract is silent:
 - paging is 1-based (0 is taken as 1), default page size 50.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from pg_sandbox.errors import bad_request
@@ -41,20 +42,20 @@ def _check_code(code: int, known: dict[int, str], path: str) -> None:
                           f"Known codes: {', '.join(f'{k}={v}' for k, v in known.items())}. Path: {path}")
 
 
-def indexed_equals(queries: list[dict[str, Any]]) -> dict[str, str]:
-    """Equals conditions on indexed keys that every match must meet (used to narrow in SQL)."""
+def indexed_equals(queries: list[dict[str, Any]], keys: Iterable[str] = tuple(INDEXED)) -> dict[str, str]:
+    """Equals conditions on indexed `keys` that every match must meet (used to narrow in SQL)."""
     if any(q.get("logicalOperator", 0) != 0 for q in queries[1:]):
         return {}
     narrowed: dict[str, str] = {}
     for query in queries:
-        key = _doc_key_for_index(query.get("field"))
+        key = _doc_key_for_index(query.get("field"), keys)
         if key and query.get("operator", 0) == 0 and not query.get("leafs") and query.get("value") is not None:
             narrowed[key] = query["value"]
     return narrowed
 
 
-def _doc_key_for_index(field: str | None) -> str | None:
-    return next((key for key in INDEXED if field and key.lower() == field.lower()), None)
+def _doc_key_for_index(field: str | None, keys: Iterable[str]) -> str | None:
+    return next((key for key in keys if field and key.lower() == field.lower()), None)
 
 
 def matches(doc: dict[str, Any], queries: list[dict[str, Any]]) -> bool:

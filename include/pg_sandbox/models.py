@@ -241,3 +241,41 @@ LOGIN = Model("LoginModel", [
     Field("platformType", "int"),
     *strings("os", "osVersion", "token"),
 ])
+
+# ---- sales invoices (§3.3 InvoiceCreateModel, InvoiceDetailModel) -------------------------
+
+INVOICE_DETAIL = Model("InvoiceDetailModel", [
+    *strings("productCode", "productId", "productName"),
+    Field("isService", "bool", nullable=False),
+    *(Field(n, "decimal", nullable=False)
+      for n in ("baseUnitPrice", "finalUnitPrice", "count", "returnedCount", "totalUnitPrice")),
+    Field("serial", "string"),
+    *(Field(n, "decimal", nullable=False) for n in ("totalDiscount", "totalVat", "totalToll")),
+    Field("discountPercent", "decimal"),
+    *strings("detailDescription", "inventoryName", "inventoryCode", "productUnitTypeName"),
+])
+SALES_INVOICE_CREATE = Model("SalesInvoiceCreateModel", [
+    Field("priceListName", "string"),
+    *(Field(n, "decimal", nullable=False) for n in ("discount", "vat", "toll")),
+    Field("additionalCosts", "decimal"),
+    Field("totalValue", "decimal", nullable=False),
+    Field("invoiceDate", "datetime"),
+    Field("expireDate", "datetime"),
+    Field("vatPercent", "int", nullable=False),
+    Field("tollPercent", "int", nullable=False),
+    list_of("details", INVOICE_DETAIL),
+    Field("discountPercent", "decimal"),
+    Field("totalDiscountPercent", "decimal", nullable=False),
+    Field("finalValue", "decimal", nullable=False),
+    Field("number", "string"),
+    # the common CRM-object block; the ids are GUIDs, as the SOAP contract types them
+    Field("crmObjectTypeCode", "string"),
+    Field("parentCrmObjectId", "guid"),
+    list_of("extendedProperties", EXTENDED_PROPERTY),
+    Field("tags", "strings"),
+    Field("refId", "string"),
+    Field("stageId", "guid"),
+    *strings("description", "subject", "identityId", "assignedToUserName"),
+    Field("relatedQuoteId", "guid"),
+])
+SALES_INVOICE_UPDATE = SALES_INVOICE_CREATE.extended("SalesInvoiceUpdateModel", CRM_ID)

@@ -1,11 +1,15 @@
-"""The human-readable page at GET /_sandbox/: the stored identities as a right-to-left table."""
+"""The human-readable page at GET /_sandbox/: the stored identities, then the products, quotes,
+invoices, returns, receipts and payments, as right-to-left tables."""
 
 from html import escape
 from typing import Any
 
 from pg_sandbox.identities import display_name
 
-_KIND = {"person": "حقیقی (person)", "organization": "حقوقی (organization)"}
+_KIND = {"person": "حقیقی (person)", "organization": "حقوقی (organization)", "product": "کالا (product)",
+         "quote": "پیش‌فاکتور (quote)", "sales_invoice": "فاکتور فروش (sales invoice)",
+         "sales_return": "برگشت از فروش (sales return)", "receipt": "دریافت (receipt)", "payment": "پرداخت (payment)"}
+_IDENTITY_KINDS = ("person", "organization")
 
 _STYLE = """
 body { font-family: Vazirmatn, Tahoma, sans-serif; margin: 1.5rem; }
@@ -17,8 +21,14 @@ th { background: #f3f3f3; }
 
 
 def render(records: list[dict[str, Any]], stats: dict[str, Any]) -> str:
-    rows = "\n".join(_row(record) for record in reversed(records)) or (
+    identities = [r for r in records if r["kind"] in _IDENTITY_KINDS]
+    documents = [r for r in records if r["kind"] not in _IDENTITY_KINDS]
+    names = {r["crmId"]: display_name(r) for r in identities}
+    rows = "\n".join(_row(record) for record in reversed(identities)) or (
         '<tr><td colspan="6">هنوز رکوردی نیست (no records yet)</td></tr>'
+    )
+    document_rows = "\n".join(_document_row(record, names) for record in reversed(documents)) or (
+        '<tr><td colspan="5">هنوز سندی نیست (no documents yet)</td></tr>'
     )
     return f"""<!DOCTYPE html>
 <html lang="fa" dir="rtl">
@@ -28,7 +38,7 @@ def render(records: list[dict[str, Any]], stats: dict[str, Any]) -> str:
 <style>{_STYLE}</style>
 </head>
 <body>
-<h1>Payamgostar sandbox — مخاطبین ({len(records)})</h1>
+<h1>Payamgostar sandbox — مخاطبین ({len(identities)})</h1>
 <p class="ltr">API calls: {sum(stats["calls"].values())} · writes: {stats["writes"]} ·
 <a href="/_sandbox/stats">stats</a> · <a href="/_sandbox/records">records (JSON)</a> ·
 <a href="/_sandbox/settings">settings</a></p>
@@ -37,6 +47,14 @@ def render(records: list[dict[str, Any]], stats: dict[str, Any]) -> str:
 <th>کد ملی (national code)</th><th>تلفن‌ها (phones)</th><th>آخرین تغییر (modified)</th></tr></thead>
 <tbody>
 {rows}
+</tbody>
+</table>
+<h2>کالاها و اسناد — products and documents ({len(documents)})</h2>
+<table>
+<thead><tr><th>نوع (kind)</th><th>شماره یا کد (number / code)</th><th>نام یا مشتری (name / customer)</th>
+<th>مبلغ (amount)</th><th>آخرین تغییر (modified)</th></tr></thead>
+<tbody>
+{document_rows}
 </tbody>
 </table>
 </body>
@@ -55,6 +73,22 @@ def _row(record: dict[str, Any]) -> str:
         escape(display_name(record)),
         f'<span class="ltr">{escape(record.get("nationalCode") or "")}</span>',
         phones,
+        f'<span class="ltr">{escape(record.get("modifyDate") or "")}</span>',
+    ]
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _document_row(record: dict[str, Any], names: dict[str, str]) -> str:
+    if record["kind"] == "product":
+        number, name, amount = record.get("code"), record.get("name"), record.get("unitPrice")
+    else:
+        number, amount = record.get("number"), record.get("finalValue")
+        name = names.get(record.get("identityId") or "", record.get("identityId"))
+    cells = [
+        escape(_KIND.get(record["kind"], record["kind"])),
+        f'<span class="ltr">{escape(number or "")}</span>',
+        escape(name or ""),
+        f'<span class="ltr">{escape("" if amount is None else f"{amount:,}")}</span>',
         f'<span class="ltr">{escape(record.get("modifyDate") or "")}</span>',
     ]
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"

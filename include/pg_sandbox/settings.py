@@ -1,4 +1,5 @@
-"""Sandbox settings: where state lives, the demo credentials and the fault knobs."""
+"""Sandbox settings: where state lives, the demo credentials, the fault knobs and the CRM's
+configuration (product units, receipt and payment subtype codes)."""
 
 import dataclasses
 import os
@@ -19,6 +20,9 @@ RUNTIME_FIELDS = (
     "slow_rate",
     "slow_ms",
     "seed",
+    "product_units",
+    "receipt_type_code",
+    "payment_type_code",
 )
 
 _RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate")
@@ -39,6 +43,11 @@ class SandboxSettings:
     slow_rate: float = 0.0
     slow_ms: int = 0
     seed: int | None = None
+    # the unit names SaveProduct accepts in ProductUnitType (comma-separated in flags and env)
+    product_units: tuple[str, ...] = ("عدد", "کیلوگرم", "متر", "بسته", "ساعت")
+    # the CrmObjectTypeCode of receipts and of payments: SavePayment tells them apart by it
+    receipt_type_code: str = "receipt"
+    payment_type_code: str = "payment"
 
     def __post_init__(self) -> None:
         for name in _RATES:
@@ -49,6 +58,13 @@ class SandboxSettings:
             value = getattr(self, name)
             if value < 0:
                 raise ValueError(f"{name} must not be negative, got {value!r}")
+        if not all(isinstance(unit, str) and unit.strip() for unit in self.product_units):
+            raise ValueError(f"product_units must be non-empty names, got {self.product_units!r}")
+        for name in ("receipt_type_code", "payment_type_code"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"{name} must not be empty")
+        if self.receipt_type_code.casefold() == self.payment_type_code.casefold():
+            raise ValueError("receipt_type_code and payment_type_code must differ")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "SandboxSettings":
@@ -68,6 +84,7 @@ class SandboxSettings:
             if name not in RUNTIME_FIELDS:
                 raise ValueError(f"{name} cannot be changed at runtime (allowed: {', '.join(RUNTIME_FIELDS)})")
             _check_type(name, value)
+        changes = {name: tuple(value) if isinstance(value, list) else value for name, value in changes.items()}
         return dataclasses.replace(self, **changes)
 
     def runtime_view(self) -> dict[str, Any]:
@@ -75,7 +92,7 @@ class SandboxSettings:
 
 
 def field_kind(name: str) -> str:
-    """'str', 'int', 'float' or 'optional_int' for a settings field."""
+    """'str', 'int', 'float', 'tuple' (of names) or 'optional_int' for a settings field."""
     default = {f.name: f.default for f in dataclasses.fields(SandboxSettings)}[name]
     return "optional_int" if name == "seed" else type(default).__name__
 
@@ -85,6 +102,8 @@ def parse_value(name: str, raw: str) -> Any:
     kind = field_kind(name)
     if kind == "str":
         return raw
+    if kind == "tuple":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind == "optional_int":
         return None if raw.strip().lower() in ("", "none", "null") else int(raw)
     return int(raw) if kind == "int" else float(raw)
@@ -97,6 +116,10 @@ def _check_type(name: str, value: Any) -> None:
         (kind == "int" and isinstance(value, int))
         or (kind == "float" and isinstance(value, int | float))
         or (kind == "optional_int" and (value is None or isinstance(value, int)))
+        or (kind == "str" and isinstance(value, str))
+        or (kind == "tuple" and isinstance(value, list) and all(isinstance(v, str) for v in value))
     )
     if not ok:
-        raise ValueError(f"{name} must be {'an integer' if 'int' in kind else 'a number'}, got {value!r}")
+        expected = {"str": "a string", "tuple": "a list of strings"}.get(kind)
+        expected = expected or ("an integer" if "int" in kind else "a number")
+        raise ValueError(f"{name} must be {expected}, got {value!r}")

@@ -1,5 +1,8 @@
 """SQLite persistence of the sandbox: identity records, login tokens, call counters.
 
+Products, invoices and payments live in their own table (document_store.py) on the same
+connection.
+
 One connection shared by all threads behind a re-entrant lock; `atomic()` groups a
 read-modify-write into one transaction. WAL mode, so committed writes survive a crash
 or restart of the server process.
@@ -92,6 +95,18 @@ class Store:
             self._depth -= 1
             if outer:
                 self._conn.execute("COMMIT")
+
+    def apply_schema(self, script: str) -> None:
+        """Create another module's tables (idempotent `CREATE ... IF NOT EXISTS` statements)."""
+        with self._lock:
+            self._conn.executescript(script)
+
+    def run(self, sql: str, params: tuple | dict = ()) -> int:
+        """Execute one statement for another table's module; return the number of rows it changed."""
+        return self._run(sql, params)
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
+        return self._query(sql, params)
 
     def _run(self, sql: str, params: tuple | dict = ()) -> int:
         """Execute a statement; return the number of rows it changed."""

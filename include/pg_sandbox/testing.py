@@ -56,11 +56,12 @@ class RunningSandbox:
         return self.set_faults(latency_ms=0, error_rate=0.0, error_after_commit_rate=0.0, rate_limit_rate=0.0,
                                slow_rate=0.0, slow_ms=0)
 
-    def records(self) -> list[dict[str, Any]]:
-        return self._admin("GET", "records")
+    def records(self, *kinds: str) -> list[dict[str, Any]]:
+        """Live records, each with its `kind`; only those of `kinds` when given (e.g. "person", "product")."""
+        return self._admin("GET", "records" + (f"?kind={','.join(kinds)}" if kinds else ""))
 
     def reset(self) -> None:
-        """Wipe all identity records."""
+        """Wipe all records: identities, products, invoices, payments."""
         self._admin("POST", "reset")
 
     def revoke_tokens(self) -> None:
@@ -85,7 +86,7 @@ def run_sandbox(db_path: str | os.PathLike, port: int | None = None, **settings:
     command = [sys.executable, "-m", "pg_sandbox", "--host", "127.0.0.1", "--port", str(port),
                "--db", str(db_path), "--log-level", "warning", "--no-access-log"]
     for name, value in settings.items():
-        command += ["--" + name.replace("_", "-"), "none" if value is None else str(value)]
+        command += ["--" + name.replace("_", "-"), _flag_value(value)]
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=_child_env())
@@ -95,6 +96,14 @@ def run_sandbox(db_path: str | os.PathLike, port: int | None = None, **settings:
                                  settings.get("password", SandboxSettings.password))
         finally:
             _stop(process)
+
+
+def _flag_value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list | tuple):
+        return ",".join(value)  # product_units
+    return str(value)
 
 
 def free_port() -> int:

@@ -12,6 +12,10 @@ RECEIVABLES_ACC = "1103"  # customers' account (trade receivables)
 BROKER_ACC = "2104"  # brokers' account (commissions payable)
 INVENTORY_ACC = "1105"  # warehouses' inventory account
 GOODS_ACC = "1105"  # merchandise inventory account
+SALES_ACC = "6101"  # sales revenue (sales invoices)
+SALES_RETURN_ACC = "6102"  # sales returns and allowances
+VAT_PAYABLE_ACC = "2105"  # value added tax payable (__SPTax__ VAT rows)
+TOLL_PAYABLE_ACC = "2106"  # municipal toll ("avarez") payable (__SPTax__ toll rows)
 
 CUSTOMERS_GROUP_ID, CUSTOMERS_GROUP_CODE = 1, "1"
 BROKERS_GROUP_ID, BROKERS_GROUP_CODE = 2, "2"

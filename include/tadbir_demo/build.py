@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from hamgam.tadbir import schema
 
-from . import accounts, brokers, customers, dirt, history, products, stock
+from . import accounts, brokers, customers, dirt, documents, history, products, stock, treasury
 from .fiscal import make_periods, period_rows
 from .seeding import family_rng
 
@@ -68,7 +68,23 @@ def generate_company(
     rows[schema.stock_room.name] = stock.stock_room_rows(family_rng(seed, code, "stock_rooms"), periods)
     rows[schema.merch_stock_qty.name] = stock.stock_qty_rows(family_rng(seed, code, "stock"), catalog, periods)
 
-    # __SPFactor__ / __SPArticle__ / __SPTax__ / __PayReceive__: left empty for a later issue.
+    # Quotes, sales invoices, sales returns; receipts and payments
+    data = [documents.period_data(rows, fp, dirty_ids) for fp in periods]
+    missing_base = max(r["Id"] for r in customer_rows)
+    docs = documents.generate_documents(
+        family_rng(seed, code, "documents"),
+        data,
+        scale=scale,
+        invalid_customer_ids=_ids_by_case(dirty_cases).get(documents.INVALID_CUSTOMER_CASE, []),
+        missing_customer_base=missing_base,
+    )
+    entries = treasury.generate_treasury(
+        family_rng(seed, code, "treasury"), data, docs, scale=scale, missing_customer_base=missing_base
+    )
+    (rows[schema.sp_factor.name], rows[schema.sp_article.name], rows[schema.sp_tax.name]) = (
+        documents.document_rows(docs)
+    )
+    rows[schema.pay_receive.name] = treasury.pay_receive_rows(entries)
 
     summary = {
         "company_code": code,
@@ -80,8 +96,43 @@ def generate_company(
         "dirty_cases": dirty_cases,
         "dirty_customer_ids": _ids_by_case(dirty_cases),
         "history_cases": history_cases,
+        "documents": _document_counts(periods, docs, entries),
+        "document_cases": _document_cases(docs, entries),
     }
     return rows, summary
+
+
+def _document_counts(periods, docs: list, entries: list) -> dict[int, dict]:
+    """Per FPId: the fiscal year and the number of documents of each kind."""
+    out: dict[int, dict] = {}
+    for fp in periods:
+        counts = {"year": fp.year}
+        counts.update(dict.fromkeys(documents.KIND_NAMES.values(), 0))
+        counts.update(dict.fromkeys(treasury.KIND_NAMES.values(), 0))
+        out[fp.id] = counts
+    for item in (*docs, *entries):
+        out[item.fp.id][item.kind_name] += 1
+    return out
+
+
+def _document_cases(docs: list, entries: list) -> list[dict]:
+    """Every listed document/treasury case: where to find it (FPId, type, number, Id) and why."""
+    cases = []
+    for doc in docs:
+        for case, note in doc.cases:
+            cases.append(
+                {"case": case, "table": schema.sp_factor.name, "fpid": doc.fp.id, "kind": doc.kind_name,
+                 "factor_type": doc.factor_type, "number": doc.number, "id": doc.id,
+                 "customer_id": doc.customer_id, "note": note}
+            )
+    for entry in entries:
+        for case, note in entry.cases:
+            cases.append(
+                {"case": case, "table": schema.pay_receive.name, "fpid": entry.fp.id, "kind": entry.kind_name,
+                 "type": entry.type, "number": entry.number, "id": entry.id,
+                 "customer_id": entry.customer_id, "note": note}
+            )
+    return cases
 
 
 def _ids_by_case(cases: list[dict]) -> dict[str, list[int]]:

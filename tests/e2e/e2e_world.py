@@ -55,7 +55,7 @@ class World:
             return conn.execute("SELECT MAX(Id) FROM __FiscalPeriod__").fetchone()[0]
 
     def crm(self) -> dict[str, dict]:
-        return {r["customerNumber"]: r for r in self.sandbox.records()}
+        return {r["customerNumber"]: r for r in self.sandbox.records("person", "organization")}
 
     def writes(self) -> int:
         return self.sandbox.stats().get("writes", 0)

@@ -87,7 +87,7 @@ def sync(tadbir, ledger, crm, policy: str = "by_register_code", **detect_options
 
 
 def crm_records(sandbox) -> dict[str, dict]:
-    return {r["customerNumber"]: r for r in sandbox.records()}
+    return {r["customerNumber"]: r for r in sandbox.records("person", "organization")}
 
 
 def test_person_or_organization_follows_the_register_code(tadbir, ledger, crm, sandbox):

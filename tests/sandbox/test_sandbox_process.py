@@ -2,6 +2,7 @@
 
 import pytest
 from sandbox_helpers import Api, login, person
+from soap_helpers import Soap, invoice, line, product
 
 from pg_sandbox.testing import SandboxStartError, run_sandbox
 
@@ -28,3 +29,18 @@ def test_unknown_setting_is_rejected_before_starting(tmp_path):
     with pytest.raises(TypeError, match="latency"):
         with run_sandbox(tmp_path / "x.sqlite", latency=5):
             pass
+
+
+def test_documents_survive_a_restart(tmp_path):
+    db_path = tmp_path / "documents.sqlite"
+    with run_sandbox(db_path) as first:
+        token = login(first.base_url).json()["accessToken"]
+        identity = Api(first.base_url, token).create("person", person())
+        soap = Soap(first.base_url)
+        soap.call("IProduct", "SaveProduct", product("KEEP-1"))
+        crm_id = soap.call("IInvoice", "SaveInvoice", invoice(identity, "KEEP-INV", [line("KEEP-1")]))["CrmId"]
+
+    with run_sandbox(db_path) as second:
+        found = Soap(second.base_url).call("IInvoice", "FindInvoiceById", f"<invoiceId>{crm_id}</invoiceId>")
+
+    assert found["InvoiceInfo"]["Number"] == "KEEP-INV"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from hamgam.config import CompanyConfig, HamgamConfig
-from hamgam.tadbir.reader import FiscalPeriod, TableRef
+from hamgam.tadbir.reader import FiscalPeriod, Source
 from hamgam.validate import Check
 
 if TYPE_CHECKING:
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 KEY = "_key"  # the prepared frame's column holding each row's normalised business key
 ROW_ID = "_row_id"  # and the Tadbir row id it came from
+SKIP = "_skip"  # optional: why a row is out of scope (no lines, cancelled, no customer); None when in scope
+DISPLAY = "_display"  # optional: how messages name the record (its CRM number), else the key
 
 
 @dataclass(frozen=True)
@@ -56,17 +58,44 @@ class CrmTarget(Protocol):
 
 
 @dataclass(frozen=True)
+class Lines:
+    """A document's line table and the column that points at the header's Id (same fiscal period)."""
+
+    source: Source
+    parent_column: str = "SPId"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Records of another entity that must be in the CRM before this one: the prepared ``column``
+    holds, per row, the list of that entity's keys (a customer code, product codes)."""
+
+    entity: str
+    column: str
+    label: str  # "customer", "product" in messages
+
+
+Refs = dict[str, dict[str, "RecordState"]]  # entity -> key -> what the ledger knows (crm_id)
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     name: str  # DAG ids and ledger rows use it: tadbir_to_payamgostar__<name>
     label: str  # what one record is called in messages ("customer")
-    source: TableRef
+    source: Source
     hash_columns: tuple[str, ...]  # prepared columns whose change means "changed in Tadbir"
     checks: tuple[Check, ...]
-    prepare: Callable[[pd.DataFrame, SyncContext], pd.DataFrame]  # normalise; add KEY, ROW_ID, check columns
-    build_items: Callable[[pd.DataFrame, SyncContext], list[LoadItem]]  # valid rows -> CRM payloads
+    # normalise; add KEY, ROW_ID, check columns (and SKIP, DISPLAY); lines is None without ``lines``
+    prepare: Callable[[pd.DataFrame, SyncContext, pd.DataFrame | None], pd.DataFrame]
+    build_items: Callable[[pd.DataFrame, SyncContext, Refs], list[LoadItem]]  # valid rows -> CRM payloads
     target: CrmTarget
     version: str = "1"  # bump when the mapping changes: every record is then sent again
     sensitive_columns: frozenset[str] = field(default_factory=frozenset)  # masked in logs and the ledger
+    # master data lives in every fiscal period and the newest one says what exists ("current_period");
+    # documents belong to one fiscal period each, and their keys start with its year ("fiscal_years")
+    scope: Literal["current_period", "fiscal_years"] = "current_period"
+    lines: Lines | None = None
+    references: tuple[Reference, ...] = ()
 
     @property
     def dag_id(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hamgam.entities.base import KEY, ROW_ID, EntitySpec, LoadItem, Outcome, SyncContext, content_hashes
+from hamgam.entities.base import KEY, ROW_ID, EntitySpec, LoadItem, Outcome, Refs, SyncContext, content_hashes
 from hamgam.payamgostar.errors import NotFound
 from hamgam.tadbir.reader import TableRef
 from hamgam.transform.numbering import Template, TemplateError
@@ -77,7 +77,7 @@ def _kind(register_code: str | None, policy: str) -> str:
     return "organization"
 
 
-def prepare(raw: pd.DataFrame, ctx: SyncContext) -> pd.DataFrame:
+def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = None) -> pd.DataFrame:
     """Normalise Tadbir's text (Saman digits, Arabic letters), derive check columns and the key."""
     import pandas as pd
 
@@ -156,7 +156,7 @@ def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]
     return {"person": person, "organization": organization}
 
 
-def build_items(valid: pd.DataFrame, ctx: SyncContext) -> list[LoadItem]:
+def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None) -> list[LoadItem]:
     hashes = content_hashes(valid, HASH_COLUMNS, IDENTITIES.fingerprint(ctx))
     items = []
     for (_, row), digest in zip(valid.iterrows(), hashes, strict=True):

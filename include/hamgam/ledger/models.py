@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ORIGINS = ("tadbir", "crm")
-STATUSES = ("synced", "invalid", "rejected", "failed", "deleted")
+STATUSES = ("synced", "invalid", "rejected", "failed", "deleted", "skipped")  # skipped: out of scope, with why
 PROBLEM_STATUSES = ("invalid", "rejected", "failed")
 ACTIONS = ("upsert", "delete")
 RUN_STATES = ("running", "success", "failed")

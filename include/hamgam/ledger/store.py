@@ -237,11 +237,13 @@ class Ledger:
         with self._write() as conn:
             conn.execute(stmt)
 
-    def problems(self, company: int | None = None, entity: str | None = None) -> list[ProblemRecord]:
-        """Invalid, rejected and failed records with their errors, by company, entity and key."""
+    def problems(self, company: int | None = None, entity: str | None = None,
+                 statuses: tuple[str, ...] = PROBLEM_STATUSES) -> list[ProblemRecord]:
+        """Invalid, rejected and failed records (or those of ``statuses``) with their errors, by company,
+        entity and key."""
         query = (select(*_RECORD_COLUMNS, SyncRecord.company, SyncRecord.entity, SyncRecord.error_details,
                         SyncRecord.updated_at)
-                 .where(SyncRecord.status.in_(PROBLEM_STATUSES))
+                 .where(SyncRecord.status.in_(statuses))
                  .order_by(SyncRecord.company, SyncRecord.entity, SyncRecord.tadbir_key))
         if company is not None:
             query = query.where(SyncRecord.company == company)
@@ -314,10 +316,13 @@ class Ledger:
                     PendingChange.tadbir_key.in_(chunk))).rowcount
         return removed
 
-    def clear_pending(self, company: int, entity: str) -> int:
+    def clear_pending(self, company: int, entity: str, key_prefix: str | None = None) -> int:
+        """Empty the queue of a scope, or only its keys starting with ``key_prefix`` (one fiscal year)."""
+        stmt = delete(PendingChange).where(PendingChange.company == company, PendingChange.entity == entity)
+        if key_prefix is not None:
+            stmt = stmt.where(PendingChange.tadbir_key.startswith(key_prefix, autoescape=True))
         with self._write() as conn:
-            return conn.execute(delete(PendingChange).where(
-                PendingChange.company == company, PendingChange.entity == entity)).rowcount
+            return conn.execute(stmt).rowcount
 
     # -- cursors ----------------------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
-"""Payamgostar REST v2 client: one session, a cached bearer token, retries that honour Retry-After.
+"""Payamgostar client: one session, a cached bearer token, retries that honour Retry-After.
 
-Wire contract: shared/reference/payamgostar-api.md §2.1 (login) and §3 (crmobject verbs).
+REST v2 for identities and sales invoices, SOAP (soap.py) for products, quotes, sales returns,
+receipts and payments, which have no REST write path (§7). Both go through one retry wrapper, so
+backoff, Retry-After, typed errors and the ``recover`` guard against double creates are the same.
+
+Wire contract: shared/reference/payamgostar-api.md §2.1 (login), §3 (crmobject verbs), §4 (SOAP).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 
+from hamgam.payamgostar import soap
+from hamgam.payamgostar.contracts import ENUMS
 from hamgam.payamgostar.errors import (
     AuthError,
     GaveUp,
@@ -33,6 +39,14 @@ R = TypeVar("R")
 
 IDENTITY_KINDS = ("person", "organization")
 EQUALS = 0  # FilterOperators.Equals (§3.6)
+AND = 0  # logical operator And (§3.6)
+REST_DELETE_OPTION = 1  # REST delete `Option`: what GOPG sends, the only evidence of a working value (§3.2)
+# SOAP deleteOption (§5.4): the one name seen on the wire in a SOAP client (OMID), and the plain delete of
+# a document: the children options (AssignChildrenToParent, DeleteChildren, DeletePersons) are for tree
+# objects such as an organization's persons, which documents do not have.
+SOAP_DELETE_OPTION = "DeleteWithHistory"
+SALES_INVOICE = "crmobject/invoice/sales"
+PAYMENT_KINDS = {"receipt": 9, "payment": 23}  # CrmObjectTypes index (§5.1)
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
@@ -66,7 +80,7 @@ def _excerpt(response: requests.Response) -> str:
 
 
 class PayamgostarClient:
-    """Thread-safe client for the CRM's REST v2 surface.
+    """Thread-safe client for the CRM's REST v2 and SOAP surfaces.
 
     Retries 5xx, 429, timeouts and connection errors with exponential backoff (with jitter), waiting
     at least ``min_wait`` seconds and at least what Retry-After asks. A 401 renews the token once.
@@ -86,6 +100,7 @@ class PayamgostarClient:
         max_workers: int = 4,
         device_id: str = "hamgam-airflow",
         token_margin_seconds: float = 60.0,
+        delete_option: str = SOAP_DELETE_OPTION,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if not base_url:
@@ -101,6 +116,9 @@ class PayamgostarClient:
         self.max_workers = max_workers
         self.device_id = device_id
         self.token_margin = timedelta(seconds=token_margin_seconds)
+        if delete_option not in ENUMS["CrmObjectDeleteOption"]:
+            raise ValueError(f"delete_option must be one of {ENUMS['CrmObjectDeleteOption']}, not {delete_option!r}")
+        self.delete_option = delete_option
         self._sleep = sleep
         self._token: str | None = None
         self._token_expires: datetime | None = None
@@ -166,13 +184,26 @@ class PayamgostarClient:
         """POST ``/api/v2/<path>`` with retries. ``recover`` runs before each retry of a write: if the
         first attempt did land (a 500 after commit, a lost response), it returns the result and the
         write is not sent again."""
+        return self._with_retries(path, record, lambda: self._call_once(path, body, record), recover)
+
+    def soap_call(self, service: str, operation: str, *, record: str | None = None,
+                  recover: Callable[[], T | None] | None = None, **params: Any) -> Any:
+        """Call a SOAP operation (§4) with the same retries as ``call``; returns ``<Op>Result`` as a
+        dict (soap.parse_response). The user name and password travel in every call's body."""
+        headers, body = soap.build_request(service, operation, self._username, self._password, **params)
+        endpoint = f"{service}/{operation}"
+        return self._with_retries(endpoint, record, lambda: self._soap_once(service, operation, headers, body,
+                                                                            record), recover)
+
+    def _with_retries(self, endpoint: str, record: str | None, send: Callable[[], Any],
+                      recover: Callable[[], Any] | None) -> Any:
         retrying = Retrying(
             retry=retry_if_exception_type(RetriableError),
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=lambda state: log.warning(
-                "%s: retry %d of %s after %s", record or path, state.attempt_number, path,
+                "%s: retry %d of %s after %s", record or endpoint, state.attempt_number, endpoint,
                 state.outcome.exception() if state.outcome else "?"),
             reraise=False,
         )
@@ -182,14 +213,14 @@ class PayamgostarClient:
                     if recover is not None and attempt.retry_state.attempt_number > 1:
                         recovered = recover()
                         if recovered is not None:
-                            log.info("%s: the earlier %s had landed; not sent again", record or path, path)
+                            log.info("%s: the earlier %s had landed; not sent again", record or endpoint, endpoint)
                             return recovered
-                    return self._call_once(path, body, record)
+                    return send()
         except RetryError as exc:  # only retriable errors get here; others are raised as they are
             cause = exc.last_attempt.exception()
             assert isinstance(cause, RetriableError)
             raise GaveUp(f"gave up after {self.max_attempts} attempts: {cause.reason}", record=record,
-                         endpoint=path, status=cause.status, body=cause.body) from cause
+                         endpoint=endpoint, status=cause.status, body=cause.body) from cause
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
@@ -222,6 +253,25 @@ class PayamgostarClient:
                                      headers={"Authorization": f"Bearer {token}"})
         except requests.RequestException as exc:
             raise _transport_error(exc, path, record) from exc
+
+    def _soap_once(self, service: str, operation: str, headers: dict[str, str], body: bytes,
+                   record: str | None) -> dict[str, Any]:
+        endpoint = f"{service}/{operation}"
+        try:
+            response = self.session.post(f"{self.base_url}/{soap.service_path(service)}", data=body,
+                                         headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise _transport_error(exc, endpoint, record) from exc
+        status = response.status_code
+        if status >= 400 and status != 429:  # WCF sends its faults with 500
+            fault = soap.fault_of(response.content)
+            if fault is not None:
+                raise soap.fault_error(fault, endpoint=endpoint, record=record, status=status)
+            if status == 404:  # the service itself is missing: configuration, not this record
+                raise PayamgostarError(f"the CRM has no SOAP service at /{soap.service_path(service)}",
+                                       record=record, endpoint=endpoint, status=status)
+        self._raise_for_status(response, endpoint, record)
+        return soap.parse_response(operation, response.content, record=record, status=status)
 
     @staticmethod
     def _raise_for_status(response: requests.Response, endpoint: str, record: str | None) -> None:
@@ -285,7 +335,8 @@ class PayamgostarClient:
         return (result or {}).get("crmId", crm_id) if isinstance(result, dict) else crm_id
 
     def delete_identity(self, kind: str, crm_id: str, *, record: str | None = None) -> None:
-        self.call(f"crmobject/{self._kind(kind)}/delete", {"Id": crm_id, "Option": 1}, record=record)
+        self.call(f"crmobject/{self._kind(kind)}/delete", {"Id": crm_id, "Option": REST_DELETE_OPTION},
+                  record=record)
 
     def search_identities(self, term: str = "", *, page_size: int = 200) -> Iterator[dict]:
         """Every identity matching ``term`` from the light directory (§3.5), page by page."""
@@ -297,6 +348,179 @@ class PayamgostarClient:
             if len(rows) < page_size:
                 return
             page += 1
+
+    # -- products (SOAP IProduct; ProductInfo's key is Id, its natural key Code) -----------------
+    def save_product(self, info: dict[str, Any], *, record: str | None = None) -> str:
+        """Create (no ``Id``) or update a product; returns its id. A retried create adopts the product
+        the first attempt made, found by ``Code``."""
+        code = info.get("Code")
+
+        def already_created() -> str | None:
+            found = self.find_product_by_code(code, record=record) if code else None
+            return found.get("Id") if found else None
+
+        result = self.soap_call("IProduct", "SaveProduct", product=info, record=record,
+                                recover=_saved(already_created) if not info.get("Id") else None)
+        return _saved_id(result, "IProduct/SaveProduct", record)
+
+    def find_product_by_code(self, code: str, *, group_name: str = "", record: str | None = None) -> dict | None:
+        result = self.soap_call("IProduct", "FindProductByCode", code=code, groupName=group_name, record=record)
+        return _only(result.get("ProductInfoList") or [], "Code", code, record)
+
+    def delete_product_by_code(self, code: str, *, group_name: str = "", record: str | None = None) -> bool:
+        """True when deleted, False when no product had this code."""
+        result = self.soap_call("IProduct", "DeleteProductByCode", code=code, groupName=group_name, record=record)
+        return self._deleted(result, "IProduct/DeleteProductByCode", record,
+                             lambda: self.find_product_by_code(code, group_name=group_name, record=record))
+
+    # -- quotes (SOAP IInvoice with InvoiceType "Quote"; REST has only quote/sales/get) --------
+    def save_quote(self, info: dict[str, Any], *, record: str | None = None) -> str:
+        info = _with_type(info, "Quote", index=8)
+        return self._save_billable("IInvoice", "SaveInvoice", "invoiceInfo", info, record,
+                                   lambda number, code: self.find_quote_by_number(number, code, record=record))
+
+    def find_quote_by_number(self, number: str, type_code: str | None, *,
+                             record: str | None = None) -> dict | None:
+        result = self.soap_call("IInvoice", "FindInvoiceByNumber", number=number, invoiceType="Quote",
+                                typeCode=type_code, record=record)
+        return _only(_infos(result, "InvoiceInfo"), "Number", number, record)
+
+    def find_quote_by_id(self, crm_id: str, *, record: str | None = None) -> dict | None:
+        return _only(_infos(self.soap_call("IInvoice", "FindQuoteById", quoteId=crm_id, record=record),
+                            "InvoiceInfo"), "CrmId", None, record)
+
+    def delete_quote_by_number(self, number: str, type_code: str | None, *, record: str | None = None) -> bool:
+        result = self.soap_call("IInvoice", "DeleteInvoiceByNumber", number=number, invoiceType="Quote",
+                                typeCode=type_code, deleteOption=self.delete_option, record=record)
+        return self._deleted(result, "IInvoice/DeleteInvoiceByNumber", record,
+                             lambda: self.find_quote_by_number(number, type_code, record=record))
+
+    def get_quote(self, crm_id: str, *, record: str | None = None) -> dict:
+        """The quote as REST shows it (§3.4: camelCase, ``quoteDate``, ``details``)."""
+        return self.call("crmobject/quote/sales/get", {"id": crm_id}, record=record)
+
+    # -- sales returns (SOAP IInvoice) ----------------------------------------------------------
+    def save_return_invoice(self, info: dict[str, Any], *, record: str | None = None) -> str:
+        info = _with_type(info, None, index=17)  # ReturnSaleInvoice (§5.1)
+        return self._save_billable("IInvoice", "SaveReturnInvoice", "returnInvoiceInfo", info, record,
+                                   lambda number, code: self.find_return_invoice_by_number(number, code,
+                                                                                           record=record))
+
+    def find_return_invoice_by_number(self, number: str, type_code: str | None, *,
+                                      record: str | None = None) -> dict | None:
+        result = self.soap_call("IInvoice", "FindReturnInvoiceByNumber", number=number, typeCode=type_code,
+                                record=record)
+        return _only(_infos(result, "InvoiceInfo"), "Number", number, record)
+
+    def delete_return_invoice_by_number(self, number: str, type_code: str | None, *,
+                                        record: str | None = None) -> bool:
+        result = self.soap_call("IInvoice", "DeleteReturnInvoiceByNumber", number=number, typeCode=type_code,
+                                deleteOption=self.delete_option, record=record)
+        return self._deleted(result, "IInvoice/DeleteReturnInvoiceByNumber", record,
+                             lambda: self.find_return_invoice_by_number(number, type_code, record=record))
+
+    # -- receipts and payments (SOAP IPayment; the kind comes from the subtype) ----------------
+    def save_payment(self, info: dict[str, Any], *, kind: str | None = None, record: str | None = None) -> str:
+        """Save a receipt or a payment (one PaymentInfo, one SavePayment). ``kind`` ("receipt" or
+        "payment") sets CrmObjectTypeIndex when missing and picks the finder a retried create uses;
+        without it, the index decides, else both finders are asked."""
+        index = info.get("CrmObjectTypeIndex")
+        if kind is None:
+            kind = next((k for k, i in PAYMENT_KINDS.items() if i == index), None)
+        elif kind not in PAYMENT_KINDS:
+            raise ValueError(f"payment kind must be one of {tuple(PAYMENT_KINDS)}, not {kind!r}")
+        if kind is not None:
+            info = _with_type(info, None, index=PAYMENT_KINDS[kind])
+        finders = {"receipt": self.find_receipt_by_number, "payment": self.find_payment_by_number}
+        finders = {k: finder for k, finder in finders.items() if kind in (None, k)}
+
+        def find(number: str, code: str | None) -> dict | None:
+            return next(filter(None, (finder(number, code, record=record) for finder in finders.values())), None)
+
+        return self._save_billable("IPayment", "SavePayment", "paymentInfo", info, record, find)
+
+    def find_receipt_by_number(self, number: str, type_code: str | None = None, *,
+                               record: str | None = None) -> dict | None:
+        result = self.soap_call("IPayment", "FindReceiptByNumber", number=number, crmObjectTypeCode=type_code,
+                                record=record)
+        return _only(_infos(result, "PaymentInfo"), "Number", number, record)
+
+    def find_payment_by_number(self, number: str, type_code: str | None = None, *,
+                               record: str | None = None) -> dict | None:
+        result = self.soap_call("IPayment", "FindPaymentByNumber", number=number, crmObjectTypeCode=type_code,
+                                record=record)
+        return _only(_infos(result, "PaymentInfo"), "Number", number, record)
+
+    def delete_receipt_by_number(self, number: str, type_code: str | None = None, *,
+                                 record: str | None = None) -> bool:
+        """``type_code`` only narrows the look-up that tells "no such receipt" from a refusal."""
+        result = self.soap_call("IPayment", "DeleteReceiptByNumber", number=number,
+                                deleteOption=self.delete_option, record=record)
+        return self._deleted(result, "IPayment/DeleteReceiptByNumber", record,
+                             lambda: self.find_receipt_by_number(number, type_code, record=record))
+
+    def delete_payment_by_number(self, number: str, type_code: str | None = None, *,
+                                 record: str | None = None) -> bool:
+        result = self.soap_call("IPayment", "DeletePaymentByNumber", number=number,
+                                deleteOption=self.delete_option, record=record)
+        return self._deleted(result, "IPayment/DeletePaymentByNumber", record,
+                             lambda: self.find_payment_by_number(number, type_code, record=record))
+
+    # -- SOAP helpers ---------------------------------------------------------------------------
+    def _save_billable(self, service: str, operation: str, param: str, info: dict[str, Any],
+                       record: str | None, find: Callable[[str, str | None], dict | None]) -> str:
+        """Save*; a create (no CrmId) that is retried first looks for what the lost attempt made."""
+        number, type_code = info.get("Number"), info.get("CrmObjectTypeCode")
+
+        def already_created() -> str | None:
+            found = find(number, type_code) if number else None
+            return found.get("CrmId") if found else None
+
+        result = self.soap_call(service, operation, record=record, **{param: info},
+                                recover=_saved(already_created) if not info.get("CrmId") else None)
+        return _saved_id(result, f"{service}/{operation}", record)
+
+    @staticmethod
+    def _deleted(result: dict[str, Any], endpoint: str, record: str | None,
+                 find: Callable[[], dict | None]) -> bool:
+        """Success → True. Success=false is either "nothing by that key" (→ False) or a refusal (the
+        record is still there → RecordRejected); the vendor's wording for either is unknown, so look."""
+        if result.get("Success"):
+            return True
+        if find() is None:
+            return False
+        raise RecordRejected(f"the CRM refused to delete it: {result.get('Message') or 'no reason given'}",
+                             record=record, endpoint=endpoint, body=result.get("Message"))
+
+    # -- sales invoices (REST v2, §3.1-§3.3; camelCase keys) ------------------------------------
+    def find_sales_invoice_by_number(self, number: str, type_code: str | None, *,
+                                     record: str | None = None) -> dict | None:
+        body = {"typeKey": type_code,
+                "queries": [{"field": "Number", "operator": EQUALS, "value": number, "logicalOperator": AND}],
+                "pageNumber": 1, "pageSize": 2}
+        result = self.call(f"{SALES_INVOICE}/find", body, record=record) or {}
+        return _only(result.get("data") or [], "number", number, record)
+
+    def get_sales_invoice(self, crm_id: str, *, record: str | None = None) -> dict:
+        return self.call(f"{SALES_INVOICE}/get", {"id": crm_id}, record=record)
+
+    def create_sales_invoice(self, payload: dict[str, Any], *, record: str | None = None) -> str:
+        number, type_code = payload.get("number"), payload.get("crmObjectTypeCode")
+
+        def already_created() -> str | None:
+            found = self.find_sales_invoice_by_number(number, type_code, record=record) if number else None
+            return found.get("crmId") if found else None
+
+        result = self.call(f"{SALES_INVOICE}/create", payload, record=record, recover=already_created)
+        return result if isinstance(result, str) else result["crmId"]
+
+    def update_sales_invoice(self, crm_id: str, payload: dict[str, Any], *, record: str | None = None) -> str:
+        result = self.call(f"{SALES_INVOICE}/update", {**payload, "crmId": crm_id}, record=record)
+        return (result or {}).get("crmId", crm_id) if isinstance(result, dict) else crm_id
+
+    def delete_sales_invoice(self, crm_id: str, *, record: str | None = None) -> None:
+        """Raises NotFound when the CRM holds no invoice with this id."""
+        self.call(f"{SALES_INVOICE}/delete", {"Id": crm_id, "Option": REST_DELETE_OPTION}, record=record)
 
     # -- concurrency ----------------------------------------------------------------------------
     def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | None, Exception | None]]:
@@ -318,3 +542,51 @@ class PayamgostarClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- helpers for the document methods -----------------------------------------------------------
+def _with_type(info: dict[str, Any], invoice_type: str | None, *, index: int) -> dict[str, Any]:
+    """A copy with InvoiceType and CrmObjectTypeIndex filled in where the caller left them out."""
+    if invoice_type and info.get("InvoiceType") not in (None, invoice_type):
+        raise ValueError(f"InvoiceType must be {invoice_type!r} here, not {info['InvoiceType']!r}")
+    out = {**info}
+    if invoice_type:
+        out["InvoiceType"] = invoice_type
+    out.setdefault("CrmObjectTypeIndex", index)
+    return out
+
+
+def _saved(find_id: Callable[[], str | None]) -> Callable[[], dict[str, Any] | None]:
+    """A ``recover`` for Save*: a found id dressed as the SaveCrmObjectResult the lost attempt had."""
+    def recover() -> dict[str, Any] | None:
+        crm_id = find_id()
+        return {"Message": None, "Success": True, "CrmId": crm_id} if crm_id else None
+    return recover
+
+
+def _saved_id(result: dict[str, Any], endpoint: str, record: str | None) -> str:
+    message = result.get("Message")
+    if not result.get("Success"):
+        raise RecordRejected(f"the CRM refused it: {message or 'no reason given'}", record=record,
+                             endpoint=endpoint, body=message)
+    crm_id = result.get("CrmId")
+    if not crm_id or crm_id == soap.ZERO_GUID:
+        raise RecordRejected(f"the CRM answered success without an id{f': {message}' if message else ''}",
+                             record=record, endpoint=endpoint, body=message)
+    return crm_id
+
+
+def _infos(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The single ``<X>Info`` and the ``<X>InfoList`` of an *InfoResult, as one list."""
+    single = result.get(key)
+    return ([single] if single else []) + [item for item in result.get(f"{key}List") or [] if item]
+
+
+def _only(rows: list[dict[str, Any]], field: str, value: str | None, record: str | None) -> dict | None:
+    """The row whose ``field`` equals ``value`` exactly (a server that matched loosely must not make us
+    adopt the wrong record); Success=false finds come here with no rows and read as "not found"."""
+    matches = [row for row in rows if value is None or row.get(field) == value]
+    if len(matches) > 1:
+        log.warning("%s: the CRM holds %d records with %s %s; using the first", record or value, len(matches),
+                    field, value)
+    return matches[0] if matches else None

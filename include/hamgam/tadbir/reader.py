@@ -6,7 +6,7 @@ point at a site's own table and column names without a round trip to the server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -65,7 +65,24 @@ class TableRef:
         return sa.table(self.table, *(sa.column(name) for name in names))
 
 
-def periods_with_rows(engine: sa.Engine, ref: TableRef, period_ids: Sequence[int]) -> set[int]:
+@dataclass(frozen=True)
+class QueryRef:
+    """An entity whose rows come from a query (joins for codes and names, a filter on the kind of
+    document): ``build`` returns a subquery with the id and fiscal-period columns among its columns."""
+
+    name: str
+    build: Callable[[], sa.Subquery]
+    id_column: str = "Id"
+    period_column: str = "FPId"
+
+    def selectable(self) -> sa.Subquery:
+        return self.build()
+
+
+Source = TableRef | QueryRef
+
+
+def periods_with_rows(engine: sa.Engine, ref: Source, period_ids: Sequence[int]) -> set[int]:
     t = ref.selectable()
     period = t.c[ref.period_column]
     stmt = sa.select(period).where(period.in_(list(period_ids))).group_by(period)
@@ -73,7 +90,7 @@ def periods_with_rows(engine: sa.Engine, ref: TableRef, period_ids: Sequence[int
         return {int(v) for v in conn.execute(stmt).scalars()}
 
 
-def read_period(engine: sa.Engine, ref: TableRef, period_id: int, chunk_size: int) -> Iterator[pd.DataFrame]:
+def read_period(engine: sa.Engine, ref: Source, period_id: int, chunk_size: int) -> Iterator[pd.DataFrame]:
     """Every row of one fiscal period, in chunks of ``chunk_size`` (memory stays flat)."""
     import pandas as pd
 
@@ -84,7 +101,7 @@ def read_period(engine: sa.Engine, ref: TableRef, period_id: int, chunk_size: in
         yield from pd.read_sql(stmt, conn, chunksize=chunk_size)
 
 
-def read_rows(engine: sa.Engine, ref: TableRef, period_id: int, ids: Sequence[int]) -> pd.DataFrame:
+def read_rows(engine: sa.Engine, ref: Source, period_id: int, ids: Sequence[int]) -> pd.DataFrame:
     """The rows of one fiscal period with these ids (in batches that SQL Server accepts)."""
     import pandas as pd
 
@@ -95,6 +112,25 @@ def read_rows(engine: sa.Engine, ref: TableRef, period_id: int, ids: Sequence[in
         for start in range(0, len(unique_ids), MSSQL_MAX_PARAMS):
             batch = unique_ids[start:start + MSSQL_MAX_PARAMS]
             stmt = sa.select(*t.c).where(t.c[ref.period_column] == period_id, t.c[ref.id_column].in_(batch))
+            frames.append(pd.read_sql(stmt, conn))
+    if not frames:
+        return pd.DataFrame(columns=list(t.c.keys()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_children(engine: sa.Engine, ref: Source, parent_column: str, period_id: int,
+                  parent_ids: Sequence[int]) -> pd.DataFrame:
+    """The child rows (document lines) of these parents in one fiscal period, ordered by parent, then id."""
+    import pandas as pd
+
+    t = ref.selectable()
+    unique_ids = sorted(set(int(i) for i in parent_ids))
+    frames = []
+    with engine.connect() as conn:
+        for start in range(0, len(unique_ids), MSSQL_MAX_PARAMS):
+            batch = unique_ids[start:start + MSSQL_MAX_PARAMS]
+            stmt = (sa.select(*t.c).where(t.c[ref.period_column] == period_id, t.c[parent_column].in_(batch))
+                    .order_by(t.c[parent_column], t.c[ref.id_column]))
             frames.append(pd.read_sql(stmt, conn))
     if not frames:
         return pd.DataFrame(columns=list(t.c.keys()))

@@ -6,7 +6,7 @@ Grammar: literal text with tokens in braces.
   (unlimited) and ``<name>`` is ``AN`` (running sequence), ``SHYY`` (Solar Hijri year), ``MIYY``
   (Gregorian year) or a custom parameter with a digit default, ``NAME:DEFAULT`` such as ``FP:6``
   (``NAME`` is ASCII letters and digits, starting with a letter);
-* ``{companyCode}``: hamgam's placeholder for the company's code (digits), substituted first.
+* ``{companyCode}`` (or ``{company}``, as the vendor's docs write it): the company's code (digits).
 
 Each token at most once; ``{`` and ``}`` never occur as literals; no whitespace inside braces. Every
 token value is digits, so the non-digit literal characters cut a number into runs of digits; a
@@ -38,8 +38,9 @@ __all__ = [
 #: Key of the company code in :meth:`Template.format` and :meth:`Template.parse_number`.
 COMPANY_CODE = "company_code"
 _PLACEHOLDER = "companyCode"
+_PLACEHOLDERS = (_PLACEHOLDER, "company")  # the vendor's docs write {company}; both mean the company code
 _YEARS = ("SHYY", "MIYY")
-_RESERVED = {"AN", *_YEARS, _PLACEHOLDER, COMPANY_CODE}
+_RESERVED = {"AN", *_YEARS, *_PLACEHOLDERS, COMPANY_CODE}
 _TOKEN_BODY = re.compile(r"(?P<width>[^(]*)\((?P<name>[A-Za-z][A-Za-z0-9]*)(?::(?P<default>[^)]*))?\)")
 
 
@@ -81,7 +82,7 @@ def _expand_year(name: str, yy: int) -> int:
 
 
 def _parse_token(body: str, template: str) -> Token:
-    if body == _PLACEHOLDER:
+    if body in _PLACEHOLDERS:
         return Token(COMPANY_CODE, None)
     m = _TOKEN_BODY.fullmatch(body)
     if m is None:

@@ -1,0 +1,486 @@
+"""Quotes, sales invoices and sales returns (Tadbir ``__SPFactor__`` + ``__SPArticle__`` → CRM).
+
+One module, three specs: they share the header and line tables and differ in ``FactorType`` (4 quote,
+1 sales invoice, 3 sales return) and in how the CRM takes them — sales invoices over REST v2 (the
+reference confirms ``invoice/sales/*``), quotes and returns over SOAP IInvoice (no REST write is known).
+
+Rules (vendor-sync-spec.md): only documents with at least one line are synced (the others are recorded
+as skipped, with the reason); a cancelled document is removed from the CRM; the CRM number comes from
+the numbering template (``100-1403/123``); a sales return names the invoice it returns when Tadbir's
+``SPReference`` does. Line amounts are hamgam's reading of the legacy columns (tadbir-schema.md §1.3):
+total = Amount × UnitPrice, discount = Remainder, VAT = T1, toll = T2; header additions = Expense.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from hamgam.entities.base import (
+    DISPLAY,
+    KEY,
+    ROW_ID,
+    SKIP,
+    EntitySpec,
+    Lines,
+    LoadItem,
+    Outcome,
+    Reference,
+    Refs,
+    SyncContext,
+    content_hashes,
+)
+from hamgam.entities.products import crm_product_code
+from hamgam.payamgostar.errors import NotFound
+from hamgam.tadbir import schema
+from hamgam.tadbir.reader import QueryRef
+from hamgam.transform.numbering import Template, TemplateError
+from hamgam.validate import Check
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hamgam.ledger.store import RecordState
+    from hamgam.payamgostar.client import PayamgostarClient
+
+QUOTE, SALES_INVOICE, SALES_RETURN = 4, 1, 3
+SELLER_PROPERTY = "SellerName"  # the CRM extended property (user key) that carries the Tadbir seller
+
+
+def _header_query(factor_type: int) -> sa.Subquery:
+    f, c, b = schema.sp_factor.alias("f"), schema.customer.alias("c"), schema.broker.alias("b")
+    origin = schema.sp_factor.alias("origin")  # the invoice a return names
+    joined = (f.outerjoin(c, (c.c.Id == f.c.CustomerId) & (c.c.FPId == f.c.FPId))
+              .outerjoin(b, (b.c.Id == f.c.BrokerId) & (b.c.FPId == f.c.FPId))
+              .outerjoin(origin, (origin.c.Id == f.c.SPReference) & (origin.c.FPId == f.c.FPId)
+                         & (origin.c.FactorType == SALES_INVOICE)))
+    return (sa.select(f.c.Id, f.c.FPId, f.c.FactorNo, f.c.SPDate, f.c.Cancelled, f.c.CustomerId, f.c.BrokerId,
+                      f.c.SPReference, f.c.Total, f.c.Discount, f.c.Expense, f.c.SPDesc,
+                      c.c.Id.label("CustomerRowId"), c.c.SubscriptionNo.label("CustomerCode"),
+                      b.c.Name.label("BrokerName"), origin.c.FactorNo.label("OriginNo"))
+            .select_from(joined).where(f.c.FactorType == factor_type).subquery(f"sp_factor_{factor_type}"))
+
+
+def _lines_query() -> sa.Subquery:
+    a, m = schema.sp_article.alias("a"), schema.merchandise.alias("m")
+    s, u = schema.stock_room.alias("s"), schema.unit.alias("u")
+    joined = (a.outerjoin(m, (m.c.Id == a.c.MerchandiseId) & (m.c.FPId == a.c.FPId))
+              .outerjoin(s, (s.c.Id == a.c.StockRoomId) & (s.c.FPId == a.c.FPId))
+              .outerjoin(u, (u.c.Id == a.c.UnitId) & (u.c.FPId == a.c.FPId)))
+    return (sa.select(a.c.Id, a.c.SPId, a.c.FPId, a.c.MerchandiseId, a.c.Amount, a.c.UnitPrice, a.c.Remainder,
+                      a.c.T1, a.c.T2, a.c.NetPrice, a.c.SPADesc, m.c.Code.label("ProductCode"),
+                      m.c.Name.label("ProductName"), m.c.MType, s.c.Code.label("StockRoomCode"),
+                      s.c.Name.label("StockRoomName"), u.c.Name.label("UnitName"))
+            .select_from(joined).subquery("sp_article"))
+
+
+LINES = Lines(QueryRef("__SPArticle__", _lines_query), parent_column="SPId")
+
+
+def _checks(factor_type: int) -> tuple[Check, ...]:
+    checks = [
+        Check("ExpectColumnValuesToBeInSet", "customer_ok", "customer not found in Tadbir",
+              {"value_set": [True]}, value_column="customer_id"),
+        Check("ExpectColumnValuesToBeInSet", "products_ok", "a line's product is not in Tadbir",
+              {"value_set": [True]}, value_column="missing_products"),
+        Check("ExpectColumnValuesToBeBetween", "min_amount", "an amount or quantity is negative",
+              {"min_value": 0}),
+        Check("ExpectColumnValuesToBeInSet", "lines_ok", "a line's amounts do not add up",
+              {"value_set": [True]}, value_column="line_problem"),
+        Check("ExpectColumnValuesToBeInSet", "totals_ok", "header totals differ from the sum of the lines",
+              {"value_set": [True]}, value_column="totals_gap"),
+        Check("ExpectColumnValuesToBeInSet", "date_ok", "document date is outside its fiscal year",
+              {"value_set": [True]}, value_column="doc_date"),
+        Check("ExpectColumnValuesToBeInSet", "number_ok", "the number does not fit the numbering template",
+              {"value_set": [True]}, value_column="factor_no"),
+    ]
+    if factor_type == SALES_RETURN:
+        checks.append(Check("ExpectColumnValuesToBeInSet", "origin_ok",
+                            "the returned sales invoice is not in Tadbir", {"value_set": [True]},
+                            value_column="origin_id"))
+    return tuple(checks)
+
+
+HASH_COLUMNS = ("number", "doc_date", "customer_code", "seller", "description", "total", "discount",
+                "additions", "lines_json", "origin_key")
+
+
+def as_int(value: Any) -> int:
+    return 0 if value is None or value != value else int(round(float(value)))
+
+
+def _qty(value: Any) -> Decimal:
+    if value is None or value != value:
+        return Decimal(0)
+    return Decimal(str(value)).quantize(Decimal("0.0001")).normalize()
+
+
+def as_date(value: Any) -> date | None:
+    if value is None or value != value:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime().date()
+    if isinstance(value, date):
+        return value
+    return datetime.fromisoformat(str(value).replace(" ", "T")).date()
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts, with pandas' missing values (NaN) as None."""
+    return [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
+def document_number(ctx: SyncContext, template: Template, tadbir_number: Any) -> str | None:
+    """The CRM number of Tadbir document ``tadbir_number`` of ``ctx.period`` (None if it cannot be written)."""
+    assert ctx.period is not None
+    try:
+        return template.format(company_code=ctx.company.code, AN=int(tadbir_number), SHYY=ctx.period.year,
+                               MIYY=ctx.period.start.year)
+    except (TemplateError, TypeError, ValueError):
+        return None
+
+
+def _lines_by_document(lines: pd.DataFrame | None, ctx: SyncContext, tolerance: int) -> dict[int, list[dict]]:
+    from hamgam.transform.text import normalize_code, normalize_name
+
+    out: dict[int, list[dict]] = {}
+    if lines is None or lines.empty:
+        return out
+    for row in lines.to_dict("records"):
+        code = normalize_code(row["ProductCode"]) if row["ProductCode"] is not None else ""
+        qty, price = _qty(row["Amount"]), as_int(row["UnitPrice"])
+        total = int((qty * price).to_integral_value())
+        discount, vat, toll = as_int(row["Remainder"]), as_int(row["T1"]), as_int(row["T2"])
+        final = total - discount + vat + toll
+        net = as_int(row["NetPrice"])
+        problem = None
+        if discount > total:
+            problem = f"line {row['Id']}: discount {discount} exceeds its total {total}"
+        elif net and abs(net - final) > tolerance:
+            problem = f"line {row['Id']}: net price {net} ≠ {total} − {discount} + {vat} + {toll}"
+        out.setdefault(int(row["SPId"]), []).append({
+            "line_id": int(row["Id"]),
+            "merchandise_id": int(row["MerchandiseId"] or 0),
+            "product_code": code or None,
+            "crm_product_code": crm_product_code(ctx.config, ctx.company.code, code) if code else None,
+            "product_name": normalize_name(row["ProductName"]) if row["ProductName"] is not None else None,
+            "is_service": as_int(row["MType"]) == 1,
+            "quantity": str(qty), "unit_price": price, "total": total, "discount": discount, "vat": vat,
+            "toll": toll, "final": final,
+            "warehouse": normalize_name(row["StockRoomName"]) if row["StockRoomName"] is not None else None,
+            "warehouse_code": None if row["StockRoomCode"] is None else str(as_int(row["StockRoomCode"])),
+            "unit": normalize_name(row["UnitName"]) if row["UnitName"] is not None else None,
+            "description": normalize_name(row["SPADesc"]) if row["SPADesc"] else None,
+            "problem": problem,
+            "negative": min(float(qty), price, discount, vat, toll) < 0,
+        })
+    return out
+
+
+def make_prepare(name: str, factor_type: int):
+    def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+        import pandas as pd
+
+        from hamgam.transform.text import normalize_code, normalize_name
+
+        assert ctx.period is not None
+        period = ctx.period
+        tolerance = ctx.config.sync.amount_tolerance_rial
+        template = Template.parse(getattr(ctx.config, name).number_template)
+        by_doc = _lines_by_document(lines, ctx, tolerance)
+        records = []
+        for row in raw.to_dict("records"):
+            doc_lines = by_doc.get(int(row["Id"]), [])
+            customer_id = as_int(row["CustomerId"])
+            customer_code = normalize_code(row["CustomerCode"]) if row["CustomerRowId"] is not None \
+                and row["CustomerRowId"] == row["CustomerRowId"] else None
+            number = document_number(ctx, template, row["FactorNo"])
+            total, discount, additions = as_int(row["Total"]), as_int(row["Discount"]), as_int(row["Expense"])
+            line_total = sum(li["total"] for li in doc_lines)
+            line_discount = sum(li["discount"] for li in doc_lines)
+            gaps = []
+            if abs(total - line_total) > tolerance:
+                gaps.append(f"Total {total} ≠ Σ lines {line_total}")
+            if abs(discount - line_discount) > tolerance:
+                gaps.append(f"Discount {discount} ≠ Σ line discounts {line_discount}")
+            doc_date = as_date(row["SPDate"])
+            origin_ref = as_int(row["SPReference"])
+            origin_no = row.get("OriginNo")
+            origin_key = f"{period.year}/{as_int(origin_no)}" if origin_ref and origin_no == origin_no \
+                and origin_no is not None else None
+            skip = None
+            if as_int(row["Cancelled"]):
+                skip = "cancelled in Tadbir"
+            elif not doc_lines:
+                skip = "has no lines"
+            elif not customer_id:
+                skip = "has no customer"
+            missing = [str(li["merchandise_id"]) for li in doc_lines if not li["product_code"]]
+            line_problems = [li["problem"] for li in doc_lines if li["problem"]]
+            records.append({
+                ROW_ID: int(row["Id"]),
+                KEY: f"{period.year}/{as_int(row['FactorNo'])}",
+                DISPLAY: number or f"{period.year}/{as_int(row['FactorNo'])}",
+                SKIP: skip,
+                "factor_no": as_int(row["FactorNo"]),
+                "number": number,
+                "number_ok": number is not None,
+                "doc_date": doc_date.isoformat() if doc_date else None,
+                "date_ok": doc_date is not None and period.start <= doc_date <= period.end,
+                "customer_id": customer_id,
+                "customer_code": customer_code,
+                "customer_ok": customer_code is not None if customer_id else None,
+                "seller": normalize_name(row["BrokerName"]) if row["BrokerName"] else None,
+                "description": normalize_name(row["SPDesc"]) if row["SPDesc"] else None,
+                "total": total, "discount": discount, "additions": additions,
+                "vat": sum(li["vat"] for li in doc_lines), "toll": sum(li["toll"] for li in doc_lines),
+                "min_amount": min([total, discount, additions,
+                                   *(-1 if li["negative"] else 0 for li in doc_lines)]),
+                "lines_ok": not line_problems, "line_problem": "; ".join(line_problems) or None,
+                "totals_ok": not gaps, "totals_gap": "; ".join(gaps) or None,
+                "products_ok": not missing, "missing_products": ", ".join(missing) or None,
+                "origin_id": origin_ref or None,
+                "origin_ok": (origin_key is not None) if origin_ref else None,
+                "origin_key": origin_key,
+                "lines": doc_lines,
+                "lines_json": json.dumps(doc_lines, ensure_ascii=False, sort_keys=True),
+                "ref_customer": [customer_code] if customer_code else [],
+                "ref_products": sorted({li["product_code"] for li in doc_lines if li["product_code"]}),
+                "ref_origin": [origin_key] if origin_key else [],
+            })
+        return pd.DataFrame.from_records(records, index=raw.index) if records else pd.DataFrame(
+            columns=[ROW_ID, KEY, DISPLAY, SKIP])
+
+    return prepare
+
+
+# -- payloads ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # entity name
+    label: str  # in messages: "sales_invoice 100-1403/123"
+    factor_type: int
+    subject: str  # the CRM item's subject prefix
+
+
+def _percent(part: int, whole: int) -> int:
+    return int(round(part * 100 / whole)) if whole > 0 else 0
+
+
+def _iso(day: str | None) -> str | None:
+    return f"{day}T00:00:00" if day else None
+
+
+def _rest_invoice(doc: dict, ctx: SyncContext, refs: Refs) -> dict[str, Any]:
+    products = refs.get("products", {})
+    net = doc["total"] - doc["discount"]
+    return {
+        "crmObjectTypeCode": ctx.config.sales_invoices.type_code,
+        "identityId": refs["identities"][doc["customer_code"]].crm_id,
+        "number": doc["number"],
+        "subject": f"فاکتور فروش {doc['number']}",
+        "description": doc["description"],
+        "refId": f"tadbir:{ctx.company.code}:sales_invoices:{doc[KEY]}",
+        "invoiceDate": _iso(doc["doc_date"]),
+        "discount": doc["discount"], "vat": doc["vat"], "toll": doc["toll"], "additionalCosts": doc["additions"],
+        "totalValue": doc["total"], "vatPercent": _percent(doc["vat"], net), "tollPercent": _percent(doc["toll"], net),
+        "totalDiscountPercent": round(doc["discount"] * 100 / doc["total"], 2) if doc["total"] else 0,
+        "finalValue": _final_value(doc),
+        "details": [{
+            "productCode": li["crm_product_code"], "productId": products[li["product_code"]].crm_id,
+            "productName": li["product_name"], "isService": li["is_service"],
+            "baseUnitPrice": li["unit_price"], "count": float(li["quantity"]), "returnedCount": 0,
+            "totalUnitPrice": li["total"], "totalDiscount": li["discount"], "totalVat": li["vat"],
+            "totalToll": li["toll"], "finalUnitPrice": li["final"], "detailDescription": li["description"],
+            "inventoryName": li["warehouse"], "inventoryCode": li["warehouse_code"],
+            "productUnitTypeName": li["unit"],
+        } for li in doc["lines"]],
+        "extendedProperties": [{"userKey": SELLER_PROPERTY, "value": doc["seller"]}] if doc["seller"] else [],
+    }
+
+
+def _final_value(doc: dict) -> int:
+    return doc["total"] - doc["discount"] + doc["vat"] + doc["toll"] + doc["additions"]
+
+
+def _soap_header(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
+    return {
+        "CrmObjectTypeCode": getattr(ctx.config, kind.name).type_code,
+        "ExtendedProperties": [{"UserKey": SELLER_PROPERTY, "Value": doc["seller"]}] if doc["seller"] else None,
+        "RefId": f"tadbir:{ctx.company.code}:{kind.name}:{doc[KEY]}",
+        "Description": doc["description"],
+        "IdentityId": refs["identities"][doc["customer_code"]].crm_id,
+        "Subject": f"{kind.subject} {doc['number']}",
+        "FinalValue": _final_value(doc),
+        "Number": doc["number"],
+    }
+
+
+def _soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
+    products = refs.get("products", {})
+    net = doc["total"] - doc["discount"]
+    return {
+        **_soap_header(doc, ctx, refs, kind),
+        "AdditionalCosts": doc["additions"],
+        "Details": [{
+            "BaseUnitPrice": li["unit_price"], "Count": Decimal(li["quantity"]),
+            "DetailDescription": li["description"], "FinalUnitPrice": li["final"], "Id": 0,
+            "InventoryCode": li["warehouse_code"], "InventoryName": li["warehouse"], "IsService": li["is_service"],
+            "ProductCode": li["crm_product_code"], "ProductId": products[li["product_code"]].crm_id,
+            "ProductName": li["product_name"], "ProductUnitTypeName": li["unit"], "ReturnedCount": 0,
+            "TotalDiscount": li["discount"], "TotalToll": li["toll"], "TotalUnitPrice": li["total"],
+            "TotalVat": li["vat"],
+        } for li in doc["lines"]],
+        "Discount": doc["discount"],
+        "InvoiceDate": _iso(doc["doc_date"]),
+        "InvoiceType": "Quote",
+        "Toll": doc["toll"], "TollPercent": _percent(doc["toll"], net),
+        "TotalDiscountPercent": round(Decimal(doc["discount"] * 100) / doc["total"], 2) if doc["total"] else 0,
+        "TotalValue": doc["total"], "Vat": doc["vat"], "VatPercent": _percent(doc["vat"], net),
+    }
+
+
+def _soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
+    net = doc["total"] - doc["discount"]
+    origin = refs.get("sales_invoices", {}).get(doc["origin_key"]) if doc["origin_key"] else None
+    related = None
+    if origin is not None:
+        related = {"RelatedInvoiceId": origin.crm_id, "RelatedInvoiceNumber": origin.crm_number,
+                   "RelatedInvoiceTypeCode": ctx.config.sales_invoices.type_code}
+    return {
+        **_soap_header(doc, ctx, refs, kind),
+        "AdditionalCosts": doc["additions"],
+        "Details": [{
+            "BaseUnitPrice": li["unit_price"], "Count": Decimal(li["quantity"]),
+            "DetailDescription": li["description"], "FinalUnitPrice": li["final"], "Id": 0,
+            "ProductCode": li["crm_product_code"], "ProductName": li["product_name"],
+            "RelatedInvoices": [{"RelatedInvoiceInfo": related, "ReturnedCount": Decimal(li["quantity"])}]
+            if related else None,
+            "TotalDiscount": li["discount"], "TotalToll": li["toll"], "TotalUnitPrice": li["total"],
+            "TotalVat": li["vat"],
+        } for li in doc["lines"]],
+        "Discount": doc["discount"],
+        "InvoiceDate": _iso(doc["doc_date"]),
+        "Toll": doc["toll"], "TollPercent": _percent(doc["toll"], net),
+        "TotalValue": doc["total"], "Vat": doc["vat"], "VatPercent": _percent(doc["vat"], net),
+    }
+
+
+def make_build_items(spec_ref: list[EntitySpec], kind: Kind):
+    def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs) -> list[LoadItem]:
+        spec = spec_ref[0]
+        hashes = content_hashes(valid, spec.hash_columns, spec.fingerprint(ctx))
+        items = []
+        for doc, digest in zip(records_of(valid), hashes, strict=True):
+            if kind.factor_type == SALES_INVOICE:
+                payloads = {"rest": _rest_invoice(doc, ctx, refs)}
+            elif kind.factor_type == QUOTE:
+                payloads = {"soap": _soap_quote(doc, ctx, refs, kind)}
+            else:
+                payloads = {"soap": _soap_return(doc, ctx, refs, kind)}
+            items.append(LoadItem(key=doc[KEY], label=f"{kind.label} {doc['number']}", kind=kind.name,
+                                  number=doc["number"], payloads=payloads, content_hash=digest))
+        return items
+
+    return build_items
+
+
+# -- targets ----------------------------------------------------------------------------------------
+
+class RestSalesInvoiceTarget:
+    """Sales invoices over REST v2: known id → update; else adopt the invoice with that number; else create."""
+
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
+        payload = item.payloads["rest"]
+        type_code = payload["crmObjectTypeCode"]
+        _retire_renumbered(known, item, lambda: self.delete(client, known))
+        if known is not None and known.crm_id and known.crm_number == item.number:
+            try:
+                client.update_sales_invoice(known.crm_id, payload, record=item.label)
+                return Outcome("updated", known.crm_id, type_code)
+            except NotFound:
+                pass  # deleted in the CRM meanwhile: adopt or create below
+        found = client.find_sales_invoice_by_number(item.number, type_code, record=item.label)
+        if found is not None:
+            crm_id = found.get("crmId") or found.get("CrmId")
+            client.update_sales_invoice(crm_id, payload, record=item.label)
+            return Outcome("adopted", crm_id, type_code)
+        return Outcome("created", client.create_sales_invoice(payload, record=item.label), type_code)
+
+    def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
+        if not known.crm_id:
+            return Outcome("gone", None, known.crm_kind)
+        try:
+            client.delete_sales_invoice(known.crm_id, record=f"sales_invoice {known.crm_number}")
+        except NotFound:
+            return Outcome("gone", known.crm_id, known.crm_kind)
+        return Outcome("deleted", known.crm_id, known.crm_kind)
+
+
+def _retire_renumbered(known: RecordState | None, item: LoadItem, delete) -> None:
+    """A changed numbering template renumbers a document: the CRM keeps numbers, so the old one goes."""
+    if known is not None and known.status == "synced" and known.crm_number and known.crm_number != item.number:
+        delete()
+
+
+class SoapDocumentTarget:
+    """Quotes, returns, receipts and payments over SOAP: ``Save*`` updates when ``CrmId`` is set and
+    creates otherwise, so the number (the CRM's key for these) is looked up first. The ledger keeps the
+    CRM type code as the record's kind, which the delete-by-number operations need."""
+
+    def __init__(self, save: str, find: str, delete: str, *, delete_takes_type: bool = True) -> None:
+        self.save, self.find, self.remove = save, find, delete
+        self.delete_takes_type = delete_takes_type
+
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
+        info = dict(item.payloads["soap"])
+        type_code = info["CrmObjectTypeCode"]
+        _retire_renumbered(known, item, lambda: self.delete(client, known))
+        found = getattr(client, self.find)(item.number, type_code, record=item.label)
+        if found is not None:
+            info["CrmId"] = found["CrmId"]
+            getattr(client, self.save)(info, record=item.label)
+            action = "updated" if known is not None and known.crm_id == found["CrmId"] else "adopted"
+            return Outcome(action, found["CrmId"], type_code)
+        return Outcome("created", getattr(client, self.save)(info, record=item.label), type_code)
+
+    def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
+        if not known.crm_number:
+            return Outcome("gone", known.crm_id, known.crm_kind)
+        args = (known.crm_number, known.crm_kind) if self.delete_takes_type else (known.crm_number,)
+        removed = getattr(client, self.remove)(*args, record=f"{known.crm_kind} {known.crm_number}")
+        return Outcome("deleted" if removed else "gone", known.crm_id, known.crm_kind)
+
+
+def make_spec(name: str, label: str, factor_type: int, subject: str, target: Any) -> EntitySpec:
+    kind = Kind(name, label, factor_type, subject)
+    holder: list[EntitySpec] = []
+    references = [Reference("identities", "ref_customer", "customer"),
+                  Reference("products", "ref_products", "product")]
+    if factor_type == SALES_RETURN:
+        references.append(Reference("sales_invoices", "ref_origin", "sales invoice"))
+    spec = EntitySpec(
+        name=name, label=label, source=QueryRef("__SPFactor__", lambda: _header_query(factor_type)),
+        hash_columns=HASH_COLUMNS, checks=_checks(factor_type), prepare=make_prepare(name, factor_type),
+        build_items=make_build_items(holder, kind), target=target, scope="fiscal_years", lines=LINES,
+        references=tuple(references),
+    )
+    holder.append(spec)
+    return spec
+
+
+QUOTES = make_spec("quotes", "quote", QUOTE, "پیش‌فاکتور",
+                   SoapDocumentTarget("save_quote", "find_quote_by_number", "delete_quote_by_number"))
+SALES_INVOICES = make_spec("sales_invoices", "sales_invoice", SALES_INVOICE, "فاکتور فروش", RestSalesInvoiceTarget())
+SALES_RETURNS = make_spec("sales_returns", "sales_return", SALES_RETURN, "برگشت از فروش",
+                          SoapDocumentTarget("save_return_invoice", "find_return_invoice_by_number",
+                                             "delete_return_invoice_by_number"))

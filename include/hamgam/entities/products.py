@@ -1,0 +1,165 @@
+"""Products (Tadbir merchandise → Payamgostar products, over SOAP IProduct).
+
+Rules from shared/reference/vendor-sync-spec.md: the key is the product code; name, unit (only when
+the CRM has a unit of that name), the first price level's price, taxable (from ``__MerchTax__``),
+sellable, description; group rows (``IsGroup = 1``) are not products; edits and deletes flow from
+Tadbir only. Stock per warehouse is not pushed (it changes with every invoice): the CRM reads it live
+from hamgam's inventory endpoint, as it does from the vendor's synchronizer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from hamgam.entities.base import (
+    DISPLAY,
+    KEY,
+    ROW_ID,
+    EntitySpec,
+    LoadItem,
+    Outcome,
+    Refs,
+    SyncContext,
+    content_hashes,
+)
+from hamgam.tadbir import schema
+from hamgam.tadbir.reader import QueryRef
+from hamgam.validate import Check
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hamgam.config import HamgamConfig
+    from hamgam.ledger.store import RecordState
+    from hamgam.payamgostar.client import PayamgostarClient
+
+
+def crm_product_code(config: HamgamConfig, company: int, code: str) -> str:
+    """The product's code in the CRM: several companies may use the same Tadbir codes."""
+    return config.products.code_format.format(company=company, code=code)
+
+
+def _query() -> sa.Subquery:
+    """Non-group merchandise with its unit name, first price level's price and latest tax rates."""
+    m, u, p, t = (schema.merchandise.alias("m"), schema.unit.alias("u"), schema.sales_price.alias("p"),
+                  schema.merch_tax.alias("t"))
+    first_level = (sa.select(p.c.MerchId, p.c.FPId, sa.func.min(p.c.Type).label("Type"))
+                   .group_by(p.c.MerchId, p.c.FPId).subquery("first_level"))
+    price = schema.sales_price.alias("price")
+    latest_tax = (sa.select(t.c.MerchId, t.c.FPId, sa.func.max(t.c.EffectDate).label("EffectDate"))
+                  .group_by(t.c.MerchId, t.c.FPId).subquery("latest_tax"))
+    tax = schema.merch_tax.alias("tax")
+    joined = (m.outerjoin(u, (u.c.Id == m.c.UnitId) & (u.c.FPId == m.c.FPId))
+              .outerjoin(first_level, (first_level.c.MerchId == m.c.Id) & (first_level.c.FPId == m.c.FPId))
+              .outerjoin(price, (price.c.MerchId == m.c.Id) & (price.c.FPId == m.c.FPId)
+                         & (price.c.Type == first_level.c.Type))
+              .outerjoin(latest_tax, (latest_tax.c.MerchId == m.c.Id) & (latest_tax.c.FPId == m.c.FPId))
+              .outerjoin(tax, (tax.c.MerchId == m.c.Id) & (tax.c.FPId == m.c.FPId)
+                         & (tax.c.EffectDate == latest_tax.c.EffectDate)))
+    return (sa.select(m.c.Id, m.c.FPId, m.c.Code, m.c.Name, m.c.MType, m.c.MDesc, m.c.UnitPrice,
+                      u.c.Name.label("UnitName"), price.c.Val2.label("Price"),
+                      tax.c.TaxPercent, tax.c.AvarezPercent)
+            .select_from(joined).where(sa.func.coalesce(m.c.IsGroup, 0) != 1).subquery("products"))
+
+
+SOURCE = QueryRef("__Merchandise__", _query)
+
+CHECKS = (
+    Check("ExpectColumnValuesToNotBeNull", "product_code", "product code is empty"),
+    Check("ExpectColumnValuesToBeUnique", "product_code",
+          "the same product code belongs to more than one product in this fiscal period"),
+    Check("ExpectColumnValuesToNotBeNull", "name", "product name is empty"),
+    Check("ExpectColumnValuesToBeBetween", "price", "price is negative", {"min_value": 0}),
+)
+
+HASH_COLUMNS = ("product_code", "name", "unit", "price", "taxable", "tollable", "is_service", "description")
+
+
+def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    from hamgam.transform.text import normalize_code_series, normalize_name_series
+
+    frame = pd.DataFrame(index=raw.index)
+    frame[ROW_ID] = raw["Id"].astype("int64")
+    code = normalize_code_series(raw["Code"])
+    frame["product_code"] = code.astype(object).where(code.str.len() > 0, None)
+    frame["name"] = normalize_name_series(raw["Name"]).astype(object)
+    frame.loc[frame["name"] == "", "name"] = None
+    frame["description"] = normalize_name_series(raw["MDesc"]).astype(object)
+    unit = normalize_name_series(raw["UnitName"].fillna(""))
+    known_units = {u.strip() for u in ctx.config.products.crm_units}
+    # carried only when the CRM has a unit of that name (vendor rule); no list configured → carried
+    frame["unit"] = unit.astype(object).where((unit.str.len() > 0) & (unit.isin(known_units) | (not known_units)),
+                                              None)
+    price = raw["Price"].where(raw["Price"].notna(), raw["UnitPrice"])
+    frame["price"] = pd.to_numeric(price, errors="coerce").fillna(0).round().astype("int64")
+    frame["taxable"] = pd.to_numeric(raw["TaxPercent"], errors="coerce").fillna(0) > 0
+    frame["tollable"] = pd.to_numeric(raw["AvarezPercent"], errors="coerce").fillna(0) > 0
+    frame["is_service"] = pd.to_numeric(raw["MType"], errors="coerce").fillna(0).astype(int) == 1
+    frame["crm_code"] = frame["product_code"].map(
+        lambda c: crm_product_code(ctx.config, ctx.company.code, c) if c else None)
+    frame[KEY] = frame["product_code"].where(frame["product_code"].notna(), "~id:" + frame[ROW_ID].astype(str))
+    frame[DISPLAY] = frame["crm_code"].where(frame["crm_code"].notna(), frame[KEY])
+    return frame
+
+
+def _product_info(row: dict[str, Any], ctx: SyncContext) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "Code": row["crm_code"],
+        "Description": row["description"] or None,
+        "IsService": bool(row["is_service"]),
+        "Name": row["name"],
+        "ProductUnitType": row["unit"],
+        "RefId": f"tadbir:{ctx.company.code}:product:{row['product_code']}",
+        "Sellable": ctx.config.products.sellable,
+        "Taxable": bool(row["taxable"]),
+        "Tollable": bool(row["tollable"]),
+        "UnitPrice": int(row["price"]),
+    }
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None) -> list[LoadItem]:
+    hashes = content_hashes(valid, HASH_COLUMNS, PRODUCTS.fingerprint(ctx))
+    items = []
+    for (_, row), digest in zip(valid.iterrows(), hashes, strict=True):
+        data = row.where(row.notna(), None).to_dict()
+        items.append(LoadItem(key=data[KEY], label=f"product {data['crm_code']}", kind="product",
+                              number=data["crm_code"], payloads={"soap": _product_info(data, ctx)},
+                              content_hash=digest))
+    return items
+
+
+class ProductTarget:
+    """Upsert by code: the product holding the code is updated (known or adopted), else created."""
+
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
+        info = dict(item.payloads["soap"])
+        found = client.find_product_by_code(item.number, record=item.label)
+        if found is not None:
+            info["Id"] = found["Id"]
+            crm_id = client.save_product(info, record=item.label)
+            return Outcome("updated" if known is not None and known.crm_id else "adopted", crm_id or found["Id"],
+                           "product")
+        return Outcome("created", client.save_product(info, record=item.label), "product")
+
+    def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
+        if not known.crm_number:
+            return Outcome("gone", known.crm_id, "product")
+        deleted = client.delete_product_by_code(known.crm_number, record=f"product {known.crm_number}")
+        return Outcome("deleted" if deleted else "gone", known.crm_id, "product")
+
+
+PRODUCTS = EntitySpec(
+    name="products",
+    label="product",
+    source=SOURCE,
+    hash_columns=HASH_COLUMNS,
+    checks=CHECKS,
+    prepare=prepare,
+    build_items=build_items,
+    target=ProductTarget(),
+)

@@ -1,0 +1,151 @@
+"""Receipts and payments (hamgam's assumed ``__PayReceive__`` table → CRM PaymentInfo over SOAP IPayment).
+
+No legacy treasury table is public (tadbir-schema.md §1.4, §7): hamgam's reference schema models one
+on Tadbir NG's CashFlow.PayReceive — Type 0 receipt / 1 payment, Kind 0 cash / 1 cheque, Status
+0 registered / 1 settled / 2 bounced. Vendor rules: only those linked to a customer; cheque and cash
+with number, date, amount, cheque number and status; edits and deletes propagate; the destination
+accounts are not carried. Numbers follow ``{company}-{____(SHYY)}/{*(FP:6)}-{*(AN)}``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from hamgam.entities.base import (
+    DISPLAY,
+    KEY,
+    ROW_ID,
+    SKIP,
+    EntitySpec,
+    LoadItem,
+    Reference,
+    Refs,
+    SyncContext,
+    content_hashes,
+)
+from hamgam.entities.documents import SoapDocumentTarget, as_date, as_int, document_number, records_of
+from hamgam.tadbir import schema
+from hamgam.tadbir.reader import QueryRef
+from hamgam.transform.numbering import Template
+from hamgam.validate import Check
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RECEIPT, PAYMENT = 0, 1
+CASH, CHEQUE = 0, 1
+SETTLED = 1
+
+
+def _query(kind: int) -> sa.Subquery:
+    p, c = schema.pay_receive.alias("p"), schema.customer.alias("c")
+    joined = p.outerjoin(c, (c.c.Id == p.c.CustomerId) & (c.c.FPId == p.c.FPId))
+    return (sa.select(p.c.Id, p.c.FPId, p.c.No, p.c.Date, p.c.CustomerId, p.c.Amount, p.c.Kind, p.c.ChequeNo,
+                      p.c.ChequeDate, p.c.Status, p.c.Description, c.c.Id.label("CustomerRowId"),
+                      c.c.SubscriptionNo.label("CustomerCode"))
+            .select_from(joined).where(p.c.Type == kind).subquery(f"pay_receive_{kind}"))
+
+
+CHECKS = (
+    Check("ExpectColumnValuesToBeInSet", "customer_ok", "customer not found in Tadbir",
+          {"value_set": [True]}, value_column="customer_id"),
+    Check("ExpectColumnValuesToBeBetween", "amount", "amount is negative", {"min_value": 0}),
+    Check("ExpectColumnValuesToBeInSet", "cheque_ok", "a cheque has no cheque number",
+          {"value_set": [True]}, value_column="kind"),
+    Check("ExpectColumnValuesToBeInSet", "date_ok", "date is outside its fiscal year",
+          {"value_set": [True]}, value_column="doc_date"),
+    Check("ExpectColumnValuesToBeInSet", "number_ok", "the number does not fit the numbering template",
+          {"value_set": [True]}, value_column="tadbir_no"),
+)
+
+HASH_COLUMNS = ("number", "doc_date", "customer_code", "amount", "kind", "cheque_no", "cheque_date", "status",
+                "description")
+
+
+def make_prepare(name: str):
+    def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+        import pandas as pd
+
+        from hamgam.transform.text import normalize_code, normalize_name
+
+        assert ctx.period is not None
+        period = ctx.period
+        template = Template.parse(getattr(ctx.config, name).number_template)
+        records = []
+        for row in raw.to_dict("records"):
+            customer_id = as_int(row["CustomerId"])
+            found = row["CustomerRowId"] is not None and row["CustomerRowId"] == row["CustomerRowId"]
+            customer_code = normalize_code(row["CustomerCode"]) if found else None
+            number = document_number(ctx, template, row["No"])
+            doc_date, cheque_date = as_date(row["Date"]), as_date(row["ChequeDate"])
+            kind = "cheque" if as_int(row["Kind"]) == CHEQUE else "cash"
+            cheque_no = normalize_code(row["ChequeNo"]) if row["ChequeNo"] else None
+            records.append({
+                ROW_ID: int(row["Id"]),
+                KEY: f"{period.year}/{as_int(row['No'])}",
+                DISPLAY: number or f"{period.year}/{as_int(row['No'])}",
+                SKIP: None if customer_id else "is not linked to a customer",
+                "tadbir_no": as_int(row["No"]),
+                "number": number, "number_ok": number is not None,
+                "doc_date": doc_date.isoformat() if doc_date else None,
+                "date_ok": doc_date is not None and period.start <= doc_date <= period.end,
+                "customer_id": customer_id, "customer_code": customer_code,
+                "customer_ok": customer_code is not None if customer_id else None,
+                "amount": as_int(row["Amount"]),
+                "kind": kind, "cheque_ok": bool(cheque_no) if kind == "cheque" else None,
+                "cheque_no": cheque_no, "cheque_date": cheque_date.isoformat() if cheque_date else None,
+                "status": as_int(row["Status"]),
+                "description": normalize_name(row["Description"]) if row["Description"] else None,
+                "ref_customer": [customer_code] if customer_code else [],
+            })
+        return pd.DataFrame.from_records(records, index=raw.index) if records else pd.DataFrame(
+            columns=[ROW_ID, KEY, DISPLAY, SKIP])
+
+    return prepare
+
+
+def _payment_info(doc: dict[str, Any], ctx: SyncContext, refs: Refs, name: str, subject: str) -> dict[str, Any]:
+    cheque = doc["kind"] == "cheque"
+    info = {
+        "CrmObjectTypeCode": getattr(ctx.config, name).type_code,
+        "RefId": f"tadbir:{ctx.company.code}:{name}:{doc[KEY]}",
+        "Description": doc["description"],
+        "IdentityId": refs["identities"][doc["customer_code"]].crm_id,
+        "Subject": f"{subject} {doc['number']}",
+        "FinalValue": doc["amount"],
+        "Number": doc["number"],
+        "ChequeNo": doc["cheque_no"] if cheque else None,
+        "IsPayed": doc["status"] == SETTLED,  # the "financial status": settled or not
+        "PayDate": f"{doc['doc_date']}T00:00:00" if doc["doc_date"] else None,
+        "PaymentType": "Cheque" if cheque else "Cash",
+        "SettledDate": f"{doc['cheque_date']}T00:00:00" if cheque and doc["cheque_date"] else None,
+    }
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def make_spec(name: str, label: str, kind: int, subject: str, target: SoapDocumentTarget) -> EntitySpec:
+    holder: list[EntitySpec] = []
+
+    def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs) -> list[LoadItem]:
+        hashes = content_hashes(valid, HASH_COLUMNS, holder[0].fingerprint(ctx))
+        return [LoadItem(key=doc[KEY], label=f"{label} {doc['number']}", kind=name, number=doc["number"],
+                         payloads={"soap": _payment_info(doc, ctx, refs, name, subject)}, content_hash=digest)
+                for doc, digest in zip(records_of(valid), hashes, strict=True)]
+
+    spec = EntitySpec(
+        name=name, label=label, source=QueryRef("__PayReceive__", lambda: _query(kind)),
+        hash_columns=HASH_COLUMNS, checks=CHECKS, prepare=make_prepare(name), build_items=build_items,
+        target=target, scope="fiscal_years", references=(Reference("identities", "ref_customer", "customer"),),
+    )
+    holder.append(spec)
+    return spec
+
+
+RECEIPTS = make_spec("receipts", "receipt", RECEIPT, "دریافت",
+                     SoapDocumentTarget("save_payment", "find_receipt_by_number", "delete_receipt_by_number",
+                                        delete_takes_type=False))
+PAYMENTS = make_spec("payments", "payment", PAYMENT, "پرداخت",
+                     SoapDocumentTarget("save_payment", "find_payment_by_number", "delete_payment_by_number",
+                                        delete_takes_type=False))

@@ -1,0 +1,115 @@
+"""The served SOAP operations: decoded parameters in, the `<Op>Result` object out (§4.3, §4.4).
+
+- Saves and deletes answer SaveCrmObjectResult `{Message, Success, CrmId}`; a refusal is
+  `Success=false`, the reason in `Message` and the zero GUID as `CrmId`.
+- Reads answer `{Message, Success, <X>Info, <X>InfoList}` (products: only the list). Nothing
+  found is `Success=false`, `Message` "not found", no info and no list. Found: the first
+  match as `<X>Info` and all matches in `<X>InfoList`.
+- `Delete*ByNumber` of invoices and `DeleteProduct*` answer the deleted record the same way.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from pg_sandbox.documents import Rejected
+from pg_sandbox.invoices import KIND_OF_TYPE, Invoices
+from pg_sandbox.payments import Payments
+from pg_sandbox.products import Products
+from pg_sandbox.soap_contract import ZERO_GUID
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+NOT_FOUND = "not found"
+
+
+def handlers(products: Products, invoices: Invoices, payments: Payments) -> dict[tuple[str, str], Handler]:
+    """(service, operation) -> handler, for every operation in soap_contract.OPERATIONS."""
+    return {
+        **{("IProduct", op): handler for op, handler in _product_handlers(products).items()},
+        **{("IInvoice", op): handler for op, handler in _invoice_handlers(invoices).items()},
+        **{("IPayment", op): handler for op, handler in _payment_handlers(payments).items()},
+    }
+
+
+def _product_handlers(products: Products) -> dict[str, Handler]:
+    return {
+        "SaveProduct": lambda p: _saved(lambda: products.save(p.get("product"))),
+        "FindProductByCode": lambda p: _products(products.by_code(p.get("code"), p.get("groupName"))),
+        "FindProductByName": lambda p: _products(products.by_name(p.get("name"), p.get("groupName"))),
+        "FindProductById": lambda p: _products(products.by_id(p["id"])),
+        "DeleteProductByCode": lambda p: _deleted(_products, lambda: products.delete_by_code(
+            p.get("code"), p.get("groupName"))),
+        "DeleteProductById": lambda p: _deleted(_products, lambda: products.delete_by_id(p["productId"])),
+    }
+
+
+def _invoice_handlers(invoices: Invoices) -> dict[str, Handler]:
+    return {
+        "SaveInvoice": lambda p: _saved(lambda: invoices.save(p.get("invoiceInfo"))),
+        "SaveReturnInvoice": lambda p: _saved(lambda: invoices.save_return(p.get("returnInvoiceInfo"))),
+        "FindInvoiceById": lambda p: _invoices(invoices.by_id(p["invoiceId"], ("sales_invoice",))),
+        "FindQuoteById": lambda p: _invoices(invoices.by_id(p["quoteId"], ("quote",))),
+        "FindReturnInvoiceById": lambda p: _invoices(invoices.by_id(p["retInvoiceId"], ("sales_return",))),
+        "FindInvoiceByNumber": lambda p: _invoices(invoices.by_number(
+            KIND_OF_TYPE[p["invoiceType"]], p.get("number"), p.get("typeCode"))),
+        "FindReturnInvoiceByNumber": lambda p: _invoices(invoices.by_number(
+            "sales_return", p.get("number"), p.get("typeCode"))),
+        "DeleteInvoiceById": lambda p: _saved(lambda: invoices.delete_by_id(
+            p["invoiceId"], ("sales_invoice", "quote"))["crmId"]),
+        "DeleteInvoiceByNumber": lambda p: _deleted(_invoices, lambda: invoices.delete_by_number(
+            KIND_OF_TYPE[p["invoiceType"]], p.get("number"), p.get("typeCode"))),
+        "DeleteReturnInvoiceByNumber": lambda p: _deleted(_invoices, lambda: invoices.delete_by_number(
+            "sales_return", p.get("number"), p.get("typeCode"))),
+        "GetInvoicesByIdentityId": lambda p: _invoices(invoices.by_identity(p["identityId"])),
+    }
+
+
+def _payment_handlers(payments: Payments) -> dict[str, Handler]:
+    return {
+        "SavePayment": lambda p: _saved(lambda: payments.save(p.get("paymentInfo"))),
+        "FindReceiptByNumber": lambda p: _payments(payments.by_number(
+            "receipt", p.get("number"), p.get("crmObjectTypeCode"))),
+        "FindPaymentByNumber": lambda p: _payments(payments.by_number(
+            "payment", p.get("number"), p.get("crmObjectTypeCode"))),
+        "FindReceiptById": lambda p: _payments(payments.by_id(p["receiptId"], ("receipt",))),
+        "FindPaymentById": lambda p: _payments(payments.by_id(p["paymentId"], ("payment",))),
+        "DeleteReceiptByNumber": lambda p: _saved(lambda: payments.delete_by_number(
+            "receipt", p.get("number"))["crmId"]),
+        "DeletePaymentByNumber": lambda p: _saved(lambda: payments.delete_by_number(
+            "payment", p.get("number"))["crmId"]),
+        "DeletePaymentById": lambda p: _saved(lambda: payments.delete_by_id(p["crmId"])["crmId"]),
+    }
+
+
+def _saved(action: Callable[[], str]) -> dict[str, Any]:
+    """SaveCrmObjectResult of a save or delete."""
+    try:
+        crm_id = action()
+    except Rejected as exc:
+        return {"message": exc.message, "success": False, "crmId": ZERO_GUID}
+    return {"message": None, "success": True, "crmId": crm_id}
+
+
+def _deleted(shape: Callable[[list[dict[str, Any]]], dict[str, Any]],
+             action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return shape([action()])
+    except Rejected as exc:
+        return {"message": exc.message, "success": False}
+
+
+def _products(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    if not docs:
+        return {"message": NOT_FOUND, "success": False}
+    return {"message": None, "success": True, "productInfoList": docs}
+
+
+def _invoices(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    if not docs:
+        return {"message": NOT_FOUND, "success": False}
+    return {"message": None, "success": True, "invoiceInfo": docs[0], "invoiceInfoList": docs}
+
+
+def _payments(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    if not docs:
+        return {"message": NOT_FOUND, "success": False}
+    return {"message": None, "success": True, "paymentInfo": docs[0], "paymentInfoList": docs}
