@@ -16,6 +16,7 @@ GROUPS_PER_COMPANY = 3
 PRODUCTS_PER_SCALE = 40
 PRICE_LEVEL = 1  # __SalesPrice__.Type = __Customer__.LRes
 VAT_PERCENT = Decimal("9")
+TOLL_PERCENT = Decimal("1")
 VAT_EFFECT_DATE = datetime.combine(jalali_to_gregorian(1399, 1, 1), datetime.min.time())
 
 
@@ -137,7 +138,9 @@ def sales_price_rows(catalog: Catalog, periods: list[Period], prices: dict) -> l
 def merch_tax_rows(catalog: Catalog, periods: list[Period]) -> list[dict]:
     return [
         {
-            "Id": n, "MerchId": p.id, "TaxPercent": VAT_PERCENT, "AvarezPercent": Decimal(0),
+            "Id": n, "MerchId": p.id, "TaxPercent": VAT_PERCENT,
+            # the first family also pays the municipal toll, so documents show tolls too
+            "AvarezPercent": TOLL_PERCENT if p.group_code == catalog.groups[0].code else Decimal(0),
             "FPId": fp.id, "EffectDate": VAT_EFFECT_DATE,
         }
         for fp in periods

@@ -3,11 +3,9 @@ is typed; faults map to the error that tells the caller what to do."""
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import xmlschema
@@ -15,9 +13,9 @@ import xmlschema
 from hamgam.payamgostar import soap
 from hamgam.payamgostar.contracts import CONTRACTS, ENUMS, OPERATIONS
 from hamgam.payamgostar.errors import PayamgostarError, RecordRejected, RetriableError
+from vendor_wsdl import require_wsdl, wsdl_dir
 
-WSDL_DIR = Path(os.environ.get("HAMGAM_WSDL_DIR")
-                or Path(__file__).resolve().parents[3] / "shared/reference/payamgostar-wsdl")
+WSDL_DIR = wsdl_dir()
 DC = soap.DATA_CONTRACTS
 XSI = soap.XSI
 CUSTOMER = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
@@ -28,10 +26,7 @@ INVOICE_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, xmlschema.XMLSchema]:
-    if not WSDL_DIR.is_dir():
-        if os.environ.get("HAMGAM_REQUIRE_WSDL") == "1":
-            pytest.fail(f"HAMGAM_REQUIRE_WSDL=1 but the vendor XSDs are not at {WSDL_DIR}")
-        pytest.skip(f"the vendor XSDs are not at {WSDL_DIR} (set HAMGAM_WSDL_DIR)")
+    require_wsdl()
     # each I<Svc>.xsd imports its _1 (contracts), _2 (Serialization), _3 (Arrays), _4 (enums) by file name
     return {service: xmlschema.XMLSchema(str(WSDL_DIR / f"{service}.xsd")) for service in soap.SERVICES}
 

@@ -1,7 +1,7 @@
 """The sandbox's SOAP contract table (pg_sandbox.soap_contract) against the vendor's XSDs and WSDLs.
 
 The XSDs are not part of the project: these tests run where the reference set exists
-(/work/shared/reference/payamgostar-wsdl, or $HAMGAM_WSDL_DIR) and skip elsewhere, unless
+(see tests/vendor_wsdl.py) and skip elsewhere, unless
 HAMGAM_REQUIRE_WSDL=1 makes a missing set a failure. The consistency checks at the end
 need no XSD.
 
@@ -9,8 +9,6 @@ Besides the table itself, the envelopes the sandbox writes and the ones the test
 hand are validated against the XSDs.
 """
 
-import os
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -29,16 +27,14 @@ from pg_sandbox.soap_contract import (
     members,
     type_namespace,
 )
+from vendor_wsdl import require_wsdl, wsdl_dir
 
-WSDL_DIR = Path(os.environ.get("HAMGAM_WSDL_DIR", "/work/shared/reference/payamgostar-wsdl"))
+WSDL_DIR = wsdl_dir()
 GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
 
 def require_reference() -> None:
-    if not WSDL_DIR.is_dir():
-        if os.environ.get("HAMGAM_REQUIRE_WSDL") == "1":
-            pytest.fail(f"HAMGAM_REQUIRE_WSDL=1 but {WSDL_DIR} does not exist")
-        pytest.skip(f"the vendor XSDs and WSDLs are not available at {WSDL_DIR}")
+    require_wsdl()
 
 
 @pytest.fixture(scope="module")
