@@ -10,7 +10,7 @@ is touched at parse time.
 from __future__ import annotations
 
 from hamgam.config import load_config
-from hamgam.dagbuilder import by_fiscal_year_dag, forward_dag
+from hamgam.dagbuilder import REVERSE_DAGS, by_fiscal_year_dag, forward_dag, reverse_dag
 from hamgam.entities import SPECS
 
 _config = load_config()
@@ -19,3 +19,6 @@ for _name in SPECS:
     globals()[_dag.dag_id] = _dag
 
 by_fiscal_year = by_fiscal_year_dag(_config)
+for _source in REVERSE_DAGS:
+    _dag = reverse_dag(_source, _config)
+    globals()[_dag.dag_id] = _dag

@@ -6,8 +6,11 @@ one attribute of `HamgamPlugin`:
 
 - timetables: `FiscalYearTimetable` (hamgam.timetables), so serialized DAGs that use it can be
   stored and read back; its registered name is "hamgam.timetables.FiscalYearTimetable".
-- fastapi_apps (to come, the webhooks): append a dict
-  `{"app": <FastAPI app from the hamgam package>, "url_prefix": "/hamgam", "name": "hamgam webhooks"}`.
+- fastapi_apps: the hamgam web app (hamgam.webapp), mounted by the API server at /hamgam: the
+  Payamgostar webhooks `/hamgam/api/sync/customer` and `/hamgam/api/sync/salequote`, the CRM's live
+  stock read `/hamgam/api/inventory[/{companyCode}]` and `/hamgam/health`. Importing it builds the
+  FastAPI app only: the secret (connection `hamgam_webhook`), the ledger and Tadbir are resolved when
+  a request comes, so loading the plugin touches no database.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from hamgam.timetables import FiscalYearTimetable
+from hamgam.webapp import app as hamgam_app
 
 
 class HamgamPlugin(AirflowPlugin):
     name = "hamgam"
     timetables = [FiscalYearTimetable]
-    fastapi_apps: list[dict] = []
+    fastapi_apps = [{"app": hamgam_app, "url_prefix": "/hamgam", "name": "hamgam"}]

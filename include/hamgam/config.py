@@ -90,6 +90,37 @@ class DocumentConfig(_Strict):
         return value
 
 
+class ReverseIdentitiesConfig(_Strict):
+    enabled: bool = True  # the "CRM → financial" switch
+    # crm: identities are created in the CRM and its edits flow to Tadbir; tadbir: the opposite (the reverse
+    # flow writes nothing); per_record: each side edits what it created (or what the identity's reference
+    # fields say), and only identities present in both are edited
+    system_of_record: Literal["crm", "tadbir", "per_record"] = "per_record"
+    reference_key: str = Field(default="CustomerReference", description="CRM extended property: crm or tadbir")
+    reference_id_key: str = Field(default="ReferenceId", description="CRM extended property: the other side's id")
+    allow_update_key: str = Field(default="AllowUpdate", description="CRM extended property (checkbox)")
+    detail_account_chain: list[str] = Field(default_factory=lambda: ["1"], min_length=1, max_length=5,
+                                            description="Detail-account codes new customers are filed under")
+    receivables_account: str = "1103"
+    customer_type: int = Field(default=2, description="__Customer__.Type of new customers (2 buyer)")
+    price_level: int = 1
+
+
+class ReverseQuotesConfig(_Strict):
+    enabled: bool = True
+    floating_coding: bool = True  # on: the next Tadbir number of that year; off: the CRM's own number
+    default_warehouse_code: int = 1
+    open_fiscal_years: list[int] | None = Field(default=None, description="Years quotes may be written to; "
+                                                "default: only each company's newest fiscal period")
+
+
+class ReverseConfig(_Strict):
+    identities: ReverseIdentitiesConfig = ReverseIdentitiesConfig()
+    quotes: ReverseQuotesConfig = ReverseQuotesConfig()
+    sweep_schedule: str | None = Field(default="*/15 * * * *", description="Cron of the sweep for missed webhooks")
+    sweep_overlap_seconds: int = Field(default=300, ge=0, description="How far back each sweep looks again")
+
+
 class SyncConfig(_Strict):
     schedule: str | None = "*/2 * * * *"
     chunk_size: int = Field(default=500, ge=1, le=100_000)
@@ -125,6 +156,7 @@ class HamgamConfig(_Strict):
     payments: DocumentConfig = DocumentConfig(type_code="payment", number_template=TREASURY_NUMBER_TEMPLATE)
     sync: SyncConfig = SyncConfig()
     alerts: AlertsConfig = AlertsConfig()
+    reverse: ReverseConfig = ReverseConfig()
 
     @model_validator(mode="after")
     def _companies_consistent(self) -> HamgamConfig:
@@ -142,6 +174,15 @@ class HamgamConfig(_Strict):
             if company.code == code:
                 return company
         raise ConfigError(f"company {code} is not configured (known: {[c.code for c in self.companies]})")
+
+    def default_company(self) -> CompanyConfig:
+        """The company a CRM number without a company code belongs to (the default, or the only one)."""
+        marked = [c for c in self.companies if c.default]
+        if marked:
+            return marked[0]
+        if len(self.companies) == 1:
+            return self.companies[0]
+        raise ConfigError("no company is marked default, and a CRM number names none")
 
     def companies_for(self, entity: str) -> list[int]:
         return [c.code for c in self.companies if c.syncs(entity)]

@@ -43,7 +43,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
 
     # in a backfill, a later layer runs even if an earlier one failed somewhere: references are
     # synced on demand anyway, and the report still turns the run red
-    @task(task_id="detect", map_index_template="{{ company_label }}",
+    @task(task_id="detect", multiple_outputs=False, map_index_template="{{ company_label }}",
           trigger_rule=TriggerRule.ALL_DONE if per_fiscal_year else TriggerRule.ALL_SUCCESS)
     def detect(company: int) -> dict[str, Any]:
         from hamgam import tasks
@@ -60,7 +60,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
                             full_resync=bool(params.get("full_resync")),
                             allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year)
 
-    @task(task_id="load", pool=CRM_POOL, map_index_template="{{ company_label }}")
+    @task(task_id="load", pool=CRM_POOL, multiple_outputs=False, map_index_template="{{ company_label }}")
     def load(detected: dict[str, Any]) -> dict[str, Any]:
         from hamgam import tasks
 
@@ -73,7 +73,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
 
 def _report_task(entities: list[str]):
     # runs whatever happened upstream; the failing load task already sent the alert
-    @task(task_id="report", trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=None)
+    @task(task_id="report", multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=None)
     def report() -> dict[str, Any]:
         from hamgam import tasks
 
@@ -155,3 +155,59 @@ already in step. Entities: {", ".join(entities)}.
         groups >> _report_task(entities)
 
     return by_fiscal_year()
+
+
+REVERSE_DAGS = {"customer": "payamgostar_to_tadbir__identities", "salequote": "payamgostar_to_tadbir__quotes"}
+
+
+def reverse_dag(source: str, config: HamgamConfig) -> DAG:
+    """CRM → Tadbir for identities ("customer") or quotes ("salequote"): on every webhook (asset event)
+    and on the sweep's schedule, collect the changed CRM items and apply them to Tadbir."""
+    from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable
+
+    from hamgam.webapp.events import ASSET_URIS as REVERSE_ASSETS  # the web app emits these on each webhook
+
+    dag_id = REVERSE_DAGS[source]
+    what = "identities" if source == "customer" else "quotes"
+    asset = Asset(REVERSE_ASSETS[source])
+    schedule: Any = [asset]
+    if config.reverse.sweep_schedule:
+        schedule = AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(config.reverse.sweep_schedule, timezone="Asia/Tehran"), assets=[asset])
+
+    @dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Tehran"),
+        catchup=False,
+        max_active_runs=1,
+        tags=["hamgam", "payamgostar_to_tadbir", what],
+        default_args=default_args(config),
+        params={"sweep": Param(True, type="boolean", description="Also look for CRM items modified since the "
+                                                                 "last sweep (webhooks that never arrived).")},
+        doc_md=f"""
+### Payamgostar → Tadbir: {what}
+Runs on every Payamgostar webhook for {what} (the hamgam web app stores the event and emits
+`{REVERSE_ASSETS[source]}`) and on the sweep schedule (`reverse.sweep_schedule`), which also picks up
+CRM items modified since the last sweep whose webhook never arrived. Each item is fetched from the CRM,
+checked, routed to its company and fiscal year by its number, and written into Tadbir in one
+transaction, following the system-of-record settings; what cannot be written is recorded in the ledger
+with the reason (entities `crm_identities` / `crm_quotes`) and logged by `apply`.
+""",
+    )
+    def reverse():
+        @task(pool=CRM_POOL, multiple_outputs=False)
+        def collect() -> dict[str, Any]:
+            from hamgam.reverse import run
+
+            return run.collect(source, sweep=bool(get_current_context()["params"].get("sweep", True)))
+
+        @task(pool=CRM_POOL, multiple_outputs=False)
+        def apply(collected: dict[str, Any]) -> dict[str, int]:
+            from hamgam.reverse import run
+
+            return run.apply(collected, run_id=get_current_context()["run_id"])
+
+        apply(collect())
+
+    return reverse()

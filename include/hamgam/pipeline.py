@@ -182,9 +182,17 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
         if not full_resync and final and state.content_hash == digest:
             unchanged += 1
             continue
+        refused = spec.admit(ctx, state) if spec.admit is not None else None
+        if refused and state is not None and state.status != "skipped":
+            unchanged += 1  # the CRM owns this record's edits: keep what it has
+            continue
+        if refused:
+            skips.append((key, digest, f"{spec.label} {entry.display}: {refused}"))
+            continue
         changes.append(Change(key, "upsert", digest, {"period": entry.period, "ids": entry.ids}))
     for key, state in known.items():
-        if key not in seen and state.status != "deleted" and state.origin == "tadbir":
+        # deleted in Tadbir: deleted in the CRM too, whichever side created it (vendor rule)
+        if key not in seen and state.status != "deleted" and (state.origin == "tadbir" or state.status == "synced"):
             changes.append(Change(key, "delete", None, None))
 
     _refuse_mass_delete(spec, company, changes, known, periods, allow=allow_mass_delete,

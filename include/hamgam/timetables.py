@@ -15,8 +15,11 @@ Tehran, 3.5 hours after that year began. So `--from-date 2024-03-20 --to-date 20
 exactly 1403 and 1404 (1 Farvardin 1405 is 2026-03-21), and `--from-date 2024-06-01` still includes
 1403. Airflow keeps only intervals that have already ended, so the open year is never backfilled.
 
-The scheduler and the API server deserialize DAGs that use this timetable only when it is registered
-by a plugin (`plugins/hamgam_plugin.py`); the class must stay importable as
+With catchup=False (as with cron data-interval timetables) the first scheduled run is the latest
+fiscal year that has ended, created as soon as the DAG is unpaused; then each year when it ends.
+
+The DAG processor serializes, and the scheduler and the API server deserialize, DAGs that use this
+timetable only when it is registered by a plugin (`plugins/hamgam_plugin.py`); the class must stay importable as
 `hamgam.timetables.FiscalYearTimetable`, which is the name stored in serialized DAGs.
 """
 

@@ -3,9 +3,12 @@
 - REST v2: login; person/organization create/get/update/delete/find; identity/search;
   invoice/sales create/get/update/delete/find; quote/sales/get.
 - SOAP 1.1 (WCF basicHttpBinding), strict to the vendor XSDs: IProduct, IInvoice and
-  IPayment at /Services/API/<Service>.svc (the served operations: soap_contract.OPERATIONS).
-- /_sandbox/: health, stats, settings (faults, product units, receipt/payment type codes),
-  records (JSON, with a `kind`), reset, an HTML page.
+  IPayment at /Services/API/<Service>.svc (the served operations: soap_contract.OPERATIONS),
+  including IInvoice SearchQuote(typeKey, query) for sweeps (soap_search.py).
+- Webhooks as the CRM sends them (webhooks.py): GET <url>?event=&id=&type=&subtype= after a
+  committed write of a person, organization or quote, off the request thread, retried.
+- /_sandbox/: health, stats, settings (faults, product units, receipt/payment type codes,
+  webhooks), records (JSON, with a `kind`), reset, webhooks (log, flush, clear), an HTML page.
 
 - `pg_sandbox.app.create_app(settings)`: the FastAPI application.
 - `python -m pg_sandbox --port 8765 --db data/sandbox.sqlite`: run it (entry point `payamgostar-sandbox`).

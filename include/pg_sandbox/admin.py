@@ -13,6 +13,8 @@ from pg_sandbox.errors import bad_request
 if TYPE_CHECKING:
     from pg_sandbox.app import Sandbox
 
+MAX_FLUSH_SECONDS = 120.0
+
 
 def router(sandbox: "Sandbox") -> APIRouter:
     routes = APIRouter(prefix="/_sandbox", tags=["sandbox admin"])
@@ -62,6 +64,23 @@ def router(sandbox: "Sandbox") -> APIRouter:
     def revoke_tokens() -> dict[str, str]:
         """Forget every issued token, so the next API call gets 401 (tests re-login handling)."""
         sandbox.store.revoke_tokens()
+        return {"status": "ok"}
+
+    @routes.get("/webhooks")
+    def webhooks(limit: int | None = None) -> list[dict[str, Any]]:
+        """The last `limit` webhook outcomes (sent, failed, dropped), oldest first; query values masked."""
+        return sandbox.webhooks.deliveries(limit)
+
+    @routes.post("/webhooks/flush")
+    def flush_webhooks(timeout: float = 10.0) -> dict[str, Any]:
+        """Wait (at most `timeout` s, capped at 120) until no webhook is queued or being sent."""
+        flushed = sandbox.webhooks.flush(min(max(timeout, 0.0), MAX_FLUSH_SECONDS))
+        return {"flushed": flushed, "pending": sandbox.webhooks.pending()}
+
+    @routes.post("/webhooks/clear")
+    def clear_webhooks() -> dict[str, str]:
+        """Forget the logged webhook outcomes (the counters stay; /_sandbox/stats/reset clears them)."""
+        sandbox.webhooks.clear_log()
         return {"status": "ok"}
 
     @routes.get("/", response_class=HTMLResponse)

@@ -1,5 +1,5 @@
 """The sandbox web application: Payamgostar REST v2 (identities, sales invoices, sales quotes),
-SOAP 1.1 (IProduct, IInvoice, IPayment) and the /_sandbox admin.
+SOAP 1.1 (IProduct, IInvoice, IPayment), outgoing webhooks (webhooks.py) and the /_sandbox admin.
 
 Every API call goes through calls.run_call: count it, draw faults, sleep, maybe answer
 429/500 before doing anything, do the work, and for committed writes maybe answer 500
@@ -31,9 +31,11 @@ from pg_sandbox.references import References
 from pg_sandbox.sales_rest import SalesApi
 from pg_sandbox.settings import SandboxSettings
 from pg_sandbox.store import Store
+from pg_sandbox.webhooks import Webhooks
 
 VERBS = ("create", "get", "update", "delete", "find")
 WRITE_VERBS = ("create", "update", "delete")
+WEBHOOK_EVENT = {"create": "Insert", "update": "Update", "delete": "Delete"}
 
 
 class Sandbox:
@@ -51,6 +53,7 @@ class Sandbox:
         self.payments = Payments(self.docs, refs, lambda: self.settings)
         self.sales = SalesApi(self.invoices, self.store, lambda: self.settings)
         self.faults = Faults(settings.seed)
+        self.webhooks = Webhooks(lambda: self.settings, self.faults, self.store)
         self._lock = threading.Lock()
 
     def update_settings(self, changes: dict[str, Any]) -> SandboxSettings:
@@ -83,7 +86,23 @@ class Sandbox:
             "writes": counters.get("writes", {}).get("total", 0),
             "faults": counters.get("faults", {}),
             "statuses": counters.get("status", {}),
+            "webhooks": self.webhooks.stats(counters.get("webhooks", {})),
         }
+
+    def identity_action(self, kind: str, verb: str) -> Callable[[Any], Any]:
+        """The route action of `<kind>/<verb>`; a write queues its webhook once it has committed."""
+        action = getattr(self.identities, verb)
+        if verb not in WRITE_VERBS:
+            return lambda body: action(kind, body)
+
+        def write(body: Any) -> Any:
+            result = action(kind, body)  # committed when it returns
+            # delete answers nothing: its id is the one it was given (and found)
+            crm_id = result["crmId"] if result else models.bind(models.DELETE, body)["id"]
+            self.webhooks.notify(kind, WEBHOOK_EVENT[verb], crm_id)
+            return result
+
+        return write
 
 
 def create_app(settings: SandboxSettings | None = None) -> FastAPI:
@@ -92,6 +111,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        sandbox.webhooks.stop()
         sandbox.store.close()
 
     app = FastAPI(title="Payamgostar sandbox (hamgam)", lifespan=lifespan)
@@ -100,8 +120,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     _add_api_route(app, sandbox, "auth/login", sandbox.login, auth=False)
     for kind in KINDS:
         for verb in VERBS:
-            action = getattr(sandbox.identities, verb)
-            _add_api_route(app, sandbox, f"{kind}/{verb}", lambda body, a=action, k=kind: a(k, body),
+            _add_api_route(app, sandbox, f"{kind}/{verb}", sandbox.identity_action(kind, verb),
                            write=verb in WRITE_VERBS)
     _add_api_route(app, sandbox, "identity/search", sandbox.identities.search)
     for verb in VERBS:

@@ -1,7 +1,8 @@
 """Seeded fault draws for API calls.
 
 Every call draws the same four numbers in the same order, whatever the outcome, so a
-given seed and call sequence always produce the same faults.
+given seed and call sequence always produce the same faults. Every webhook that is due
+(a URL is set and its event is enabled) draws one more number, for the drop rate.
 """
 
 import random
@@ -41,3 +42,8 @@ class Faults:
             error=error < settings.error_rate,
             error_after_commit=is_write and after < settings.error_after_commit_rate,
         )
+
+    def chance(self, rate: float) -> bool:
+        """One draw from the same seeded sequence: True with probability `rate`."""
+        with self._lock:
+            return self._rng.random() < rate

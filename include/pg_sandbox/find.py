@@ -7,14 +7,22 @@ Chosen where the contract is silent:
   (default And) and negated by `leafNegate`;
 - comparisons ignore case (SQL Server's usual collation); ordered comparisons are numeric
   when both sides are numbers; `In`/`NotIn` take a comma-separated list;
+- when both sides are dates (`2026-11-28`, `2026-11-28T17:00:00`, with any fraction of a
+  second, maybe an offset or Z), Equals, NotEqual and the ordered comparisons compare the
+  moments, not the text: `...T17:00:00` equals `...T17:00:00.000` and is before
+  `...T17:00:00.5`. A value without an offset is Tehran local time, as the CRM stores and
+  returns its dates; one with an offset is converted to it;
 - a field that is not a document key is looked up as an extended-property user key;
   a missing (null) value matches nothing;
 - paging is 1-based (0 is taken as 1), default page size 50.
 """
 
+import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
+from pg_sandbox.dates import TEHRAN
 from pg_sandbox.errors import bad_request
 from pg_sandbox.store import INDEXED
 
@@ -23,6 +31,7 @@ OPERATORS = {0: "Equals", 1: "GreateThan", 2: "GreaterThanOrEqual", 3: "In", 4: 
              13: "TextEndsWith"}
 LOGICAL = {0: "And", 1: "Or", 2: "AndNot", 3: "OrNot"}
 DEFAULT_PAGE_SIZE = 50
+_DATE = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?(Z|[+-]\d\d:?\d\d)?", re.IGNORECASE)
 
 
 def check(queries: list[dict[str, Any]], path: str = "$.queries") -> None:
@@ -69,7 +78,7 @@ def matches(doc: dict[str, Any], queries: list[dict[str, Any]]) -> bool:
 def _evaluate(doc: dict[str, Any], query: dict[str, Any]) -> bool:
     condition = None
     if query.get("field"):
-        condition = _compare(field_value(doc, query["field"]), query.get("operator", 0), query.get("value"))
+        condition = compare(field_value(doc, query["field"]), query.get("operator", 0), query.get("value"))
     if query.get("leafs"):
         group = matches(doc, query["leafs"])
         if query.get("leafNegate"):
@@ -99,21 +108,38 @@ def _text(value: Any) -> str:
     return str(value).casefold()
 
 
-def _compare(actual: Any, operator: int, expected: str | None) -> bool:
+def as_datetime(value: Any) -> datetime | None:
+    """A date or date-time text as a naive Tehran local time; None when it is not one."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip())  # .NET writes 7 fraction digits
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
+    except ValueError:
+        return None  # e.g. a 13th month
+    return moment.astimezone(TEHRAN).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def compare(actual: Any, operator: int, expected: str | None) -> bool:
+    """`actual <operator> expected` as the find model (and the SOAP search) compares values."""
     if actual is None or expected is None or isinstance(actual, list | dict):
         return False
     left, right = _text(actual), expected.casefold()
     if operator in (3, 7):
         found = left in {part.strip() for part in right.split(",")}
         return found if operator == 3 else not found
-    if operator in (1, 2, 4, 5):
+    if operator in (11, 12, 13):
+        return {11: left.startswith(right), 12: right in left, 13: left.endswith(right)}[operator]
+    moments = as_datetime(actual), as_datetime(expected)
+    if None not in moments:
+        left, right = moments
+    elif operator in (1, 2, 4, 5):
         try:
             left, right = float(left), float(right)
         except ValueError:
             pass
-        return {1: left > right, 2: left >= right, 4: left < right, 5: left <= right}[operator]
-    return {0: left == right, 6: left != right, 11: left.startswith(right), 12: right in left,
-            13: left.endswith(right)}[operator]
+    return {0: left == right, 1: left > right, 2: left >= right, 4: left < right, 5: left <= right,
+            6: left != right}[operator]
 
 
 def sort(docs: list[dict[str, Any]], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:

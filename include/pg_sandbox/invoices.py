@@ -18,7 +18,7 @@ Chosen where the contract is silent:
   sales invoice's `QuoteId` (REST `relatedQuoteId`), when given, a live quote.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from pg_sandbox.document_store import DocumentStore, Keys
 from pg_sandbox.documents import INVOICE_TYPE, Rejected, billable_fields, delete_one, filled, given_id, save
 from pg_sandbox.references import References
 from pg_sandbox.soap_codec import complete
+from pg_sandbox.soap_search import Condition
 
 KIND_OF_TYPE = {name: kind for kind, name in INVOICE_TYPE.items()}  # Gp_InvoiceType -> kind
 
@@ -106,6 +107,12 @@ class Invoices:
 
     def all(self, kind: str) -> list[dict[str, Any]]:
         return [doc for _, doc in self._docs.find([kind])]
+
+    def search(self, kind: str, type_key: str | None, conditions: Iterable[Condition]) -> list[dict[str, Any]]:
+        """Search*: live records of `kind` of subtype `type_key` (empty: any) meeting every condition."""
+        conditions = list(conditions)
+        found = self._docs.find([kind], type_code=type_key if filled(type_key) else None)
+        return [doc for _, doc in found if all(condition.holds(doc) for condition in conditions)]
 
     # ---- deletes -----------------------------------------------------------------------------
 

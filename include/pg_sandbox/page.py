@@ -40,6 +40,8 @@ def render(records: list[dict[str, Any]], stats: dict[str, Any]) -> str:
 <body>
 <h1>Payamgostar sandbox — مخاطبین ({len(identities)})</h1>
 <p class="ltr">API calls: {sum(stats["calls"].values())} · writes: {stats["writes"]} ·
+<a href="/_sandbox/webhooks">webhooks</a>: {stats["webhooks"]["sent"]} sent, {stats["webhooks"]["failed"]} failed,
+{stats["webhooks"]["dropped"]} dropped ·
 <a href="/_sandbox/stats">stats</a> · <a href="/_sandbox/records">records (JSON)</a> ·
 <a href="/_sandbox/settings">settings</a></p>
 <table>

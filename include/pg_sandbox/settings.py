@@ -1,11 +1,12 @@
-"""Sandbox settings: where state lives, the demo credentials, the fault knobs and the CRM's
-configuration (product units, receipt and payment subtype codes)."""
+"""Sandbox settings: where state lives, the demo credentials, the fault knobs, the CRM's
+configuration (product units, receipt and payment subtype codes) and its webhooks."""
 
 import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "PG_SANDBOX_"
 
@@ -23,10 +24,21 @@ RUNTIME_FIELDS = (
     "product_units",
     "receipt_type_code",
     "payment_type_code",
+    "webhook_identity_url",
+    "webhook_quote_url",
+    "webhook_events",
+    "webhook_timeout_seconds",
+    "webhook_attempts",
+    "webhook_retry_delay_ms",
+    "webhook_drop_rate",
+    "webhook_person_subtype",
+    "webhook_organization_subtype",
+    "webhook_quote_subtype",
 )
 
-_RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate")
-_NON_NEGATIVE = ("token_ttl_seconds", "latency_ms", "retry_after_seconds", "slow_ms")
+_RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate", "webhook_drop_rate")
+_NON_NEGATIVE = ("token_ttl_seconds", "latency_ms", "retry_after_seconds", "slow_ms", "webhook_retry_delay_ms")
+WEBHOOK_EVENTS = ("Insert", "Update", "Delete")  # the CRM's event types (§6)
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,20 @@ class SandboxSettings:
     # the CrmObjectTypeCode of receipts and of payments: SavePayment tells them apart by it
     receipt_type_code: str = "receipt"
     payment_type_code: str = "payment"
+    # Webhooks (§6): GET <url>?event=..&id=..&type=..&subtype=.. after a committed write; an empty
+    # URL sends none. Persons and organizations share the identity URL. The observed CRM sends
+    # Insert and Update only; add Delete to `webhook_events` to get deletes too.
+    webhook_identity_url: str = ""
+    webhook_quote_url: str = ""
+    webhook_events: tuple[str, ...] = ("Insert", "Update")
+    webhook_timeout_seconds: float = 5.0
+    webhook_attempts: int = 3  # tries per webhook: retried on connection errors, timeouts and 5xx
+    webhook_retry_delay_ms: int = 500  # before the 2nd try, doubling for each later one
+    webhook_drop_rate: float = 0.0  # share of webhooks silently never sent ("missing webhooks")
+    # the subtype display names sent as `subtype` (installation-specific in the real CRM)
+    webhook_person_subtype: str = "مخاطب حقیقی"
+    webhook_organization_subtype: str = "مخاطب حقوقی"
+    webhook_quote_subtype: str = "پیش فاکتور کالا"
 
     def __post_init__(self) -> None:
         for name in _RATES:
@@ -65,6 +91,23 @@ class SandboxSettings:
                 raise ValueError(f"{name} must not be empty")
         if self.receipt_type_code.casefold() == self.payment_type_code.casefold():
             raise ValueError("receipt_type_code and payment_type_code must differ")
+        self._check_webhooks()
+
+    def _check_webhooks(self) -> None:
+        for name in ("webhook_identity_url", "webhook_quote_url"):
+            url = getattr(self, name)
+            if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+                raise ValueError(f"{name} must be empty or an http(s) URL with a host, got {url!r}")
+        unknown = [event for event in self.webhook_events if event not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(f"webhook_events must be among {', '.join(WEBHOOK_EVENTS)}, got {unknown!r}")
+        if self.webhook_timeout_seconds <= 0:
+            raise ValueError(f"webhook_timeout_seconds must be positive, got {self.webhook_timeout_seconds!r}")
+        if self.webhook_attempts < 1:
+            raise ValueError(f"webhook_attempts must be at least 1, got {self.webhook_attempts!r}")
+        for name in ("webhook_person_subtype", "webhook_organization_subtype", "webhook_quote_subtype"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"{name} must not be empty")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "SandboxSettings":

@@ -57,7 +57,8 @@ class SoapFailures:
 
 def router(sandbox: "Sandbox") -> APIRouter:
     routes = APIRouter(tags=["SOAP (WCF basicHttpBinding)"])
-    served = handlers(sandbox.products, sandbox.invoices, sandbox.payments)  # (service, operation) -> handler
+    # (service, operation) -> handler
+    served = handlers(sandbox.products, sandbox.invoices, sandbox.payments, sandbox.webhooks.notify)
 
     async def endpoint(service_file: str, request: Request) -> Response:
         service = _SERVICE_FILES.get(service_file.lower())

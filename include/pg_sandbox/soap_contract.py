@@ -205,6 +205,7 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
         DeleteInvoiceByNumber(number invoiceType:Gp_InvoiceType! typeCode deleteOption:CrmObjectDeleteOption!) -> InvoiceInfoResult
         DeleteReturnInvoiceByNumber(number typeCode deleteOption:CrmObjectDeleteOption!) -> InvoiceInfoResult
         GetInvoicesByIdentityId(identityId:guid!) -> InvoiceInfoResult
+        SearchQuote(typeKey query) -> InvoiceInfoResult
     """),
     "IPayment": _operations("IPayment", """
         SavePayment(paymentInfo:PaymentInfo) -> SaveCrmObjectResult

@@ -6,26 +6,37 @@
   found is `Success=false`, `Message` "not found", no info and no list. Found: the first
   match as `<X>Info` and all matches in `<X>InfoList`.
 - `Delete*ByNumber` of invoices and `DeleteProduct*` answer the deleted record the same way.
+- `SearchQuote(typeKey, query)` answers like a read: every live quote of the subtype
+  (`typeKey` empty or nil: all) for which the query (soap_search.py) holds, oldest first; a
+  query it cannot read is an `s:Client` fault.
+- A committed save or delete of a quote calls `notify(kind, event, crm_id)` (webhooks.py):
+  event Insert for a save without CrmId, Update with one, Delete for deletes.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from pg_sandbox.documents import Rejected
+from pg_sandbox import soap_search
+from pg_sandbox.documents import Rejected, given_id
 from pg_sandbox.invoices import KIND_OF_TYPE, Invoices
 from pg_sandbox.payments import Payments
 from pg_sandbox.products import Products
-from pg_sandbox.soap_contract import ZERO_GUID
+from pg_sandbox.soap_codec import client_fault
+from pg_sandbox.soap_contract import ZERO_GUID, members
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Notify = Callable[[str, str, str], None]  # (kind, event, crm_id) after a committed write
 NOT_FOUND = "not found"
+INVOICE_FIELDS = tuple(spec.name for spec in members("InvoiceInfo"))
 
 
-def handlers(products: Products, invoices: Invoices, payments: Payments) -> dict[tuple[str, str], Handler]:
+def handlers(products: Products, invoices: Invoices, payments: Payments,
+             notify: Notify | None = None) -> dict[tuple[str, str], Handler]:
     """(service, operation) -> handler, for every operation in soap_contract.OPERATIONS."""
+    notify = notify or (lambda kind, event, crm_id: None)
     return {
         **{("IProduct", op): handler for op, handler in _product_handlers(products).items()},
-        **{("IInvoice", op): handler for op, handler in _invoice_handlers(invoices).items()},
+        **{("IInvoice", op): handler for op, handler in _invoice_handlers(invoices, notify).items()},
         **{("IPayment", op): handler for op, handler in _payment_handlers(payments).items()},
     }
 
@@ -42,9 +53,28 @@ def _product_handlers(products: Products) -> dict[str, Handler]:
     }
 
 
-def _invoice_handlers(invoices: Invoices) -> dict[str, Handler]:
+def _invoice_handlers(invoices: Invoices, notify: Notify) -> dict[str, Handler]:
+    def save_invoice(p: dict[str, Any]) -> dict[str, Any]:
+        info = p.get("invoiceInfo")
+        result = _saved(lambda: invoices.save(info))
+        if result["success"] and KIND_OF_TYPE.get(info.get("invoiceType")) == "quote":
+            notify("quote", "Update" if given_id(info.get("crmId")) else "Insert", result["crmId"])
+        return result
+
+    def deleted_quote(doc: dict[str, Any]) -> dict[str, Any]:
+        if doc.get("invoiceType") == "Quote":
+            notify("quote", "Delete", doc["crmId"])
+        return doc
+
+    def search_quote(p: dict[str, Any]) -> dict[str, Any]:
+        try:
+            conditions = soap_search.parse(p.get("query"), INVOICE_FIELDS)
+        except soap_search.QueryError as exc:
+            raise client_fault(str(exc)) from exc
+        return _invoices(invoices.search("quote", p.get("typeKey"), conditions))
+
     return {
-        "SaveInvoice": lambda p: _saved(lambda: invoices.save(p.get("invoiceInfo"))),
+        "SaveInvoice": save_invoice,
         "SaveReturnInvoice": lambda p: _saved(lambda: invoices.save_return(p.get("returnInvoiceInfo"))),
         "FindInvoiceById": lambda p: _invoices(invoices.by_id(p["invoiceId"], ("sales_invoice",))),
         "FindQuoteById": lambda p: _invoices(invoices.by_id(p["quoteId"], ("quote",))),
@@ -53,13 +83,14 @@ def _invoice_handlers(invoices: Invoices) -> dict[str, Handler]:
             KIND_OF_TYPE[p["invoiceType"]], p.get("number"), p.get("typeCode"))),
         "FindReturnInvoiceByNumber": lambda p: _invoices(invoices.by_number(
             "sales_return", p.get("number"), p.get("typeCode"))),
-        "DeleteInvoiceById": lambda p: _saved(lambda: invoices.delete_by_id(
-            p["invoiceId"], ("sales_invoice", "quote"))["crmId"]),
-        "DeleteInvoiceByNumber": lambda p: _deleted(_invoices, lambda: invoices.delete_by_number(
-            KIND_OF_TYPE[p["invoiceType"]], p.get("number"), p.get("typeCode"))),
+        "DeleteInvoiceById": lambda p: _saved(lambda: deleted_quote(invoices.delete_by_id(
+            p["invoiceId"], ("sales_invoice", "quote")))["crmId"]),
+        "DeleteInvoiceByNumber": lambda p: _deleted(_invoices, lambda: deleted_quote(invoices.delete_by_number(
+            KIND_OF_TYPE[p["invoiceType"]], p.get("number"), p.get("typeCode")))),
         "DeleteReturnInvoiceByNumber": lambda p: _deleted(_invoices, lambda: invoices.delete_by_number(
             "sales_return", p.get("number"), p.get("typeCode"))),
         "GetInvoicesByIdentityId": lambda p: _invoices(invoices.by_identity(p["identityId"])),
+        "SearchQuote": search_quote,
     }
 
 

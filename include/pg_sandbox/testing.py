@@ -4,6 +4,9 @@
         client = PayamgostarClient(pg.base_url, "hamgam", "hamgam-demo")
         ...
         assert pg.stats()["writes"] == 3
+
+Webhooks: `run_sandbox(..., webhook_identity_url=receiver_url)` or `pg.set_faults(webhook_...=...)`,
+then `pg.flush_webhooks()` and `pg.webhooks()`.
 """
 
 import os
@@ -54,7 +57,7 @@ class RunningSandbox:
 
     def clear_faults(self) -> dict[str, Any]:
         return self.set_faults(latency_ms=0, error_rate=0.0, error_after_commit_rate=0.0, rate_limit_rate=0.0,
-                               slow_rate=0.0, slow_ms=0)
+                               slow_rate=0.0, slow_ms=0, webhook_drop_rate=0.0)
 
     def records(self, *kinds: str) -> list[dict[str, Any]]:
         """Live records, each with its `kind`; only those of `kinds` when given (e.g. "person", "product")."""
@@ -67,8 +70,23 @@ class RunningSandbox:
     def revoke_tokens(self) -> None:
         self._admin("POST", "tokens/revoke")
 
-    def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = requests.request(method, f"{self.base_url}/_sandbox/{path}", json=body, timeout=10)
+    def webhooks(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Logged webhook outcomes, oldest first: seq, at, outcome (sent/failed/dropped), status, attempts,
+        error, url (query values masked), event, id, type, subtype."""
+        return self._admin("GET", "webhooks" + (f"?limit={limit}" if limit else ""))
+
+    def flush_webhooks(self, timeout: float = 10.0) -> None:
+        """Wait until every queued webhook has been sent or has failed; TimeoutError after `timeout` s."""
+        answer = self._admin("POST", f"webhooks/flush?timeout={timeout}", timeout=timeout + 10)
+        if not answer["flushed"]:
+            raise TimeoutError(f"{answer['pending']} webhook(s) still pending after {timeout} s")
+
+    def clear_webhooks(self) -> None:
+        """Forget the logged webhook outcomes (counters stay until reset_stats)."""
+        self._admin("POST", "webhooks/clear")
+
+    def _admin(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
+        response = requests.request(method, f"{self.base_url}/_sandbox/{path}", json=body, timeout=timeout)
         response.raise_for_status()
         return response.json()
 

@@ -71,6 +71,13 @@ class World:
         dag = forward_dag("identities", load_config())
         return dag.test(run_conf=conf or None)
 
+    def run_entity(self, entity: str, **conf: Any):
+        """Run the forward DAG of ``entity`` ("products", "sales_invoices", ...) through Airflow; returns the DagRun."""
+        from hamgam.config import load_config
+        from hamgam.dagbuilder import forward_dag
+
+        return forward_dag(entity, load_config()).test(run_conf=conf or None)
+
     def ledger(self):
         from hamgam.config import load_config
         from hamgam.tasks import open_ledger

@@ -12,7 +12,8 @@ from sqlalchemy import inspect, text
 from hamgam.ledger import Base, make_engine, normalize_url, upgrade
 from hamgam.ledger.migrate import alembic_config
 
-LEDGER_TABLES = {"sync_record", "pending_change", "sync_cursor", "sync_run", "sync_lease"}
+LEDGER_TABLES = {"sync_record", "pending_change", "sync_cursor", "sync_run", "sync_lease", "webhook_event"}
+HEAD = "0002"
 
 
 def schema_differences(url: str) -> list:
@@ -55,7 +56,7 @@ def test_upgrade_is_idempotent(fresh_db_url):
     upgrade(fresh_db_url)
     upgrade(fresh_db_url)
 
-    assert version(fresh_db_url) == ["0001"]
+    assert version(fresh_db_url) == [HEAD]
     assert schema_differences(fresh_db_url) == []
 
 
@@ -75,7 +76,7 @@ def test_concurrent_upgrades_of_a_fresh_database_all_succeed(new_database):
     assert run_parallel(upgrade_worker, [(urls,)] * processes) == [len(urls)] * processes
 
     for url in urls:
-        assert version(url) == ["0001"]
+        assert version(url) == [HEAD]
         assert schema_differences(url) == []
 
 

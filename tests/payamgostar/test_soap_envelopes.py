@@ -113,6 +113,7 @@ CALLS: dict[str, dict] = {
     "FindQuoteById": {"quoteId": INVOICE_ID},
     "FindInvoiceById": {"invoiceId": INVOICE_ID},
     "FindReturnInvoiceById": {"retInvoiceId": INVOICE_ID},
+    "SearchQuote": {"typeKey": "Productinvoice", "query": 'ModifyDate >= "2026-11-28T17:00:00"'},
     "SavePayment": {"paymentInfo": CHEQUE_RECEIPT},
     "FindReceiptByNumber": {"number": "100-1403/000012-1", "crmObjectTypeCode": "Receipt"},
     "FindPaymentByNumber": {"number": "100-1403/000013-1", "crmObjectTypeCode": "Payment"},

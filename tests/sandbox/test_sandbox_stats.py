@@ -27,4 +27,5 @@ def test_counters_by_verb_and_writes(pg, api):
 
 def test_reset_stats(pg, api):
     api.post("crmobject/person/find", {})
-    assert pg.reset_stats() == {"calls": {}, "writes": 0, "faults": {}, "statuses": {}}
+    assert pg.reset_stats() == {"calls": {}, "writes": 0, "faults": {}, "statuses": {},
+                                "webhooks": {"sent": 0, "failed": 0, "dropped": 0, "retries": 0, "pending": 0}}

@@ -96,6 +96,9 @@ class EntitySpec:
     scope: Literal["current_period", "fiscal_years"] = "current_period"
     lines: Lines | None = None
     references: tuple[Reference, ...] = ()
+    # who owns a record (system of record, "edits only from the side that created it"): a reason when a
+    # Tadbir change must not reach the CRM (a new record is then recorded as skipped), else None
+    admit: Callable[[SyncContext, RecordState | None], str | None] | None = None
 
     @property
     def dag_id(self) -> str:

@@ -154,7 +154,7 @@ def _lines_by_document(lines: pd.DataFrame | None, ctx: SyncContext, tolerance: 
     out: dict[int, list[dict]] = {}
     if lines is None or lines.empty:
         return out
-    for row in lines.to_dict("records"):
+    for row in records_of(lines):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
         code = normalize_code(row["ProductCode"]) if row["ProductCode"] is not None else ""
         qty, price = _qty(row["Amount"]), as_int(row["UnitPrice"])
         total = int((qty * price).to_integral_value())
@@ -162,7 +162,7 @@ def _lines_by_document(lines: pd.DataFrame | None, ctx: SyncContext, tolerance: 
         final = total - discount + vat + toll
         net = as_int(row["NetPrice"])
         problem = None
-        if discount > total:
+        if 0 <= total < discount:
             problem = f"line {row['Id']}: discount {discount} exceeds its total {total}"
         elif net and abs(net - final) > tolerance:
             problem = f"line {row['Id']}: net price {net} ≠ {total} − {discount} + {vat} + {toll}"
@@ -197,7 +197,7 @@ def make_prepare(name: str, factor_type: int):
         template = Template.parse(getattr(ctx.config, name).number_template)
         by_doc = _lines_by_document(lines, ctx, tolerance)
         records = []
-        for row in raw.to_dict("records"):
+        for row in records_of(raw):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
             doc_lines = by_doc.get(int(row["Id"]), [])
             customer_id = as_int(row["CustomerId"])
             customer_code = normalize_code(row["CustomerCode"]) if row["CustomerRowId"] is not None \
@@ -461,6 +461,11 @@ class SoapDocumentTarget:
         return Outcome("deleted" if removed else "gone", known.crm_id, known.crm_kind)
 
 
+def created_in_crm(ctx: SyncContext, state: RecordState | None) -> str | None:
+    """A quote made in the CRM is edited there only (an edit propagates from the side that created it)."""
+    return "created in the CRM, which owns its edits" if state is not None and state.origin == "crm" else None
+
+
 def make_spec(name: str, label: str, factor_type: int, subject: str, target: Any) -> EntitySpec:
     kind = Kind(name, label, factor_type, subject)
     holder: list[EntitySpec] = []
@@ -472,7 +477,7 @@ def make_spec(name: str, label: str, factor_type: int, subject: str, target: Any
         name=name, label=label, source=QueryRef("__SPFactor__", lambda: _header_query(factor_type)),
         hash_columns=HASH_COLUMNS, checks=_checks(factor_type), prepare=make_prepare(name, factor_type),
         build_items=make_build_items(holder, kind), target=target, scope="fiscal_years", lines=LINES,
-        references=tuple(references),
+        references=tuple(references), admit=created_in_crm if factor_type == QUOTE else None,
     )
     holder.append(spec)
     return spec

@@ -200,6 +200,16 @@ class IdentityTarget:
         return Outcome("deleted", known.crm_id, known.crm_kind)
 
 
+def admit(ctx: SyncContext, state: RecordState | None) -> str | None:
+    """The system of record (reverse.identities.system_of_record) for Tadbir → CRM changes."""
+    mode = ctx.config.reverse.identities.system_of_record
+    if mode == "crm":
+        return "the CRM is the system of record for identities: they are created and edited there"
+    if mode == "per_record" and state is not None and state.origin == "crm":
+        return "created in the CRM, which owns its edits"
+    return None
+
+
 IDENTITIES = EntitySpec(
     name="identities",
     label="customer",
@@ -210,4 +220,5 @@ IDENTITIES = EntitySpec(
     build_items=build_items,
     target=IdentityTarget(),
     sensitive_columns=frozenset({"register_code", "phones_invalid", "phone_text", "mobile_text", "fax_text"}),
+    admit=admit,
 )

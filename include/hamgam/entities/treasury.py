@@ -74,7 +74,7 @@ def make_prepare(name: str):
         period = ctx.period
         template = Template.parse(getattr(ctx.config, name).number_template)
         records = []
-        for row in raw.to_dict("records"):
+        for row in records_of(raw):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
             customer_id = as_int(row["CustomerId"])
             found = row["CustomerRowId"] is not None and row["CustomerRowId"] == row["CustomerRowId"]
             customer_code = normalize_code(row["CustomerCode"]) if found else None

@@ -1,4 +1,5 @@
-"""The ledger (``hamgam_state``): per record what the CRM holds, the change queue, cursors, runs, leases.
+"""The ledger (``hamgam_state``): per record what the CRM holds, the change queue, cursors, runs, leases
+and the webhook queue.
 
 SQLite file by default, PostgreSQL in production; the schema is kept by Alembic
 (``hamgam.ledger.migrate.upgrade``), which ``Ledger.connect`` runs first.
@@ -9,6 +10,9 @@ from hamgam.ledger.migrate import upgrade
 from hamgam.ledger.models import (
     ACTIONS,
     COUNT_NAMES,
+    EVENT_KINDS,
+    EVENT_SOURCES,
+    EVENT_STATUSES,
     ORIGINS,
     PROBLEM_STATUSES,
     RUN_STATES,
@@ -16,6 +20,7 @@ from hamgam.ledger.models import (
     Base,
 )
 from hamgam.ledger.store import (
+    EventRow,
     LeaseBusy,
     Ledger,
     PendingChangeRow,
@@ -25,7 +30,8 @@ from hamgam.ledger.store import (
 )
 
 __all__ = [
-    "ACTIONS", "COUNT_NAMES", "ORIGINS", "PROBLEM_STATUSES", "RUN_STATES", "STATUSES", "Base", "LeaseBusy",
+    "ACTIONS", "COUNT_NAMES", "EVENT_KINDS", "EVENT_SOURCES", "EVENT_STATUSES", "ORIGINS", "PROBLEM_STATUSES",
+    "RUN_STATES", "STATUSES", "Base", "EventRow", "LeaseBusy",
     "Ledger", "PendingChangeRow", "ProblemRecord", "RecordState", "RunRow", "make_engine", "normalize_url",
     "upgrade",
 ]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -30,6 +31,9 @@ PROBLEM_STATUSES = ("invalid", "rejected", "failed")
 ACTIONS = ("upsert", "delete")
 RUN_STATES = ("running", "success", "failed")
 COUNT_NAMES = ("created", "updated", "deleted", "unchanged", "invalid", "rejected", "failed", "skipped")
+EVENT_SOURCES = ("customer", "salequote")  # the webhook that sent the event: /api/sync/<source>
+EVENT_KINDS = ("Insert", "Update", "Delete")  # Payamgostar's event names, as sent
+EVENT_STATUSES = ("pending", "done", "ignored", "failed")
 
 NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
@@ -175,3 +179,39 @@ class SyncLease(Base):
     entity: Mapped[str] = mapped_column(Entity, primary_key=True)
     holder: Mapped[str] = mapped_column(String(250))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+PENDING_ONLY = text("status = 'pending'")
+
+
+class WebhookEvent(Base):
+    """A change the CRM announced through a webhook, kept until the reverse flow has handled it.
+
+    At most one pending event per (source, crm_id): a webhook for a record that is still pending
+    is folded into that event (``deliveries`` counts the calls, ``last_received_at`` is the latest),
+    since the reverse flow reads the record's current state from the CRM anyway. The partial unique
+    index enforces it on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        Index("uq_webhook_event_pending_source_crm_id", "source", "crm_id", unique=True,
+              sqlite_where=PENDING_ONLY, postgresql_where=PENDING_ONLY),
+        Index("ix_webhook_event_source_status_id", "source", "status", "id"),
+        Index("ix_webhook_event_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))
+    crm_id: Mapped[str] = mapped_column(String(100))
+    crm_type: Mapped[str | None] = mapped_column(String(100))
+    subtype: Mapped[str | None] = mapped_column(String(250))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deliveries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(250))

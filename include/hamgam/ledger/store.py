@@ -1,4 +1,4 @@
-"""The ledger's API: what the CRM holds per record, the change queue, cursors, runs and leases.
+"""The ledger's API: what the CRM holds per record, the change queue, cursors, runs, leases and webhooks.
 
 Every write is its own short transaction, committed before the call returns, so an outcome written
 is never lost to a later crash. Upserts are single ``INSERT ... ON CONFLICT DO UPDATE`` statements,
@@ -23,7 +23,11 @@ from hamgam.ledger.migrate import upgrade
 from hamgam.ledger.models import (
     ACTIONS,
     COUNT_NAMES,
+    EVENT_KINDS,
+    EVENT_SOURCES,
+    EVENT_STATUSES,
     ORIGINS,
+    PENDING_ONLY,
     PROBLEM_STATUSES,
     RUN_STATES,
     STATUSES,
@@ -32,6 +36,7 @@ from hamgam.ledger.models import (
     SyncLease,
     SyncRecord,
     SyncRun,
+    WebhookEvent,
     utcnow,
 )
 
@@ -104,6 +109,30 @@ class RunRow:
         return {name: getattr(self, name) for name in COUNT_NAMES}
 
 
+@dataclass(frozen=True)
+class EventRow:
+    """One webhook event: what the CRM announced, and how the reverse flow handled it.
+
+    ``deliveries`` counts the webhook calls folded into the event while it was pending; pass the
+    value read to ``finish_event`` so a change announced during processing is not lost.
+    """
+
+    id: int
+    source: str
+    event: str
+    crm_id: str
+    crm_type: str | None
+    subtype: str | None
+    received_at: datetime
+    last_received_at: datetime
+    deliveries: int
+    status: str
+    attempts: int
+    processed_at: datetime | None
+    message: str | None
+    run_id: str | None
+
+
 class LeaseBusy(RuntimeError):
     """Another run holds the lease of this company + entity."""
 
@@ -126,6 +155,8 @@ _PENDING_COLUMNS = (PendingChange.tadbir_key, PendingChange.action, PendingChang
 _RUN_COLUMNS = (SyncRun.id, SyncRun.dag_id, SyncRun.run_id, SyncRun.company, SyncRun.entity, SyncRun.state,
                 SyncRun.started_at, SyncRun.finished_at, *(getattr(SyncRun, n) for n in COUNT_NAMES),
                 SyncRun.message)
+
+_EVENT_COLUMNS = tuple(getattr(WebhookEvent, name) for name in EventRow.__dataclass_fields__)
 
 
 def _record(row: Any) -> RecordState:
@@ -435,3 +466,93 @@ class Ledger:
                 log.warning("company %s %s: the sync lease of %r expired during the run and was taken over",
                             company, entity, holder)
 
+
+    # -- webhook events ---------------------------------------------------------------------------
+
+    def store_event(self, source: str, event: str, crm_id: str, crm_type: str | None = None,
+                    subtype: str | None = None) -> bool:
+        """Store a webhook event; True if stored, False if one for the same record was still pending.
+
+        A duplicate is folded into the pending event (its ``deliveries`` goes up by one and its
+        ``last_received_at`` moves on) in the same statement, so concurrent calls for one record
+        store exactly one event, on SQLite and PostgreSQL alike.
+        """
+        _check(source, EVENT_SOURCES, "an event's source")
+        _check(event, EVENT_KINDS, "an event")
+        if not isinstance(crm_id, str) or not crm_id:
+            raise TypeError(f"a crm_id is a non-empty str; got {crm_id!r}")
+        now = self._now()
+        table = WebhookEvent.__table__
+        stmt = self._insert(table).values(source=source, event=event, crm_id=crm_id, crm_type=crm_type,
+                                          subtype=subtype, received_at=now, last_received_at=now, deliveries=1,
+                                          status="pending", attempts=0)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.source, table.c.crm_id], index_where=PENDING_ONLY,
+            set_={"deliveries": table.c.deliveries + 1, "last_received_at": stmt.excluded.last_received_at},
+        ).returning(table.c.deliveries)
+        with self._write() as conn:
+            return conn.execute(stmt).scalar_one() == 1
+
+    def pending_events(self, source: str, limit: int = 500) -> list[EventRow]:
+        """Up to ``limit`` pending events of ``source``, oldest first."""
+        _check(source, EVENT_SOURCES, "an event's source")
+        query = (select(*_EVENT_COLUMNS).where(WebhookEvent.source == source, WebhookEvent.status == "pending")
+                 .order_by(WebhookEvent.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [EventRow(**row._mapping) for row in conn.execute(query)]
+
+    def finish_event(self, event_id: int, status: str, message: str | None = None, run_id: str | None = None,
+                     *, deliveries: int | None = None) -> bool:
+        """Record how the reverse flow handled an event; ``attempts`` counts every call.
+
+        ``status`` done, ignored or failed finishes the event (``processed_at`` is stamped); pending
+        records a failed attempt and leaves the event queued for the next run (only a pending event
+        can stay pending: a finished one is never reopened, a new webhook stores a new event).
+        ``deliveries``: the value read with the event. If the CRM announced the record again since
+        then, the event stays pending (the run may have read the record before that change) and
+        False is returned; otherwise True. Raises LookupError for an unknown id.
+        """
+        _check(status, EVENT_STATUSES, "an event's status")
+        table = WebhookEvent.__table__
+        values: dict[str, Any] = {"attempts": table.c.attempts + 1, "message": message, "run_id": run_id}
+        stmt = update(table).where(table.c.id == event_id)
+        if status == "pending":
+            stmt = stmt.where(table.c.status == "pending")
+        else:
+            values.update(status=status, processed_at=self._now())
+        if deliveries is not None:
+            stmt = stmt.where(table.c.deliveries <= deliveries)
+        with self._write() as conn:
+            if conn.execute(stmt.values(**values)).rowcount == 1:
+                return True
+            row = conn.execute(select(table.c.status, table.c.deliveries).where(table.c.id == event_id)).first()
+            if row is None:
+                raise LookupError(f"no webhook event with id {event_id}")
+            if status == "pending" and row.status != "pending":
+                raise ValueError(f"webhook event {event_id} is {row.status}; a finished event is not reopened")
+            # announced again while it was processed: one more attempt, and it stays in the queue
+            again = f"the CRM announced the record again while it was processed ({row.deliveries} webhooks)"
+            conn.execute(update(table).where(table.c.id == event_id).values(
+                attempts=table.c.attempts + 1, run_id=run_id,
+                message=again if status == "done" or not message else f"{message}; {again}"))
+            return False
+
+    def events(self, source: str | None = None, limit: int = 100) -> list[EventRow]:
+        """The latest events (of ``source``, if given), newest first."""
+        query = select(*_EVENT_COLUMNS).order_by(WebhookEvent.id.desc()).limit(limit)
+        if source is not None:
+            _check(source, EVENT_SOURCES, "an event's source")
+            query = query.where(WebhookEvent.source == source)
+        with self.engine.connect() as conn:
+            return [EventRow(**row._mapping) for row in conn.execute(query)]
+
+    def count_events(self, status: str | None = None, source: str | None = None) -> int:
+        query = select(func.count()).select_from(WebhookEvent)
+        if status is not None:
+            _check(status, EVENT_STATUSES, "an event's status")
+            query = query.where(WebhookEvent.status == status)
+        if source is not None:
+            _check(source, EVENT_SOURCES, "an event's source")
+            query = query.where(WebhookEvent.source == source)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()

@@ -543,6 +543,58 @@ class PayamgostarClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- sweeps: what changed since a moment, to catch webhooks that never arrived (§6) ---------
+    @staticmethod
+    def _crm_wall_time(since: datetime) -> str:
+        """``since`` as the CRM writes its dates: Tehran wall time without an offset (§3.0), in whole
+        seconds rounded down (the window only grows). A naive ``since`` is taken as CRM wall time."""
+        if since.tzinfo is not None:
+            since = since.astimezone(soap.CRM_TIMEZONE).replace(tzinfo=None)
+        return since.replace(microsecond=0).isoformat(timespec="seconds")
+
+    def identities_modified_since(self, since: datetime, *, page_size: int = 200) -> Iterator[tuple[str, dict]]:
+        """Every person, then every organization, whose ModifyDate is at or after ``since``, as (kind, record).
+
+        REST ``<kind>/find`` (§3.6) with ``ModifyDate`` GreaterThanOrEqual (operator 2), 1-based pages of
+        ``page_size`` until a page is short (or ``total`` is reached). Ordered by creation date, which an edit
+        does not change: a record edited during the sweep stays on its page, so none is skipped (one that
+        starts to match mid-sweep may push another onto the next page, where it is seen twice)."""
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        value = self._crm_wall_time(since)
+        for kind in IDENTITY_KINDS:
+            page = 1
+            while True:
+                body = {"queries": [{"logicalOperator": AND, "field": "ModifyDate", "operator": 2, "value": value}],
+                        "orders": [{"field": "CreatDate", "order": 0}],
+                        "pageNumber": page, "pageSize": page_size}
+                result = self.call(f"crmobject/{kind}/find", body, record=f"{kind} sweep") or {}
+                rows = [row for row in result.get("data") or [] if row]
+                for row in rows:
+                    yield kind, row
+                total = result.get("total")
+                if len(rows) < page_size or (isinstance(total, int) and page * page_size >= total):
+                    break
+                page += 1
+
+    def quotes_modified_since(self, since: datetime, type_code: str = "") -> list[dict]:
+        """Quotes of subtype ``type_code`` (empty: every subtype) whose ModifyDate is at or after ``since``.
+
+        SOAP IInvoice ``SearchQuote(typeKey, query)`` with ``ModifyDate >= "<wall time>"``: the query grammar
+        is not published (§4.5, §7); this is the ``Field op "value"`` form clients use. Search* has no paging,
+        so every match comes in one answer. Rows are InvoiceInfo dicts keyed as the XSD (``CrmId``,
+        ``Number``, ``ModifyDate`` as a datetime ...). ``Success=false`` reads as "none found"."""
+        query = f'ModifyDate >= "{self._crm_wall_time(since)}"'
+        result = self.soap_call("IInvoice", "SearchQuote", typeKey=type_code or "", query=query,
+                                record="quote sweep")
+        if not result.get("Success"):
+            message = result.get("Message") or ""
+            if message and "not found" not in message.lower():
+                log.warning("quote sweep: SearchQuote answered Success=false (%s); taken as none found", message)
+            return []
+        rows = [row for row in result.get("InvoiceInfoList") or [] if row]
+        return rows or ([result["InvoiceInfo"]] if result.get("InvoiceInfo") else [])
+
 
 # -- helpers for the document methods -----------------------------------------------------------
 def _with_type(info: dict[str, Any], invoice_type: str | None, *, index: int) -> dict[str, Any]:
@@ -578,8 +630,8 @@ def _saved_id(result: dict[str, Any], endpoint: str, record: str | None) -> str:
 
 def _infos(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """The single ``<X>Info`` and the ``<X>InfoList`` of an *InfoResult, as one list."""
-    single = result.get(key)
-    return ([single] if single else []) + [item for item in result.get(f"{key}List") or [] if item]
+    single = result.get(key)  # the first of the list when both are given: not a second match
+    return [item for item in result.get(f"{key}List") or [] if item] or ([single] if single else [])
 
 
 def _only(rows: list[dict[str, Any]], field: str, value: str | None, record: str | None) -> dict | None:

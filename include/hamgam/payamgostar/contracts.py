@@ -314,6 +314,7 @@ OPERATIONS: dict[str, Operation] = {
         FindQuoteById               | quoteId:guid!                                            | InvoiceInfoResult
         FindInvoiceById             | invoiceId:guid!                                          | InvoiceInfoResult
         FindReturnInvoiceById       | retInvoiceId:guid!                                       | InvoiceInfoResult
+        SearchQuote                 | typeKey:string, query:string                             | InvoiceInfoResult
     """),
     **_ops("IPayment", """
         SavePayment           | paymentInfo:PaymentInfo                              | SaveCrmObjectResult

@@ -1,0 +1,109 @@
+"""What both reverse flows share: routing a CRM number to a company and fiscal year, and recording a
+Tadbir write in the ledger with the forward flow's own content hash (so it is not sent back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hamgam.entities.base import KEY, SyncContext, content_hashes
+from hamgam.transform.numbering import COMPANY_CODE, NumberMismatch, Template
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from hamgam.config import CompanyConfig, HamgamConfig
+    from hamgam.entities.base import LoadItem
+    from hamgam.ledger.store import Ledger
+    from hamgam.tadbir.reader import FiscalPeriod
+
+
+class Rejected(ValueError):
+    """A CRM item that cannot be written into Tadbir; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class Routed:
+    company: CompanyConfig
+    parts: dict[str, Any]  # the template's tokens read from the number (AN, SHYY, MIYY, ...)
+
+
+def _without_company(template: Template) -> Template | None:
+    """The template with its company-code token and the literal right after it removed: how a CRM number
+    of the default company looks when it names no company."""
+    parts = list(template.parts)
+    for i, part in enumerate(parts):
+        if not isinstance(part, str) and part.name == COMPANY_CODE:
+            rest = parts[i + 1:]
+            if rest and isinstance(rest[0], str):
+                rest = rest[1:]
+            text = "".join(p if isinstance(p, str) else _token_text(p) for p in parts[:i] + rest)
+            return Template.parse(text) if text else None
+    return None
+
+
+def _token_text(token: Any) -> str:
+    width = "*" if token.width is None else "_" * token.width
+    default = f":{token.default}" if token.default is not None else ""
+    return f"{{{width}({token.name}{default})}}"
+
+
+def route_number(config: HamgamConfig, number: str, template_text: str, label: str) -> Routed:
+    """The company (by the number's company code; the default company when it names none) and the
+    template's parts of a CRM number; raises Rejected naming the item when it fits neither form."""
+    template = Template.parse(template_text)
+    try:
+        parts = template.parse_number(number)
+    except NumberMismatch:
+        bare = _without_company(template)
+        try:
+            parts = bare.parse_number(number) if bare is not None else None
+        except NumberMismatch:
+            parts = None
+        if parts is None:
+            raise Rejected(f"{label}: the number does not fit the numbering template {template_text!r}") from None
+        return Routed(config.default_company(), parts)
+    code = int(parts.pop(COMPANY_CODE)) if COMPANY_CODE in parts else None
+    if code is None:
+        return Routed(config.default_company(), parts)
+    known = {c.code: c for c in config.companies}
+    if code not in known:
+        raise Rejected(f"{label}: the number names company {code}, which is not configured "
+                       f"(known: {', '.join(map(str, known))})")
+    return Routed(known[code], parts)
+
+
+def current_period(engine: sa.Engine, company: CompanyConfig) -> FiscalPeriod:
+    from hamgam.tadbir import reader
+
+    periods = reader.fiscal_periods(engine)
+    if not periods:
+        raise Rejected(f"company {company.code}: its Tadbir database has no fiscal period")
+    return periods[-1]
+
+
+def forward_items(entity: str, ctx: SyncContext, engine: sa.Engine, row_ids: list[int]) -> list[LoadItem]:
+    """What the forward flow would send for these rows of ``ctx.period`` (references as the ledger has them)."""
+    from hamgam import pipeline
+    from hamgam.entities import SPECS
+    from hamgam.tadbir import reader
+
+    spec = SPECS[entity]
+    prepared = pipeline.prepare_rows(spec, ctx, engine, reader.read_rows(engine, spec.source, ctx.period.id, row_ids))
+    return spec.build_items(prepared, ctx, {})
+
+
+def record_forward_hash(entity: str, ctx: SyncContext, engine: sa.Engine, ledger: Ledger, *, key: str,
+                        row_id: int, crm_id: str | None, crm_number: str, crm_kind: str | None, origin: str) -> None:
+    """Record a row the reverse flow wrote as synced, with the hash the forward flow will compute for it."""
+    from hamgam import pipeline
+    from hamgam.entities import SPECS
+    from hamgam.tadbir import reader
+
+    spec = SPECS[entity]
+    prepared = pipeline.prepare_rows(spec, ctx, engine, reader.read_rows(engine, spec.source, ctx.period.id, [row_id]))
+    prepared = prepared[prepared[KEY] == key]
+    digests = list(content_hashes(prepared, spec.hash_columns, spec.fingerprint(ctx)))
+    ledger.record_outcome(ctx.company.code, entity, key, status="synced", crm_id=crm_id, crm_number=crm_number,
+                          crm_kind=crm_kind, origin=origin,
+                          content_hash=pipeline.key_digest(digests) if digests else None)

@@ -1,0 +1,213 @@
+"""Payamgostar identities → Tadbir customers (the reverse flow's identity rules).
+
+Vendor rules (vendor-sync-spec.md, identity rules): the customer number ``{company}-{AN}`` routes the
+identity to a company's Tadbir database (the default company when it names none) and gives the customer
+code; the system of record decides who may create and who may edit; deleting in the CRM never touches
+Tadbir; a person/organization change made in the CRM reaches Tadbir through the register code (legacy
+``__Customer__`` has no kind column: a 10-digit national code means a person, an 11-digit national id or
+a registration number an organization). Nothing is written when Tadbir already holds the same values —
+that is what keeps the forward flow's own writes, coming back as webhooks, from echoing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from hamgam.entities.base import SyncContext
+from hamgam.reverse.common import (
+    Rejected,
+    Routed,
+    current_period,
+    forward_items,
+    record_forward_hash,
+    route_number,
+)
+from hamgam.tadbir import schema
+from hamgam.tadbir.writer import TadbirWriter
+from hamgam.transform.phones import FAX, MOBILE
+
+if TYPE_CHECKING:
+    from hamgam.config import HamgamConfig
+    from hamgam.ledger.store import Ledger
+    from hamgam.payamgostar.client import PayamgostarClient
+
+log = logging.getLogger(__name__)
+ENTITY = "identities"
+CRM_ENTITY = "crm_identities"  # the reverse flow's own record per CRM identity id (what it did and why)
+PERSON_HINT, ORGANIZATION_HINT = "حقیقی", "حقوقی"
+
+
+@dataclass(frozen=True)
+class Applied:
+    action: str  # created | updated | unchanged | skipped
+    company: int
+    customer_code: str
+    customer_id: int | None
+    message: str = ""
+
+
+def kind_hint(subtype: str | None) -> tuple[str, ...]:
+    """Which identity kind to try first: the vendor's own sync reads حقیقی / حقوقی in the subtype name."""
+    text = subtype or ""
+    if PERSON_HINT in text:
+        return ("person", "organization")
+    if ORGANIZATION_HINT in text:
+        return ("organization", "person")
+    return ("person", "organization")
+
+
+def fetch_identity(client: PayamgostarClient, crm_id: str, subtype: str | None = None) -> tuple[str, dict] | None:
+    from hamgam.payamgostar.errors import NotFound
+
+    for kind in kind_hint(subtype):
+        try:
+            return kind, client.get_identity(kind, crm_id, record=f"identity {crm_id}")
+        except NotFound:
+            continue
+    return None
+
+
+def _text(value: Any) -> str:
+    from hamgam.transform.text import normalize_name
+
+    return normalize_name(value) if value else ""
+
+
+def _code(value: Any) -> str:
+    from hamgam.transform.text import normalize_code
+
+    return normalize_code(value) if value else ""
+
+
+def _extended(record: dict, key: str) -> str | None:
+    for prop in record.get("extendedProperties") or []:
+        if (prop.get("userKey") or prop.get("UserKey")) == key:
+            return prop.get("value") if "value" in prop else prop.get("Value")
+    return None
+
+
+def tadbir_values(kind: str, record: dict) -> dict[str, Any]:
+    """The ``__Customer__`` columns an identity maps to (text normalised the way Tadbir compares it)."""
+    phones = record.get("phoneContacts") or []
+
+    def numbers(types: set[str] | None, exclude: set[str] = frozenset()) -> str:
+        picked = [_code(p.get("phoneNumber")) for p in phones
+                  if (types is None or p.get("phoneType") in types) and p.get("phoneType") not in exclude]
+        return " , ".join(n for n in picked if n)
+
+    address = next((a for a in record.get("addressContacts") or [] if a.get("default")),
+                   (record.get("addressContacts") or [None])[0]) or {}
+    if kind == "person":
+        name = " ".join(p for p in (_text(record.get("firstName")), _text(record.get("lastName"))) if p)
+        register = _code(record.get("nationalCode"))
+    else:
+        name = _text(record.get("nickName"))
+        register = _code(record.get("nationalCode")) or _code(record.get("registerNumber"))
+    return {
+        "Name": name or _text(record.get("nickName")),
+        "RegisterCode": register,
+        "EcCode": _code(record.get("economicCode")),
+        "PhoneNo": numbers(None, exclude={MOBILE, FAX}),
+        "MobileNo": numbers({MOBILE}),
+        "FaxNo": numbers({FAX}),
+        "Email": (record.get("email") or "").strip().lower(),
+        "Address": _text(address.get("address")),
+        "PostalCode": _code(address.get("zipCode")),
+        "Province": _text(address.get("state")),
+        "City": _text(address.get("city")),
+        "CDesc": _text(record.get("description")),
+    }
+
+
+def find_customer(engine: sa.Engine, period_id: int, customer_code: str) -> dict | None:
+    """The customer whose (normalised) code is ``customer_code`` in one fiscal period."""
+    c = schema.customer
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(c).where(c.c.FPId == period_id)).mappings().all()
+    matches = [dict(r) for r in rows if _code(r["SubscriptionNo"]) == customer_code]
+    return matches[0] if matches else None
+
+
+def may(config: HamgamConfig, action: str, record: dict, tadbir_origin: str | None) -> tuple[bool, str]:
+    """Does the system of record let the CRM ``create`` or ``edit`` this customer in Tadbir?"""
+    settings = config.reverse.identities
+    mode = settings.system_of_record
+    if mode == "tadbir":
+        return False, "Tadbir is the system of record for identities"
+    if mode == "crm":
+        return True, ""
+    reference = (_extended(record, settings.reference_key) or "").strip().lower()
+    allow = (_extended(record, settings.allow_update_key) or "").strip().lower()
+    if reference in ("tadbir", "financial", "تدبیر"):
+        return False, "the identity's reference is Tadbir"
+    if action == "create":
+        return True, ""
+    if allow in ("false", "0", "no"):
+        return False, "the identity does not allow updates"
+    if reference in ("crm", "payamgostar", "پیام گستر", "پیام‌گستر"):
+        return True, ""
+    if tadbir_origin == "crm":
+        return True, ""
+    return False, "the customer was created in Tadbir, which therefore owns its edits"
+
+
+def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: dict[int, sa.Engine],
+                   ledger: Ledger) -> Applied:
+    """Write one CRM identity into the Tadbir database of its company, by the rules; raises Rejected."""
+    number = (record.get("customerNumber") or "").strip()
+    label = f"identity {number or record.get('crmId')}"
+    if not number:
+        raise Rejected(f"{label}: the customer number is empty")
+    routed: Routed = route_number(config, number, config.identities.customer_number_template, label)
+    code = str(routed.parts["AN"])
+    company = routed.company
+    values = tadbir_values(kind, record)
+    _check_codes(label, kind, values)
+    engine = engines[company.code]
+    period = current_period(engine, company)
+    existing = find_customer(engine, period.id, code)
+    state = ledger.get(company.code, ENTITY, code)
+    action = "edit" if existing is not None else "create"
+    allowed, why = may(config, action, record, state.origin if state else None)
+    if not allowed:
+        return Applied("skipped", company.code, code, existing["Id"] if existing else None, why)
+    writer = TadbirWriter(engine)
+    if existing is None:
+        customer_id = writer.insert_customer(period.id, {
+            **values, "SubscriptionNo": code, "Type": config.reverse.identities.customer_type,
+            "LRes": config.reverse.identities.price_level,
+        }, detail_chain=config.reverse.identities.detail_account_chain,
+            receivables_account=config.reverse.identities.receivables_account)
+        result = Applied("created", company.code, code, customer_id)
+    else:
+        # what the CRM would hold if it had exactly Tadbir's row: equal means nothing to bring back (this
+        # is also how the forward flow's own writes, returning as webhooks, are recognised)
+        ctx = SyncContext(config, company, period)
+        items = [i for i in forward_items(ENTITY, ctx, engine, [existing["Id"]]) if i.key == code]
+        expected = tadbir_values(kind, items[0].payloads[kind]) if items else {}
+        changed = {k: v for k, v in values.items() if expected.get(k) != v}
+        if not changed:
+            return Applied("unchanged", company.code, code, existing["Id"])
+        writer.update_customer(period.id, existing["Id"], changed)
+        result = Applied("updated", company.code, code, existing["Id"], ", ".join(sorted(changed)))
+    # what we wrote is already in step with the CRM: the forward flow must not send it back
+    record_forward_hash(ENTITY, SyncContext(config, company, period), engine, ledger, key=code,
+                        row_id=result.customer_id, crm_id=record.get("crmId"), crm_number=number, crm_kind=kind,
+                        origin="crm" if state is None else state.origin)
+    return result
+
+
+def _check_codes(label: str, kind: str, values: dict[str, Any]) -> None:
+    from hamgam.transform.codes import is_valid_national_code, is_valid_national_id
+
+    code = values["RegisterCode"]
+    if kind == "person" and code and not (len(code) == 10 and is_valid_national_code(code)):
+        raise Rejected(f"{label}: the national code fails its checksum")
+    if kind == "organization" and code and len(code) == 11 and not is_valid_national_id(code):
+        raise Rejected(f"{label}: the national id fails its checksum")
+    if not values["Name"]:
+        raise Rejected(f"{label}: the name is empty")

@@ -1,0 +1,117 @@
+"""The reverse DAGs' work: collect changed CRM items (webhook events, plus a sweep of items modified since
+the last sweep for events that never arrived), then apply each one to Tadbir and record the outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from hamgam.config import load_config
+from hamgam.connections import engine_for
+from hamgam.reverse import identities, quotes
+from hamgam.reverse.common import Rejected
+
+log = logging.getLogger(__name__)
+SOURCES = {"customer": identities, "salequote": quotes}  # webhook path → module
+SWEEP_SCOPE = 0  # ledger cursors of the sweeps are not per company
+MAX_ITEMS = 2000  # per run; the rest waits for the next run (XCom stays small)
+
+
+def _sweep_since(ledger: Any, source: str, overlap: int) -> datetime:
+    saved = ledger.get_cursor(SWEEP_SCOPE, f"sweep:{source}", "modified_since")
+    if saved is None:  # first sweep: only what changed from now on (the forward flow covers the past)
+        return datetime.now() - timedelta(seconds=overlap)
+    return datetime.fromisoformat(saved) - timedelta(seconds=overlap)
+
+
+def collect(source: str, *, sweep: bool = True) -> dict[str, Any]:
+    """The CRM ids to apply: pending webhook events, then what the sweep finds modified since last time."""
+    from hamgam.payamgostar.hook import PayamgostarHook
+    from hamgam.tasks import open_ledger
+
+    config = load_config()
+    ledger = open_ledger(config)
+    items: dict[str, dict[str, Any]] = {}
+    for event in ledger.pending_events(source, limit=MAX_ITEMS):
+        item = items.setdefault(event.crm_id, {"crm_id": event.crm_id, "subtype": event.subtype, "events": []})
+        item["events"].append([event.id, event.deliveries])
+    swept = 0
+    if sweep:
+        since = _sweep_since(ledger, source, config.reverse.sweep_overlap_seconds)
+        newest = since
+        with PayamgostarHook(config.sync.crm_conn_id).get_conn() as client:
+            if source == "customer":
+                found = [(record, kind) for kind, record in client.identities_modified_since(since)]
+            else:
+                found = [(record, None) for record in client.quotes_modified_since(since, config.quotes.type_code)]
+        for record, kind in found:
+            crm_id = record.get("crmId") or record.get("CrmId")
+            modified = record.get("modifyDate") or record.get("ModifyDate")
+            if isinstance(modified, str):
+                modified = datetime.fromisoformat(modified[:19])
+            if modified and modified > newest:
+                newest = modified
+            if crm_id and crm_id not in items and len(items) < MAX_ITEMS:
+                items[crm_id] = {"crm_id": crm_id, "subtype": kind, "events": []}
+                swept += 1
+        ledger.set_cursor(SWEEP_SCOPE, f"sweep:{source}", "modified_since", newest.isoformat(timespec="seconds"))
+    log.info("%s: %d item(s) from webhooks, %d more found by the sweep", source, len(items) - swept, swept)
+    return {"source": source, "items": list(items.values())}
+
+
+def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
+    """Apply each collected CRM item to Tadbir; record every outcome (and why) in the ledger."""
+    from hamgam.payamgostar.hook import PayamgostarHook
+    from hamgam.tasks import open_ledger
+
+    config = load_config()
+    ledger = open_ledger(config)
+    source = collected["source"]
+    module = SOURCES[source]
+    switch = config.reverse.identities if source == "customer" else config.reverse.quotes
+    counts: Counter[str] = Counter()
+    engines = {c.code: engine_for(c.tadbir_conn_id) for c in config.companies if c.enabled}
+    with PayamgostarHook(config.sync.crm_conn_id).get_conn() as client:
+        for item in collected["items"]:
+            if not switch.enabled:
+                outcome, message = "skipped", f"the CRM → Tadbir switch for {source} is off"
+            else:
+                outcome, message = _apply_one(config, source, module, item, client, engines, ledger)
+            counts[outcome] += 1
+            for event_id, deliveries in item["events"]:
+                # a webhook that arrived meanwhile keeps its event pending for the next run
+                ledger.finish_event(event_id, "done" if outcome != "rejected" else "failed", message, run_id=run_id,
+                                    deliveries=deliveries)
+    log.info("%s: %s", source, dict(counts))
+    return dict(counts)
+
+
+def _apply_one(config, source: str, module, item: dict, client, engines, ledger) -> tuple[str, str]:
+    from hamgam.payamgostar.errors import NotFound
+
+    crm_id = item["crm_id"]
+    scope = config.default_company().code
+    try:
+        if source == "customer":
+            fetched = identities.fetch_identity(client, crm_id, item.get("subtype"))
+            if fetched is None:  # deleted in the CRM: never touches Tadbir
+                return "skipped", f"identity {crm_id} is no longer in the CRM"
+            result = identities.apply_identity(config, *fetched, engines=engines, ledger=ledger)
+        else:
+            try:
+                quote = client.get_quote(crm_id, record=f"quote {crm_id}")
+            except NotFound:
+                return "skipped", f"quote {crm_id} is no longer in the CRM"
+            result = quotes.apply_quote(config, quote, client=client, engines=engines, ledger=ledger)
+    except Rejected as exc:
+        ledger.record_outcome(scope, module.CRM_ENTITY, crm_id, status="rejected", crm_id=crm_id, origin="crm",
+                              error=str(exc))
+        log.warning("%s", exc)
+        return "rejected", str(exc)
+    if source == "customer" or result.action == "skipped":
+        status = "skipped" if result.action == "skipped" else "synced"
+        ledger.record_outcome(result.company, module.CRM_ENTITY, crm_id, status=status, crm_id=crm_id,
+                              origin="crm", error=result.message or None)
+    return result.action, result.message

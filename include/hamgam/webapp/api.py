@@ -1,0 +1,284 @@
+"""The hamgam web app (FastAPI): Payamgostar's webhooks in, the CRM's live stock read out.
+
+Routes, in the vendor synchronizer's style (vendor-sync-spec; payamgostar-api section 6):
+
+- ``GET /api/sync/customer`` and ``GET /api/sync/salequote``: the webhooks the CRM calls on Insert,
+  Update and Delete of an identity or a quote, with query parameters ``event``, ``id`` (the record's
+  CRM id, a GUID), ``type``, ``subtype`` and the shared secret ``token``. The event is stored in the
+  ledger (at most one pending event per record), the answer is ``{"stored": true|false}`` at once, and
+  then Airflow is told (an asset event, ``hamgam.webapp.events.ASSET_URIS``) so the reverse DAG runs.
+- ``GET /api/inventory/{companyCode}`` and ``GET /api/inventory``: stock per product and warehouse,
+  read live from Tadbir (``hamgam.webapp.inventory``); optional ``exclude_warehouses`` (codes, repeated
+  or comma-separated) and ``fiscal_year`` (Jalali; default the current period).
+- ``GET /api/events``: the latest webhook events and the count per status (for a dashboard).
+- ``GET /health``: no secret needed, touches nothing.
+
+Every ``/api`` route needs the shared secret: the password of the Airflow connection ``hamgam_webhook``
+(in the demo and tests ``AIRFLOW_CONN_HAMGAM_WEBHOOK``), given as the ``token`` query parameter (all
+Payamgostar can send: a URL) or as ``Authorization: Bearer <secret>``. It is compared in constant time,
+looked up at request time and cached for a minute; the app logs no token (Airflow's access log masks a
+query parameter named ``token``; ``python -m hamgam.webapp`` installs a masking access log of its own).
+
+Nothing is resolved at import or at ``create_app``: the connection, the ledger (``Ledger.connect``, which
+also brings its schema up to date) and Tadbir are reached on the first request that needs them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from hamgam.ledger.models import EVENT_KINDS, EVENT_SOURCES, EVENT_STATUSES
+from hamgam.webapp.events import ASSET_URIS, WEBHOOK_CONN_ID
+from hamgam.webapp.notify import Notify, airflow_asset_event, notify_safely
+
+if TYPE_CHECKING:
+    from hamgam.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+SECRET_TTL_SECONDS = 60.0
+_MAX_TYPE, _MAX_SUBTYPE = 100, 250  # the ledger's column widths
+_T = TypeVar("_T")
+
+
+class Cached:
+    """``fn()``'s value, kept for ``ttl`` seconds; failures (exceptions, None) are not kept."""
+
+    def __init__(self, fn: Callable[[], _T], ttl: float = SECRET_TTL_SECONDS) -> None:
+        self._fn, self._ttl = fn, ttl
+        self._value: Any = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._value is not None and time.monotonic() < self._expires:
+                return self._value
+            value = self._fn()
+            if value is not None:
+                self._value, self._expires = value, time.monotonic() + self._ttl
+            return value
+
+
+def webhook_secret() -> str | None:
+    """The shared secret: the password of the Airflow connection ``hamgam_webhook``.
+
+    ``airflow.sdk.BaseHook.get_connection`` works in the API server (environment variables, the
+    configured secrets backend, then Airflow's database) as well as in a plain process (environment
+    variables and secrets backends); it also registers the password with Airflow's secrets masker.
+    """
+    from airflow.sdk import BaseHook
+
+    return BaseHook.get_connection(WEBHOOK_CONN_ID).password or None
+
+
+def ledger_url() -> str:
+    """The ledger's URL, from the connection named by ``sync.state_conn_id`` (as the DAGs open it)."""
+    from hamgam.config import load_config
+    from hamgam.connections import sqlalchemy_url
+
+    return sqlalchemy_url(load_config().sync.state_conn_id)
+
+
+class _Ledgers:
+    """One opened (and migrated) ledger per URL, for the life of the process."""
+
+    def __init__(self) -> None:
+        self._opened: dict[str, Ledger] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> Ledger:
+        with self._lock:
+            ledger = self._opened.get(url)
+            if ledger is None:
+                from hamgam.ledger import Ledger
+
+                ledger = self._opened[url] = Ledger.connect(url)
+            return ledger
+
+    def dispose(self) -> None:
+        with self._lock:
+            for ledger in self._opened.values():
+                ledger.dispose()
+            self._opened.clear()
+
+
+def _bad_request(message: str) -> HTTPException:
+    return HTTPException(400, message)
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def parse_webhook(query: Any) -> dict[str, Any]:
+    """The webhook's query parameters, checked; raises a 400 naming the parameter that is wrong."""
+    event = (query.get("event") or "").strip()
+    if not event:
+        raise _bad_request(f"query parameter 'event' is required ({', '.join(EVENT_KINDS)})")
+    kind = next((k for k in EVENT_KINDS if k.lower() == event.lower()), None)
+    if kind is None:
+        raise _bad_request(f"query parameter 'event' must be one of {', '.join(EVENT_KINDS)}; got {_shown(event)}")
+    raw_id = (query.get("id") or "").strip()
+    if not raw_id:
+        raise _bad_request("query parameter 'id' is required (the record's CRM id, a GUID)")
+    try:
+        crm_id = str(uuid.UUID(raw_id))
+    except ValueError:
+        raise _bad_request(f"query parameter 'id' must be the record's CRM id (a GUID); got {_shown(raw_id)}") from None
+    crm_type = (query.get("type") or "").strip() or None
+    subtype = (query.get("subtype") or "").strip() or None
+    for name, value, limit in (("type", crm_type, _MAX_TYPE), ("subtype", subtype, _MAX_SUBTYPE)):
+        if value is not None and len(value) > limit:
+            raise _bad_request(f"query parameter '{name}' is longer than {limit} characters")
+    return {"event": kind, "crm_id": crm_id, "crm_type": crm_type, "subtype": subtype}
+
+
+def _split_codes(values: list[str]) -> list[str]:
+    return [code.strip() for value in values for code in value.split(",") if code.strip()]
+
+
+def _int_param(name: str, value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise _bad_request(f"{name} must be a number; got {_shown(value)}") from None
+
+
+def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
+               secret_resolver: Callable[[], str | None] | None = None,
+               notify: Notify | None = None) -> FastAPI:
+    """The web app. Nothing is looked up here; everything is resolved when a request needs it.
+
+    ``ledger_url_resolver()``: the ledger's SQLAlchemy URL (default: the ``sync.state_conn_id``
+    connection, as the DAGs use). ``secret_resolver()``: the shared secret, or None when none is set
+    (default: the ``hamgam_webhook`` connection's password, cached for a minute). ``notify(asset_uri,
+    extra)``: called after the answer to a valid webhook (default: an Airflow asset event, for the app
+    running inside the Airflow API server; ``hamgam.webapp.notify.log_only`` without Airflow).
+    """
+    resolve_url = ledger_url_resolver or Cached(ledger_url)
+    resolve_secret = secret_resolver or Cached(webhook_secret)
+    notifier = notify or airflow_asset_event
+    ledgers = _Ledgers()
+
+    app = FastAPI(title="hamgam", version="1",
+                  description="Payamgostar webhooks and live reads of Tadbir for the hamgam synchronizer.")
+    app.state.ledgers = ledgers
+
+    def authorize(request: Request) -> None:
+        try:
+            secret = resolve_secret()
+        except Exception as exc:
+            log.error("the webhook secret cannot be read (Airflow connection %r): %s", WEBHOOK_CONN_ID,
+                      type(exc).__name__)
+            raise HTTPException(503, f"the shared secret is not configured (Airflow connection "
+                                     f"{WEBHOOK_CONN_ID!r})") from None
+        if not secret:
+            log.error("the Airflow connection %r has no password: every request is refused", WEBHOOK_CONN_ID)
+            raise HTTPException(503, f"the shared secret is not configured (Airflow connection {WEBHOOK_CONN_ID!r})")
+        given = request.query_params.get("token")
+        if given is None:
+            scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+            given = credentials.strip() if scheme.lower() == "bearer" else None
+        if not given or not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
+            client = request.client.host if request.client else "?"
+            log.warning("refused %s %s from %s: %s token", request.method, request.url.path, client,
+                        "wrong" if given else "no")
+            raise HTTPException(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
+
+    def ledger() -> Ledger:
+        try:
+            return ledgers.get(resolve_url())
+        except Exception as exc:
+            log.exception("the ledger cannot be opened")
+            raise HTTPException(503, "the ledger is not available; try again later") from exc
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def webhook(source: str, request: Request, background: BackgroundTasks) -> dict[str, bool]:
+        authorize(request)
+        params = parse_webhook(request.query_params)
+        try:
+            stored = ledger().store_event(source, **params)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            log.exception("webhook %s %s %s could not be stored", source, params["event"], params["crm_id"])
+            raise HTTPException(503, "the event could not be stored; try again later") from exc
+        log.info("webhook %s %s %s: %s", source, params["event"], params["crm_id"],
+                 "stored" if stored else "already pending, not stored again")
+        extra = {"source": source, "event": params["event"], "crm_id": params["crm_id"], "stored": stored}
+        # After the answer (the CRM does not wait for Airflow); failures are logged, not raised.
+        background.add_task(notify_safely, notifier, ASSET_URIS[source], extra)
+        return {"stored": stored}
+
+    def webhook_route(source: str) -> Callable[..., dict[str, bool]]:
+        def route(request: Request, background: BackgroundTasks) -> dict[str, bool]:
+            return webhook(source, request, background)
+
+        return route
+
+    for source in EVENT_SOURCES:
+        app.add_api_route(f"/api/sync/{source}", webhook_route(source), methods=["GET"], name=f"webhook_{source}",
+                          summary=f"Payamgostar webhook: a {source} was inserted, updated or deleted")
+
+    def stock(request: Request, company: int | None) -> JSONResponse:
+        from hamgam.config import load_config
+        from hamgam.connections import engine_for
+        from hamgam.webapp.inventory import InventoryError, inventory
+
+        authorize(request)
+        exclude = _split_codes(request.query_params.getlist("exclude_warehouses"))
+        fiscal_year = _int_param("query parameter 'fiscal_year'", request.query_params.get("fiscal_year"))
+        try:
+            lines = inventory(load_config(), company, engine_for=engine_for, exclude_warehouses=exclude,
+                              fiscal_year=fiscal_year)
+        except InventoryError as exc:
+            if exc.status >= 500:
+                log.error("inventory of company %s: %s", company if company is not None else "(default)", exc,
+                          exc_info=exc.__cause__)
+            raise HTTPException(exc.status, str(exc)) from None
+        return JSONResponse(lines)
+
+    @app.get("/api/inventory", summary="Stock per product and warehouse of the default company (or all)")
+    def inventory_default(request: Request) -> JSONResponse:
+        return stock(request, None)
+
+    @app.get("/api/inventory/{companyCode}", summary="Stock per product and warehouse of one company")
+    def inventory_of(companyCode: str, request: Request) -> JSONResponse:
+        company = _int_param("path parameter 'companyCode'", companyCode)
+        return stock(request, company)
+
+    @app.get("/api/events", summary="The latest webhook events and the number per status")
+    def events(request: Request) -> dict[str, Any]:
+        authorize(request)
+        source = request.query_params.get("source") or None
+        if source is not None and source not in EVENT_SOURCES:
+            raise _bad_request(f"query parameter 'source' must be one of {', '.join(EVENT_SOURCES)}")
+        limit = _int_param("query parameter 'limit'", request.query_params.get("limit")) or 100
+        opened = ledger()
+        return {"counts": {status: opened.count_events(status=status, source=source) for status in EVENT_STATUSES},
+                "events": [{**vars(row), "received_at": row.received_at.isoformat(),
+                            "last_received_at": row.last_received_at.isoformat(),
+                            "processed_at": row.processed_at.isoformat() if row.processed_at else None}
+                           for row in opened.events(source=source, limit=max(1, min(limit, 1000)))]}
+
+    return app
+
+
+# The app the Airflow plugin mounts at /hamgam (plugins/hamgam_plugin.py): cheap to build, resolves
+# nothing until a request comes.
+app = create_app()
