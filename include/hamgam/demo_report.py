@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from hamgam.config import load_config
-from hamgam.summary import COLUMNS, counts_table, problems_text
+from hamgam.summary import COLUMNS, counts_table, problems_text, skipped_text
 from hamgam.transform.codes import mask
 
 
@@ -52,10 +52,7 @@ def print_report(*, built: dict, timings: dict[str, float], first: dict, second:
     print(problems_text(problems, limit=100))
     skipped = [p for company in companies for entity in entities
                for p in ledger.problems(company=company, entity=entity, statuses=("skipped",))]
-    print(f"\nSkipped by the sync rules ({len(skipped)}; not errors):")
-    for p in skipped[:60]:
-        print(f"  [{p.company} {p.entity}] {p.last_error}")
-
+    print("\n" + skipped_text(skipped, limit=60) + "\n")
     kinds: dict[str, int] = {}
     for record in records:
         kinds[record.get("kind") or "?"] = kinds.get(record.get("kind") or "?", 0) + 1

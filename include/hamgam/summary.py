@@ -47,4 +47,17 @@ def entity_report(ledger: Any, entity: str, companies: list[int], *, run_id: str
         for c in COLUMNS:
             totals[c] += counts[c]
     problems = [p for c in companies for p in ledger.problems(company=c, entity=entity)]
-    return counts_table(rows) + "\n\n" + problems_text(problems), totals, unfinished
+    skipped = [p for c in companies for p in ledger.problems(company=c, entity=entity, statuses=("skipped",))]
+    return (counts_table(rows) + "\n\n" + problems_text(problems) + "\n\n" + skipped_text(skipped),
+            totals, unfinished)
+
+
+def skipped_text(skipped: list[Any], limit: int = 50) -> str:
+    """Records the sync rules leave out (no lines, cancelled, no customer): not errors, but listed."""
+    if not skipped:
+        return "No records skipped by the sync rules."
+    lines = [f"{len(skipped)} record(s) skipped by the sync rules (not errors):"]
+    lines += [f"  [{p.company} {p.entity}] {p.last_error}" for p in skipped[:limit]]
+    if len(skipped) > limit:
+        lines.append(f"  ... and {len(skipped) - limit} more (see the hamgam ledger)")
+    return "\n".join(lines)

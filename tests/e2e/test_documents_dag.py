@@ -268,8 +268,6 @@ def test_out_of_scope_documents_are_skipped_with_the_reason_and_kept_out_of_the_
         assert re.search(rf"^{entity}\s+100\s+success(\s+\d+){{7}}\s+[1-9]", text, re.MULTILINE), text
 
 
-@pytest.mark.xfail(strict=True, reason="hamgam.summary.entity_report lists only invalid/rejected/failed records "
-                                       "by name; skipped documents appear only as a count")
 def test_the_report_names_the_skipped_documents(world):
     from hamgam.summary import entity_report
 

@@ -107,7 +107,7 @@ def _checks(factor_type: int) -> tuple[Check, ...]:
 
 
 HASH_COLUMNS = ("number", "doc_date", "customer_code", "seller", "description", "total", "discount",
-                "additions", "lines_json", "origin_key")
+                "additions", "lines_json", "origin_key", "origin_number")
 
 
 def as_int(value: Any) -> int:
@@ -216,6 +216,9 @@ def make_prepare(name: str, factor_type: int):
             origin_no = row.get("OriginNo")
             origin_key = f"{period.year}/{as_int(origin_no)}" if origin_ref and origin_no == origin_no \
                 and origin_no is not None else None
+            # the returned invoice's CRM number: a new invoice numbering template re-sends the return too
+            origin_number = document_number(ctx, Template.parse(ctx.config.sales_invoices.number_template),
+                                            origin_no) if origin_key else None
             skip = None
             if as_int(row["Cancelled"]):
                 skip = "cancelled in Tadbir"
@@ -250,6 +253,7 @@ def make_prepare(name: str, factor_type: int):
                 "origin_id": origin_ref or None,
                 "origin_ok": (origin_key is not None) if origin_ref else None,
                 "origin_key": origin_key,
+                "origin_number": origin_number,
                 "lines": doc_lines,
                 "lines_json": json.dumps(doc_lines, ensure_ascii=False, sort_keys=True),
                 "ref_customer": [customer_code] if customer_code else [],
