@@ -23,7 +23,7 @@ def _sample(record: dict[str, Any]) -> str:
 
 
 def print_report(*, built: dict, timings: dict[str, float], first: dict, second: dict,
-                 records: list[dict], entities: tuple[str, ...], latency_ms: int) -> None:
+                 records: list[dict], entities: tuple[str, ...], latency_ms: int, reverse: dict | None = None) -> None:
     from hamgam.tasks import open_ledger
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the ledger's migration check is not news here
@@ -60,6 +60,9 @@ def print_report(*, built: dict, timings: dict[str, float], first: dict, second:
     for record in [r for r in records if r.get("kind") in ("person", "organization")][:4]:
         print(_sample(record))
 
+    if reverse is not None:
+        print_reverse(reverse, ledger, config)
+
     print("\nThroughput of the first run:")
     for entity in entities:
         firsts = [runs[0] for company in companies if (runs := _runs_by_order(ledger, entity, company))]
@@ -81,3 +84,48 @@ def print_report(*, built: dict, timings: dict[str, float], first: dict, second:
         print(f"    {company['counts']['__SPFactor__']} documents and {company['counts']['__PayReceive__']} "
               f"receipts/payments; deliberate cases: {cases}")
     print("=" * 100)
+
+
+def print_reverse(reverse: dict, ledger: Any, config: Any) -> None:
+    """Payamgostar → Tadbir: the webhooks, what the reverse DAGs wrote where, and what they declined."""
+    import sqlalchemy as sa
+
+    from hamgam.connections import engine_for
+    from hamgam.tadbir import schema
+
+    made = reverse["made"]
+    hooks = reverse["webhooks"]
+    print("\nPayamgostar → Tadbir:")
+    print(f"  webhooks the sandbox sent: {hooks.get('sent', 0)} (failed {hooks.get('failed', 0)}); events stored "
+          f"by the hamgam web app: {ledger.count_events()} — done {ledger.count_events(status='done')}, "
+          f"pending {ledger.count_events(status='pending')}, failed {ledger.count_events(status='failed')}")
+    seconds = ", ".join(f"{dag_id} {s:.1f} s" for dag_id, s in reverse["timings"].items())
+    print(f"  reverse DAG runs: {seconds}")
+    for company in config.companies:
+        written = {entity: [s for s in ledger.records(company.code, entity).values() if s.origin == "crm"]
+                   for entity in ("identities", "quotes")}
+        if not any(written.values()):
+            continue
+        engine = engine_for(company.tadbir_conn_id)
+        c, f = schema.customer, schema.sp_factor
+        with engine.connect() as conn:
+            for state in written["identities"]:
+                row = conn.execute(sa.select(c.c.Id, c.c.FPId, c.c.Name, c.c.FAccId).where(
+                    c.c.SubscriptionNo == state.tadbir_key).order_by(c.c.FPId.desc())).first()
+                print(f"  company {company.code}: customer {state.crm_number} → __Customer__ Id {row.Id} "
+                      f"(fiscal period {row.FPId}, detail account {row.FAccId}): {row.Name}")
+            for state in written["quotes"]:
+                year, _, number = state.tadbir_key.partition("/")
+                row = conn.execute(sa.select(f.c.Id, f.c.FPId, f.c.Total).where(
+                    f.c.FactorType == 4, f.c.FactorNo == int(number), f.c.FPId.in_(
+                        sa.select(schema.fiscal_period.c.Id)))).all()
+                print(f"  company {company.code}: quote {state.crm_number} → __SPFactor__ quote {number} of "
+                      f"fiscal year {year} (floating coding), total {row[-1].Total if row else '?'} Rial")
+    declined = [p for c in config.companies for e in ("crm_identities", "crm_quotes")
+                for p in ledger.problems(company=c.code, entity=e, statuses=("rejected", "skipped"))]
+    mine = sum(1 for p in declined if p.status == "skipped")
+    print(f"  {mine} CRM item(s) were hamgam's own forward writes coming back as webhooks, or owned by Tadbir: "
+          "nothing written for them (no echo)")
+    for p in [p for p in declined if p.status == "rejected"][:10]:
+        print(f"  rejected: {p.last_error}")
+    print(f"  CRM user's items: customer {made.customer_number}, quote {made.quote_number}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_USER, DEMO_PASSWORD = "hamgam", "hamgam-demo"  # the local sandbox's demo login, not a real secret
+DEMO_WEBHOOK_SECRET = "hamgam-demo-webhook"  # what the demo's sandbox puts in its webhook URLs
 SANDBOX_PORT = 8765
 
 
@@ -40,6 +41,7 @@ def airflow_env(data_dir: Path, *, sandbox_url: str = f"http://127.0.0.1:{SANDBO
         "AIRFLOW_CONN_PAYAMGOSTAR_DEFAULT": json.dumps({
             "conn_type": "http", "host": sandbox_url, "login": DEMO_USER, "password": DEMO_PASSWORD,
             "extra": {"timeout": 30, "max_attempts": crm_max_attempts}}),
+        "AIRFLOW_CONN_HAMGAM_WEBHOOK": json.dumps({"conn_type": "generic", "password": DEMO_WEBHOOK_SECRET}),
         "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps({
             "conn_type": "smtp", "host": "127.0.0.1", "port": smtp_port,
             "extra": {"disable_tls": True, "disable_ssl": True, "timeout": 10, "retry_limit": 1}}),

@@ -109,24 +109,29 @@ def test_the_airflow_notifier_emits_an_asset_event_for_the_active_asset(airflow_
     from sqlalchemy import delete, select
 
     uri = ASSET_URIS["salequote"]
-    with create_session() as session:
-        asset = AssetModel(name=uri, uri=uri)
-        session.add(asset)
-        session.flush()
-        session.add(AssetActive.for_asset(asset))
+    with create_session() as session:  # the reverse DAGs may have registered it in this session's database
+        asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
+        created = asset is None
+        if created:
+            asset = AssetModel(name=uri, uri=uri)
+            session.add(asset)
+            session.flush()
+        if session.scalar(select(AssetActive).where(AssetActive.uri == uri)) is None:
+            session.add(AssetActive.for_asset(asset))
+        asset_id = asset.id
+        session.execute(delete(AssetEvent).where(AssetEvent.asset_id == asset_id))
     try:
         airflow_asset_event(uri, {"source": "salequote", "event": "Update", "crm_id": GUID, "stored": True})
 
         with create_session() as session:
-            events = session.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                                     .where(AssetModel.uri == uri)).all()
+            events = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id)).all()
             assert [(e.extra["crm_id"], e.extra["event"]) for e in events] == [(GUID, "Update")]
     finally:
         with create_session() as session:
-            asset_id = session.scalar(select(AssetModel.id).where(AssetModel.uri == uri))
             session.execute(delete(AssetEvent).where(AssetEvent.asset_id == asset_id))
-            session.execute(delete(AssetActive).where(AssetActive.uri == uri))
-            session.execute(delete(AssetModel).where(AssetModel.id == asset_id))
+            if created:
+                session.execute(delete(AssetActive).where(AssetActive.uri == uri))
+                session.execute(delete(AssetModel).where(AssetModel.id == asset_id))
 
 
 def test_the_dags_use_the_webhook_assets():
