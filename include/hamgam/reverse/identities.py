@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hamgam.config import HamgamConfig
     from hamgam.ledger.store import Ledger
     from hamgam.payamgostar.client import PayamgostarClient
+    from hamgam.tadbir.reader import FiscalPeriod
 
 log = logging.getLogger(__name__)
 ENTITY = "identities"
@@ -53,6 +54,8 @@ class Applied:
 def kind_hint(subtype: str | None) -> tuple[str, ...]:
     """Which identity kind to try first: the vendor's own sync reads حقیقی / حقوقی in the subtype name."""
     text = subtype or ""
+    if text in ("person", "organization"):  # the sweep knows the kind already
+        return (text, "organization" if text == "person" else "person")
     if PERSON_HINT in text:
         return ("person", "organization")
     if ORGANIZATION_HINT in text:
@@ -156,8 +159,11 @@ def may(config: HamgamConfig, action: str, record: dict, tadbir_origin: str | No
 
 
 def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: dict[int, sa.Engine],
-                   ledger: Ledger) -> Applied:
-    """Write one CRM identity into the Tadbir database of its company, by the rules; raises Rejected."""
+                   ledger: Ledger, period: FiscalPeriod | None = None) -> Applied:
+    """Write one CRM identity into the Tadbir database of its company, by the rules; raises Rejected.
+
+    ``period``: the fiscal period to write into (a quote's, when its customer is brought over first);
+    by default the company's current one, where master data lives."""
     number = (record.get("customerNumber") or "").strip()
     label = f"identity {number or record.get('crmId')}"
     if not number:
@@ -168,7 +174,7 @@ def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: di
     values = tadbir_values(kind, record)
     _check_codes(label, kind, values)
     engine = engines[company.code]
-    period = current_period(engine, company)
+    period = period or current_period(engine, company)
     existing = find_customer(engine, period.id, code)
     state = ledger.get(company.code, ENTITY, code)
     action = "edit" if existing is not None else "create"

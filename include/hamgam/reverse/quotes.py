@@ -116,9 +116,11 @@ def _date(value: Any) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _known_forward(ledger: Ledger, company: int, crm_id: str):
-    """The forward ledger's record of the Tadbir quote this CRM quote is, if any."""
-    return next((s for s in ledger.records(company, ENTITY).values() if s.crm_id == crm_id), None)
+def _known_forward(ledger: Ledger, company: int, crm_id: str, number: str):
+    """The forward ledger's record of the Tadbir quote this CRM quote is, if any: the one under its current
+    number first (after a renumbering the older Tadbir quote keeps the old one)."""
+    mine = [s for s in ledger.records(company, ENTITY).values() if s.crm_id == crm_id]
+    return next((s for s in mine if s.crm_number == number), mine[0] if mine else None)
 
 
 def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient, engines: dict[int, sa.Engine],
@@ -132,7 +134,7 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
     routed = route_number(config, number, config.quotes.number_template, label)
     company = routed.company
     engine = engines[company.code]
-    known = _known_forward(ledger, company.code, crm_id)
+    known = _known_forward(ledger, company.code, crm_id, number)
     if known is not None and known.origin == "tadbir":  # ours, coming back: edits flow from Tadbir only
         return Applied("skipped", company.code, known.tadbir_key, "created in Tadbir: its edits come from there")
     digest = content_digest(quote)
@@ -144,7 +146,6 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
     details = quote.get("details") or []
     if not details:
         raise Rejected(f"{label}: the quote has no lines")
-    customer = _customer(config, quote, company, period, client=client, engines=engines, ledger=ledger, label=label)
     products = _merchandise(engine, period.id)
     warehouse = _warehouse(engine, period.id, config.reverse.quotes.default_warehouse_code, label)
     lines = []
@@ -159,6 +160,8 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
                                stock_room_id=warehouse, quantity=quantity, unit_price=_rial(d.get("baseUnitPrice")),
                                discount=_rial(d.get("totalDiscount")), vat=_rial(d.get("totalVat")),
                                toll=_rial(d.get("totalToll")), description=d.get("detailDescription") or ""))
+    # only now, with the quote known to be writable, may its customer be brought over
+    customer = _customer(config, quote, company, period, client=client, engines=engines, ledger=ledger, label=label)
     total = sum(int((li.quantity * li.unit_price).to_integral_value()) for li in lines)
     header = QuoteHeader(
         period_id=period.id, date=_date(quote.get("quoteDate")), customer_id=int(customer["Id"]),
@@ -211,7 +214,8 @@ def _customer(config: HamgamConfig, quote: dict, company: CompanyConfig, period:
     if found is not None:
         return found
     try:
-        applied = reverse_identities.apply_identity(config, kind, record, engines=engines, ledger=ledger)
+        applied = reverse_identities.apply_identity(config, kind, record, engines=engines, ledger=ledger,
+                                                    period=period)
     except Rejected as exc:
         raise Rejected(f"{label}: its customer cannot be brought over: {exc}") from exc
     found = reverse_identities.find_customer(engines[company.code], period.id, code)

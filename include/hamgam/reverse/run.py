@@ -7,22 +7,25 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hamgam.config import load_config
 from hamgam.connections import engine_for
 from hamgam.reverse import identities, quotes
 from hamgam.reverse.common import Rejected
+from hamgam.tadbir.writer import WriteConflict
 
 log = logging.getLogger(__name__)
 SOURCES = {"customer": identities, "salequote": quotes}  # webhook path → module
 SWEEP_SCOPE = 0  # ledger cursors of the sweeps are not per company
 MAX_ITEMS = 2000  # per run; the rest waits for the next run (XCom stays small)
+CRM_TIMEZONE = ZoneInfo("Asia/Tehran")  # the CRM's dates are Tehran wall time without an offset
 
 
 def _sweep_since(ledger: Any, source: str, overlap: int) -> datetime:
     saved = ledger.get_cursor(SWEEP_SCOPE, f"sweep:{source}", "modified_since")
     if saved is None:  # first sweep: only what changed from now on (the forward flow covers the past)
-        return datetime.now() - timedelta(seconds=overlap)
+        return datetime.now(CRM_TIMEZONE).replace(tzinfo=None) - timedelta(seconds=overlap)
     return datetime.fromisoformat(saved) - timedelta(seconds=overlap)
 
 
@@ -80,11 +83,14 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
             else:
                 outcome, message = _apply_one(config, source, module, item, client, engines, ledger)
             counts[outcome] += 1
+            status = {"rejected": "failed", "failed": "pending"}.get(outcome, "done")  # failed: try again
             for event_id, deliveries in item["events"]:
                 # a webhook that arrived meanwhile keeps its event pending for the next run
-                ledger.finish_event(event_id, "done" if outcome != "rejected" else "failed", message, run_id=run_id,
-                                    deliveries=deliveries)
+                ledger.finish_event(event_id, status, message, run_id=run_id, deliveries=deliveries)
     log.info("%s: %s", source, dict(counts))
+    if counts["failed"]:  # Tadbir or the CRM kept failing: the task fails, Airflow retries, the team is told
+        raise RuntimeError(f"{source}: {counts['failed']} item(s) could not be written into Tadbir and stay "
+                           "queued; see the log above")
     return dict(counts)
 
 
@@ -105,6 +111,9 @@ def _apply_one(config, source: str, module, item: dict, client, engines, ledger)
             except NotFound:
                 return "skipped", f"quote {crm_id} is no longer in the CRM"
             result = quotes.apply_quote(config, quote, client=client, engines=engines, ledger=ledger)
+    except WriteConflict as exc:  # another writer kept winning: not the item's fault, so it is tried again
+        log.warning("%s %s: %s", source, crm_id, exc)
+        return "failed", str(exc)
     except Rejected as exc:
         ledger.record_outcome(scope, module.CRM_ENTITY, crm_id, status="rejected", crm_id=crm_id, origin="crm",
                               error=str(exc))

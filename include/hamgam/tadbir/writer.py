@@ -100,10 +100,11 @@ class TadbirWriter:
             detail_id = _next(conn, d.c.Id, d.c.FPId == period_id)
             level = len(detail_chain) + 1
             prefix = [d.c[f"T{i}"] == code for i, code in enumerate(detail_chain, start=1)]
-            siblings = conn.execute(sa.select(d.c[f"T{level}"]).where(d.c.FPId == period_id,
-                                                                       d.c.AccLevel == 3 + level, *prefix)).scalars()
-            own = max((int(s) for s in siblings if s and str(s).isdigit()), default=0) + 1
-            segments = [*detail_chain, str(own)] + [""] * (8 - level)
+            siblings = [str(s) for s in conn.execute(sa.select(d.c[f"T{level}"]).where(
+                d.c.FPId == period_id, d.c.AccLevel == 3 + level, *prefix)).scalars() if s and str(s).isdigit()]
+            own = max((int(s) for s in siblings), default=0) + 1
+            width = max((len(s) for s in siblings), default=1)  # codes keep their siblings' zero padding
+            segments = [*detail_chain, str(own).zfill(width)] + [""] * (8 - level)
             conn.execute(d.insert().values(
                 Id=detail_id, FPId=period_id, Name=values.get("Name", ""), AccLevel=3 + level,
                 **{f"T{i}": seg for i, seg in enumerate(segments, start=1)}, AccDesc="from Payamgostar (hamgam)"))
