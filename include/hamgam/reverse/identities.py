@@ -127,12 +127,23 @@ def tadbir_values(kind: str, record: dict) -> dict[str, Any]:
 
 
 def find_customer(engine: sa.Engine, period_id: int, customer_code: str) -> dict | None:
-    """The customer whose (normalised) code is ``customer_code`` in one fiscal period."""
+    """The customer whose (normalised) code is ``customer_code`` in one fiscal period.
+
+    Codes are stored as typed (ASCII, Persian or Saman-font digits): first ask for the likely spellings,
+    and only when none matches compare every code of the period after normalising it."""
     c = schema.customer
+    spellings = {customer_code, customer_code.translate(_PERSIAN_DIGITS), customer_code.translate(_ARABIC_DIGITS)}
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(c).where(c.c.FPId == period_id)).mappings().all()
+        rows = conn.execute(sa.select(c).where(c.c.FPId == period_id, c.c.SubscriptionNo.in_(spellings))
+                            ).mappings().all()
+        if not rows:
+            rows = conn.execute(sa.select(c).where(c.c.FPId == period_id)).mappings().all()
     matches = [dict(r) for r in rows if _code(r["SubscriptionNo"]) == customer_code]
     return matches[0] if matches else None
+
+
+_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 def may(config: HamgamConfig, action: str, record: dict, tadbir_origin: str | None) -> tuple[bool, str]:
