@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
 
-.PHONY: setup demo test test-fast lint lock up airflow airflow-init clean
+.PHONY: setup demo backfill-demo test test-fast lint lock up airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: setup  ## demo Tadbir data -> local Payamgostar sandbox through the identities DAG, then a summary
 	$(PY) -m hamgam.demo
+
+backfill-demo: setup  ## fiscal years 1403 and 1404 backfilled twice through a real Airflow (scheduler, API server) over the demo data
+	$(PY) -m hamgam.backfill_demo
 
 test: setup  ## the whole suite (PostgreSQL tests skip when no server answers at 127.0.0.1:5432)
 	$(PY) -m pytest
@@ -36,8 +39,10 @@ lock:  ## re-pin requirements.txt from requirements.in
 airflow-init: setup  ## demo data, Airflow's metadata database, the DAGs registered and the CRM pool
 	$(PY) -m hamgam.demo --prepare-only
 
-up: airflow-init  ## Airflow UI on http://127.0.0.1:8080 and the sandbox on :8765 over the demo data (Ctrl-C stops both)
+up: airflow-init  ## Airflow UI on :8080 (hamgam web app under /hamgam) and the sandbox on :8765, whose webhooks go to it (Ctrl-C stops both)
 	@$(AIRFLOW_ENV) && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH" && \
+	  export PG_SANDBOX_WEBHOOK_IDENTITY_URL="http://127.0.0.1:8080/hamgam/api/sync/customer?token=hamgam-demo-webhook" && \
+	  export PG_SANDBOX_WEBHOOK_QUOTE_URL="http://127.0.0.1:8080/hamgam/api/sync/salequote?token=hamgam-demo-webhook" && \
 	  { $(PY) -m pg_sandbox --port 8765 --db data/sandbox.sqlite --no-access-log & sandbox=$$!; } && \
 	  trap 'kill $$sandbox 2>/dev/null' EXIT && airflow standalone
 

@@ -55,12 +55,15 @@ class PreloadingLocalExecutor(LocalExecutor):
         super().start()
 
 
-# For a quick turn-around on a small machine: the preloading executor; workers that notice a finished
-# task process within 1 s (a worker waits for its task process's exit in a select() of up to
-# min_heartbeat_interval, default 5 s, and when the process closes its sockets before it has exited,
-# e.g. while Python tears down, it sits out the whole interval: measured, a median of 1.4-3 s of
-# 0.3 s tasks); a scheduler that notices finished tasks sooner (default: it sleeps 1 s after a loop
-# that found nothing to do); a DAG processor that does not re-parse the unchanged DAG file every 30 s.
+# For a quick turn-around on a small machine (on 2 cores the test went from 180-195 s, partly under load, to 50-55 s):
+# - the preloading executor;
+# - workers that notice a finished task process within 1 s: a worker waits for its task process's
+#   exit in a select() of up to [workers] min_heartbeat_interval (default 5 s); a process that closes
+#   its sockets before it has exited (while Python tears down) leaves it sitting out the whole
+#   interval, so 0.3 s tasks took a median 1.4 s, up to 5.6 s, of their worker's time;
+# - 8 tasks at once (a fiscal year's second layer is 4 entities x 2 companies, mostly waiting on I/O);
+# - a scheduler that notices finished tasks sooner (by default it sleeps 1 s after an idle loop);
+# - a DAG processor that does not re-parse the unchanged DAG file every 30 s.
 SCHEDULER_SETTINGS = {
     "AIRFLOW__CORE__EXECUTOR": "hamgam.backfill_demo.PreloadingLocalExecutor",
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
@@ -115,6 +118,11 @@ def run_backfill(server, from_date: str = FROM_DATE, to_date: str = TO_DATE, *, 
     if not wanted:
         raise BackfillError(f"a backfill of {dag_id} from {from_date} to {to_date} (reprocess "
                             f"{reprocess_behavior}) has nothing to run")
+    # Paused while the backfill is created: a reprocessing backfill clears the existing runs one by one
+    # and the scheduler would start the first while the second is being cleared. On SQLite that write
+    # fails the creation ("Database is locked", 503), and Airflow's clean-up of the partial backfill
+    # then deletes the runs it had cleared, which the scheduler is running (it dies of it).
+    server.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
     backfill_id = server.backfill(dag_id, from_date, to_date, reprocess_behavior=reprocess_behavior)
     created = _when(server.api("GET", f"/backfills/{backfill_id}")["created_at"])
     server.unpause(dag_id)  # after the backfill: see hamgam.airflow_server

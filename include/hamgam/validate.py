@@ -69,6 +69,8 @@ def _validation_definition(suite_name: str, checks: tuple[Check, ...]
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO chatter drowns task logs
+
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas(f"tadbir_{suite_name}").add_dataframe_asset(suite_name)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
-import time
 
 import pendulum
 import pytest
 
-from hamgam.devenv import ROOT, airflow_env
+from hamgam.devenv import ROOT
 from hamgam.timetables import FiscalYearTimetable, fiscal_year_interval
 
 TIMETABLE_NAME = "hamgam.timetables.FiscalYearTimetable"
@@ -102,49 +100,5 @@ def _processes_using(home) -> list[int]:
     return found
 
 
-@pytest.mark.airflow
-def test_a_real_airflow_backfills_one_run_per_fiscal_year(tmp_path):
-    from hamgam.airflow_server import AirflowServer
-
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "fiscal_year_probe.py").write_text(textwrap.dedent(PROBE_DAG))
-    home = tmp_path / "airflow"
-    env = {**airflow_env(tmp_path / "data", airflow_home=home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
-    dag_id = "hamgam_fiscal_year_probe"
-    timings = {}
-    started = time.monotonic()
-    server = AirflowServer(env)
-    with server:
-        timings["start"] = server.started_in
-        mark = time.monotonic()
-        server.wait_for_dag(dag_id)
-        timings["dag parsed"] = time.monotonic() - mark
-
-        # The CLI's dry run: bare dates are UTC midnight, 3.5 h into 1 Farvardin in Tehran.
-        cli = server.cli("backfill", "create", "--dag-id", dag_id, "--from-date", "2024-03-20",
-                         "--to-date", "2026-03-20", "--dry-run")
-        assert cli.stdout.count("2024-03-19 20:30:00+00:00") == 1, cli.stdout
-        assert cli.stdout.count("2025-03-20 20:30:00+00:00") == 1, cli.stdout
-        assert cli.stdout.count("+00:00") == 2, cli.stdout
-        assert server.backfill(dag_id, "2024-03-20", "2026-03-20", dry_run=True) == [
-            "2024-03-19T20:30:00Z", "2025-03-20T20:30:00Z"]
-
-        mark = time.monotonic()
-        backfill_id = server.backfill(dag_id, "2024-03-20", "2026-03-20", conf={"probe": True})
-        server.unpause(dag_id)
-        runs = server.wait_for_runs(dag_id, 2, timeout=300)
-        timings["backfill of 2 years"] = time.monotonic() - mark
-        assert isinstance(backfill_id, int)
-        assert [(r["state"], r["run_type"], r["conf"]) for r in runs] == [("success", "backfill", {"probe": True})] * 2
-        intervals = [(pendulum.parse(r["data_interval_start"]), pendulum.parse(r["data_interval_end"])) for r in runs]
-        assert intervals == [tuple(fiscal_year_interval(1403)), tuple(fiscal_year_interval(1404))]
-        assert [server.xcom(dag_id, r["run_id"], "which_year") for r in runs] == [1403, 1404]
-        time.sleep(3)  # nothing else gets scheduled: the unpaused DAG's latest complete year is 1404's run
-        assert len(server.dag_runs(dag_id)) == 2
-        mark = time.monotonic()
-    timings["stop"] = time.monotonic() - mark
-    timings["total"] = time.monotonic() - started
-    print("airflow server timings (s):", {k: round(v, 1) for k, v in timings.items()})
-    assert server.processes() == []
-    assert _processes_using(home) == []
+# The real scheduler backfilling one run per fiscal year is tested on the project's own DAG and the demo
+# data in tests/e2e/test_backfill_by_fiscal_year.py (one real Airflow start for the suite, not two).
