@@ -18,7 +18,8 @@ for _name in SPECS:
     _dag = forward_dag(_name, _config)
     globals()[_dag.dag_id] = _dag
 
-by_fiscal_year = by_fiscal_year_dag(_config)
+_dag = by_fiscal_year_dag(_config)
+globals()[_dag.dag_id] = _dag
 for _source in REVERSE_DAGS:
     _dag = reverse_dag(_source, _config)
     globals()[_dag.dag_id] = _dag
