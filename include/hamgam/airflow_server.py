@@ -348,9 +348,16 @@ class AirflowServer:
         `conf` becomes every run's conf. `max_active_runs` runs at once (1: one fiscal year after the
         other). `reprocess_behavior`: "none" skips intervals that already have a run, "failed" reruns
         failed ones, "completed" reruns all. With dry_run=True nothing is created; returns the logical
-        dates (ISO strings) the backfill would run. Runs execute only once the DAG is unpaused.
+        dates (ISO strings) the backfill would run. Runs execute only once the DAG is unpaused: the DAG
+        is paused while the backfill is created, and the caller unpauses it afterwards.
         """
         self.wait_for_dag(dag_id)
+        if not dry_run:
+            # A reprocessing backfill clears the existing runs one by one; an unpaused scheduler would
+            # start the first while the next is cleared. On SQLite that write fails the creation (503,
+            # "Database is locked"), and Airflow's clean-up of the partial backfill then deletes the runs
+            # it had cleared — completed history included (Airflow 3.3.2).
+            self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
         body = {"dag_id": dag_id, "from_date": _iso(from_date), "to_date": _iso(to_date),
                 "dag_run_conf": conf or {}, "max_active_runs": max_active_runs,
                 "reprocess_behavior": reprocess_behavior}

@@ -118,11 +118,6 @@ def run_backfill(server, from_date: str = FROM_DATE, to_date: str = TO_DATE, *, 
     if not wanted:
         raise BackfillError(f"a backfill of {dag_id} from {from_date} to {to_date} (reprocess "
                             f"{reprocess_behavior}) has nothing to run")
-    # Paused while the backfill is created: a reprocessing backfill clears the existing runs one by one
-    # and the scheduler would start the first while the second is being cleared. On SQLite that write
-    # fails the creation ("Database is locked", 503), and Airflow's clean-up of the partial backfill
-    # then deletes the runs it had cleared, which the scheduler is running (it dies of it).
-    server.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
     backfill_id = server.backfill(dag_id, from_date, to_date, reprocess_behavior=reprocess_behavior)
     created = _when(server.api("GET", f"/backfills/{backfill_id}")["created_at"])
     server.unpause(dag_id)  # after the backfill: see hamgam.airflow_server
