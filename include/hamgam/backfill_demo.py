@@ -14,7 +14,6 @@ tests/e2e/test_backfill_by_fiscal_year.py uses.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import importlib
 import json
@@ -29,7 +28,7 @@ from urllib.parse import quote
 from airflow.executors.local_executor import LocalExecutor
 
 from hamgam.dagbuilder import BY_FISCAL_YEAR
-from hamgam.devenv import ROOT, airflow_env
+from hamgam.devenv import airflow_env
 
 FROM_DATE, TO_DATE = "2024-03-20", "2026-03-20"  # UTC midnights: 1 Farvardin 1403 .. 29 Esfand 1404
 CLI_EQUIVALENT = (f'make airflow ARGS="backfill create --dag-id {BY_FISCAL_YEAR} '
@@ -196,16 +195,11 @@ def print_backfill(label: str, backfill: Backfill, writes: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT / "data", help="where demo files go (default: data/)")
-    parser.add_argument("--seed", type=int, default=1405)
-    parser.add_argument("--scale", type=int, default=1, help="multiplies the demo's record counts")
-    parser.add_argument("--latency-ms", type=int, default=5, help="sandbox latency added to every CRM call")
-    parser.add_argument("--port", type=int, default=0, help="sandbox port (default: a free one)")
-    args = parser.parse_args(argv)
+    from hamgam.demo import demo_arguments, prepare
+
+    args = demo_arguments(__doc__, sandbox_port=0).parse_args(argv)
 
     from hamgam.airflow_server import AirflowServer, free_port
-    from hamgam.demo import prepare
     from pg_sandbox.testing import run_sandbox
 
     began = time.monotonic()

@@ -112,13 +112,20 @@ def reverse_step(env: dict[str, str], sandbox: RunningSandbox) -> dict[str, Any]
             "webhooks": sandbox.stats().get("webhooks", {})}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def demo_arguments(doc: str | None, *, sandbox_port: int) -> argparse.ArgumentParser:
+    """The options the demos share: where the data goes, its seed and scale, the sandbox's latency and port."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT / "data", help="where demo files go (default: data/)")
     parser.add_argument("--seed", type=int, default=1405)
     parser.add_argument("--scale", type=int, default=1, help="multiplies the demo's record counts")
     parser.add_argument("--latency-ms", type=int, default=5, help="sandbox latency added to every CRM call")
-    parser.add_argument("--port", type=int, default=8765, help="sandbox port")
+    parser.add_argument("--port", type=int, default=sandbox_port,
+                        help="sandbox port" + (" (default: a free one)" if not sandbox_port else ""))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = demo_arguments(__doc__, sandbox_port=8765)
     parser.add_argument("--webapp-port", type=int, default=8790, help="port of the hamgam web app (webhooks)")
     parser.add_argument("--prepare-only", action="store_true", help="build data and Airflow state, run nothing")
     args = parser.parse_args(argv)

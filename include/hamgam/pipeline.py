@@ -112,12 +112,6 @@ def scope_periods(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext,
     return periods
 
 
-def current_period(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext) -> reader.FiscalPeriod | None:
-    """The newest fiscal period (≥ the company's start year) that holds rows of this master-data entity."""
-    periods = scope_periods(engine, spec, ctx)
-    return periods[-1] if periods else None
-
-
 def prepare_rows(spec: EntitySpec, ctx: SyncContext, engine: sa.Engine, raw: pd.DataFrame) -> pd.DataFrame:
     """Raw header rows of one fiscal period (``ctx.period``) → the spec's prepared frame, lines included."""
     lines = None

@@ -18,10 +18,8 @@ from hamgam.config import parse_config
 from hamgam.entities import SPECS
 from hamgam.entities.base import SyncContext
 from hamgam.ledger import Ledger
-from hamgam.payamgostar.client import PayamgostarClient
 from hamgam.tadbir import schema
 from hamgam.transform.codes import make_national_code
-from pg_sandbox.testing import run_sandbox
 
 QUOTE, SALES_INVOICE, SALES_RETURN = 4, 1, 3
 RECEIPT, PAYMENT = 0, 1
@@ -40,22 +38,6 @@ SETTINGS: dict[str, Any] = {
     # a handful of rows per test, most of them bad on purpose: the bad-share guard stays out of the way
     "sync": {"chunk_size": 50, "min_batch_for_bad_share": 1000, "amount_tolerance_rial": 10},
 }
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    with run_sandbox(tmp_path_factory.mktemp("documents") / "sandbox.sqlite") as running:
-        yield running
-
-
-@pytest.fixture
-def crm(sandbox):
-    sandbox.reset()
-    sandbox.reset_stats()
-    sandbox.clear_faults()
-    with PayamgostarClient(sandbox.base_url, sandbox.username, sandbox.password, max_attempts=2,
-                           sleep=lambda s: None) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,8 @@ from hamgam.config import parse_config
 from hamgam.entities import SPECS
 from hamgam.entities.base import SyncContext
 from hamgam.ledger import LeaseBusy, Ledger
-from hamgam.payamgostar.client import PayamgostarClient
 from hamgam.tadbir import schema
 from hamgam.transform.codes import make_national_code, make_national_id
-from pg_sandbox.testing import run_sandbox
 
 SPEC = SPECS["identities"]
 PERSON_CODE = make_national_code("001234567")
@@ -27,22 +25,6 @@ companies: [{code: 100, tadbir_conn_id: tadbir_default, default: true}]
 identities: {kind_policy: %s, category_key: zone0}
 sync: {chunk_size: 50, min_batch_for_bad_share: 5, max_bad_share: 0.5}
 """
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    with run_sandbox(tmp_path_factory.mktemp("pipeline") / "sandbox.sqlite") as running:
-        yield running
-
-
-@pytest.fixture
-def crm(sandbox):
-    sandbox.reset()
-    sandbox.reset_stats()
-    sandbox.clear_faults()
-    with PayamgostarClient(sandbox.base_url, sandbox.username, sandbox.password, max_attempts=2,
-                           sleep=lambda s: None) as client:
-        yield client
 
 
 @pytest.fixture

@@ -441,9 +441,8 @@ class SoapDocumentTarget:
     creates otherwise, so the number (the CRM's key for these) is looked up first. The ledger keeps the
     CRM type code as the record's kind, which the delete-by-number operations need."""
 
-    def __init__(self, save: str, find: str, delete: str, *, delete_takes_type: bool = True) -> None:
+    def __init__(self, save: str, find: str, delete: str) -> None:
         self.save, self.find, self.remove = save, find, delete
-        self.delete_takes_type = delete_takes_type
 
     def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
         info = dict(item.payloads["soap"])
@@ -460,8 +459,8 @@ class SoapDocumentTarget:
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
         if not known.crm_number:
             return Outcome("gone", known.crm_id, known.crm_kind)
-        args = (known.crm_number, known.crm_kind) if self.delete_takes_type else (known.crm_number,)
-        removed = getattr(client, self.remove)(*args, record=f"{known.crm_kind} {known.crm_number}")
+        removed = getattr(client, self.remove)(known.crm_number, known.crm_kind,
+                                               record=f"{known.crm_kind} {known.crm_number}")
         return Outcome("deleted" if removed else "gone", known.crm_id, known.crm_kind)
 
 

@@ -144,8 +144,6 @@ def make_spec(name: str, label: str, kind: int, subject: str, target: SoapDocume
 
 
 RECEIPTS = make_spec("receipts", "receipt", RECEIPT, "دریافت",
-                     SoapDocumentTarget("save_payment", "find_receipt_by_number", "delete_receipt_by_number",
-                                        delete_takes_type=False))
+                     SoapDocumentTarget("save_payment", "find_receipt_by_number", "delete_receipt_by_number"))
 PAYMENTS = make_spec("payments", "payment", PAYMENT, "پرداخت",
-                     SoapDocumentTarget("save_payment", "find_payment_by_number", "delete_payment_by_number",
-                                        delete_takes_type=False))
+                     SoapDocumentTarget("save_payment", "find_payment_by_number", "delete_payment_by_number"))
