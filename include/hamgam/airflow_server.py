@@ -116,6 +116,10 @@ class AirflowServer:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # a task's calls to the execution API (its state, XComs) time out after 5 s by default; on a
+            # busy 2-core machine with SQLite the API server can take longer, and the task then dies with
+            # httpx.ReadTimeout although nothing is wrong with it
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
         }
         merged = {**os.environ, **defaults, **env}
         merged.update({

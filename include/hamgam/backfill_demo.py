@@ -181,6 +181,8 @@ def failed_task_logs(server, runs: list[dict[str, Any]], *, dag_id: str = BY_FIS
             for log_file in sorted(folder.glob("attempt=*.log")):
                 out.append(f"    {log_file}")
                 out += ["    " + line for line in _log_lines(log_file, lines)]
+    if out:  # a task killed from outside (a time-out talking to the API server) says why only there
+        out.append("--- the scheduler's and the API server's logs (end):\n" + server.log_tail())
     return "\n".join(out)
 
 

@@ -130,12 +130,30 @@ class SyncConfig(_Strict):
     crm_max_workers: int = Field(default=4, ge=1, le=64)
     retries: int = Field(default=2, ge=0)
     retry_delay_seconds: int = Field(default=30, ge=0)
-    lease_ttl_seconds: int = Field(default=600, ge=1)  # renewed per chunk
+    lease_ttl_seconds: int = Field(default=60, ge=1, description="A load's lease of its company + entity; a "
+                                   "heartbeat renews it every third of this, so a dead try's lease is taken "
+                                   "over this long after its last renewal")
     reference_wait_seconds: int = Field(default=120, ge=0, description="How long a document load waits for "
                                         "the identities or products lease to sync a missing reference")
     amount_tolerance_rial: int = Field(default=10, ge=0, description="Rounding slack when totals are compared")
     crm_conn_id: str = "payamgostar_default"
     state_conn_id: str = "hamgam_state"
+
+
+class LimitsConfig(_Strict):
+    """Longest text, in characters, the CRM is sent. The vendor's contract (REST reference, WSDL/XSDs) states
+    no lengths, so these are hamgam's conservative assumptions: a longer name, code, address, e-mail or
+    place is invalid (the field named); longer free text (descriptions) is cut (see ``transform.limits``)."""
+
+    name: int = Field(default=250, ge=1, description="Names: customers, products, sellers")
+    code: int = Field(default=50, ge=1, description="Codes and numbers: customer, product, economic, register, "
+                      "document and cheque numbers")
+    address: int = Field(default=500, ge=1)
+    email: int = Field(default=254, ge=1)
+    place: int = Field(default=100, ge=1, description="Province, city, zone, township, warehouse and unit names")
+    free_text: int = Field(default=1000, ge=20, description="Descriptions and notes: longer ones are truncated")
+    truncation_marker: str = Field(default=" …[truncated]", max_length=19,
+                                   description="Ends a truncated text, inside the free_text limit")
 
 
 class AlertsConfig(_Strict):
@@ -156,6 +174,7 @@ class HamgamConfig(_Strict):
     payments: DocumentConfig = DocumentConfig(type_code="payment", number_template=TREASURY_NUMBER_TEMPLATE)
     sync: SyncConfig = SyncConfig()
     alerts: AlertsConfig = AlertsConfig()
+    limits: LimitsConfig = LimitsConfig()
     reverse: ReverseConfig = ReverseConfig()
 
     @model_validator(mode="after")

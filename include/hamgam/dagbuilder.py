@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import DAG, Param, TriggerRule, dag, get_current_context, task, task_group
 
 from hamgam.config import HamgamConfig
 from hamgam.entities import SPECS
@@ -37,8 +37,19 @@ ALLOW_MASS_DELETE = Param(False, type="boolean", description="Confirm deleting m
 LAYERS = (("identities", "products"), ("quotes", "sales_invoices", "receipts", "payments"), ("sales_returns",))
 
 
+def _holder(context: Any) -> str:
+    """This try's lease holder: two tries of one task (an orphan and its retry) never share a lease."""
+    from hamgam.ledger import try_holder
+
+    ti = context["ti"]
+    return try_holder(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+
+
 def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_year: bool, start_month: int = 1):
-    """detect → load for one entity, mapped over its companies; returns the load task (for ordering)."""
+    """detect → load for one entity, in a task group mapped over its companies (group id: the entity).
+
+    Company i's load waits for company i's detect only, so one company's failure never stops another's
+    load. Returns the mapped group (for ordering)."""
     spec = SPECS[entity]
 
     # in a backfill, a later layer runs even if an earlier one failed somewhere: references are
@@ -56,7 +67,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
             from hamgam.timetables import fiscal_year_of_interval
 
             fiscal_year = fiscal_year_of_interval(context["data_interval_start"], start_month=start_month)
-        return tasks.detect(entity, company, run_id=context["run_id"],
+        return tasks.detect(entity, company, run_id=context["run_id"], dag_id=dag_id, holder=_holder(context),
                             full_resync=bool(params.get("full_resync")),
                             allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year)
 
@@ -66,18 +77,28 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
 
         context = get_current_context()
         context["company_label"] = f"company {detected['company']}"
-        return tasks.load(entity, detected, dag_id=dag_id, run_id=context["run_id"])
+        return tasks.load(entity, detected, dag_id=dag_id, run_id=context["run_id"], holder=_holder(context))
 
-    return load.expand(detected=detect.expand(company=companies))
+    @task_group(group_id=entity, tooltip=f"{spec.label}s of one company: detect, then load")
+    def company_sync(company: int) -> None:
+        load(detect(company))
+
+    return company_sync.expand(company=companies)
 
 
-def _report_task(entities: list[str]):
-    # runs whatever happened upstream; the failing load task already sent the alert
+def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = False, start_month: int = 1):
+    # runs whatever happened upstream; the failing detect or load task already sent the alert
     @task(task_id="report", multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=None)
     def report() -> dict[str, Any]:
         from hamgam import tasks
 
-        return tasks.report(entities, run_id=get_current_context()["run_id"])
+        context = get_current_context()
+        fiscal_year = None
+        if per_fiscal_year:
+            from hamgam.timetables import fiscal_year_of_interval
+
+            fiscal_year = fiscal_year_of_interval(context["data_interval_start"], start_month=start_month)
+        return tasks.report(entities, run_id=context["run_id"], dag_id=dag_id, fiscal_year=fiscal_year)
 
     return report()
 
@@ -104,7 +125,7 @@ listed by the `report` task. Companies: {", ".join(map(str, companies))}.
 """,
     )
     def forward():
-        _sync_tasks(entity, companies, spec.dag_id, per_fiscal_year=False) >> _report_task([entity])
+        _sync_tasks(entity, companies, spec.dag_id, per_fiscal_year=False) >> _report_task([entity], spec.dag_id)
 
     return forward()
 
@@ -144,15 +165,15 @@ already in step. Entities: {", ".join(entities)}.
         for layer in LAYERS:
             current = []
             for entity in (e for e in layer if e in entities):
-                with TaskGroup(group_id=entity) as group:
-                    _sync_tasks(entity, config.companies_for(entity), BY_FISCAL_YEAR, per_fiscal_year=True,
-                                start_month=config.fiscal_year_start_month)
+                group = _sync_tasks(entity, config.companies_for(entity), BY_FISCAL_YEAR, per_fiscal_year=True,
+                                    start_month=config.fiscal_year_start_month)
                 for upstream in previous:
                     upstream >> group
                 current.append(group)
             previous = current or previous
             groups += current
-        groups >> _report_task(entities)
+        groups >> _report_task(entities, BY_FISCAL_YEAR, per_fiscal_year=True,
+                               start_month=config.fiscal_year_start_month)
 
     return by_fiscal_year()
 

@@ -25,9 +25,11 @@ from hamgam.entities.base import (
     EntitySpec,
     LoadItem,
     Outcome,
+    PayloadError,
     Refs,
     SyncContext,
     content_hashes,
+    reference_name,
 )
 from hamgam.payamgostar.errors import AuthError, PayamgostarError, RecordRejected
 from hamgam.tadbir import reader
@@ -67,6 +69,21 @@ class Change:
     action: str  # "upsert" | "delete"
     content_hash: str | None
     locator: dict[str, Any] | None  # {"period": FPId, "ids": [Id, ...]} for upserts
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A reference of a record that is not in the CRM, and whether that can pass without a Tadbir edit of the
+    record: ``transient`` (an outage: it stays queued as ``failed``) or not (it is ``rejected``, and detection
+    queues it again as soon as the reference is synced)."""
+
+    entity: str
+    key: str
+    message: str
+    transient: bool
+
+
+REFERENCE_NOT_IN_CRM = " is not in the CRM ("  # how older releases recorded a rejection for a reference
 
 
 @dataclass
@@ -130,7 +147,7 @@ def _column(prepared: pd.DataFrame, name: str, default: Any) -> list[Any]:
 
 def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger, run_id: str,
            full_resync: bool = False, allow_mass_delete: bool = False,
-           fiscal_year: int | None = None) -> dict[str, int]:
+           fiscal_year: int | None = None, holder: str | None = None) -> dict[str, int]:
     """Diff Tadbir against the ledger and queue the differences; returns counts (XCom-sized).
 
     Rows that are out of scope (a document with no lines, a cancelled one, a receipt with no
@@ -161,6 +178,7 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
     changes: list[Change] = []
     skips: list[tuple[str, str, str]] = []
     unchanged = 0
+    retry = rejections_to_retry(spec, company, ledger, known)
     for key, entry in seen.items():
         digest = key_digest(entry.digests)
         state = known.get(key)
@@ -172,7 +190,7 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
             else:
                 skips.append((key, digest, f"{spec.label} {entry.display}: {entry.skip}"))
             continue
-        final = state is not None and state.status in ("synced", "invalid", "rejected")
+        final = state is not None and state.status in ("synced", "invalid", "rejected") and key not in retry
         if not full_resync and final and state.content_hash == digest:
             unchanged += 1
             continue
@@ -193,7 +211,8 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
                         max_share=ctx.config.sync.max_delete_share)
     # the fresh diff replaces whatever an older run queued, but never under a load that is working it
     prefix = f"{fiscal_year}/" if spec.scope == "fiscal_years" and fiscal_year is not None else None
-    with ledger.lease(company, spec.name, holder=run_id, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
+    # holder: this try's lease holder (hamgam.ledger.try_holder); run_id alone is shared by all tries
+    with ledger.lease(company, spec.name, holder=holder or run_id, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
         ledger.clear_pending(company, spec.name, key_prefix=prefix)
         ledger.queue_changes(company, spec.name,
                              [(c.key, c.action, c.content_hash, c.locator) for c in changes], run_id)
@@ -205,6 +224,31 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
              "%d skipped", spec.name, company, ", ".join(str(p.year) for p in periods) or "-", rows_read,
              counts["queued"], counts["to_delete"], unchanged, len(skips))
     return counts
+
+
+def rejections_to_retry(spec: EntitySpec, company: int, ledger: Ledger, known: dict) -> set[str]:
+    """Keys rejected because a record they name was not in the CRM, one of which is synced now: worth a new
+    try, though Tadbir did not change them. (A rejection keeps the references it waited for; one recorded by
+    an older release, without them, is tried once more.)"""
+    if not spec.references or not any(state.status == "rejected" for state in known.values()):
+        return set()
+    waiting: dict[str, list[tuple[str, str]]] = {}
+    retry: set[str] = set()
+    for problem in ledger.problems(company, spec.name, statuses=("rejected",)):
+        details = problem.error_details if isinstance(problem.error_details, dict) else {}
+        references = details.get("references")
+        if references:
+            waiting[problem.tadbir_key] = [(r["entity"], r["key"]) for r in references]
+        elif problem.error_details is None and REFERENCE_NOT_IN_CRM in (problem.last_error or ""):
+            retry.add(problem.tadbir_key)
+    ledgers = {entity: ledger.records(company, entity) for entity in {e for refs in waiting.values() for e, _ in refs}}
+    for key, references in waiting.items():
+        for entity, ref_key in references:
+            state = ledgers[entity].get(ref_key)
+            if state is not None and state.status == "synced" and state.crm_id:
+                retry.add(key)
+                break
+    return retry & set(known)
 
 
 def _refuse_mass_delete(spec: EntitySpec, company: int, changes: list[Change], known: dict,
@@ -224,22 +268,26 @@ def _refuse_mass_delete(spec: EntitySpec, company: int, changes: list[Change], k
 
 
 def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger, client: PayamgostarClient,
-         run_id: str) -> dict[str, int]:
-    """Work the pending queue of one company and entity to the CRM; returns counts."""
+         run_id: str, holder: str | None = None) -> dict[str, int]:
+    """Work the pending queue of one company and entity to the CRM; returns counts.
+
+    ``holder``: this try's lease holder (``hamgam.ledger.try_holder``; default ``run_id``). The lease is
+    renewed by a heartbeat and checked before each batch: a try whose lease was taken over stops."""
     company = ctx.company.code
     counts: Counter[str] = Counter()
-    with ledger.lease(company, spec.name, holder=run_id, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
+    holder = holder or run_id
+    with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
         after: str | None = None
         while True:
             batch = ledger.pending(company, spec.name, limit=ctx.config.sync.chunk_size, after_key=after)
             if not batch:
                 break
             after = batch[-1].tadbir_key
-            if not ledger.acquire_lease(company, spec.name, run_id, ctx.config.sync.lease_ttl_seconds):
+            if not ledger.acquire_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
                 raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
             _load_deletes(spec, ctx, [p for p in batch if p.action == "delete"], ledger, client, counts)
             _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client, counts,
-                          run_id)
+                          holder)  # references are synced under a lease derived from this try's holder
             log.info("%s company %s: %s so far", spec.name, company, dict(counts))
     if counts["failed"]:
         raise SyncIncomplete(f"{spec.name} company {company}: {counts['failed']} record(s) could not reach the "
@@ -336,13 +384,11 @@ def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, 
                                           run_id=run_id)
     for index in valid.index[valid[KEY].isin(list(unresolved))]:
         key = valid.at[index, KEY]
-        ledger.record_outcome(company, spec.name, key, status="rejected",
-                              content_hash=content_hashes(valid.loc[[index]], spec.hash_columns, salt).iloc[0],
-                              error=f"{spec.label} {_display(valid, index)}: " + "; ".join(unresolved[key]))
-        ledger.dequeue(company, spec.name, [key])
-        counts["rejected"] += 1
+        _set_aside_for_references(spec, ctx, ledger, key, unresolved[key], counts,
+                                  content_hash=content_hashes(valid.loc[[index]], spec.hash_columns, salt).iloc[0],
+                                  display=_display(valid, index))
     valid = valid[~valid[KEY].isin(list(unresolved))]
-    items = spec.build_items(valid, ctx, refs)
+    items = _build_items(spec, ctx, valid, refs, ledger=ledger, counts=counts)
     known = {item.key: ledger.get(company, spec.name, item.key) for item in items}
 
     def upsert(item: LoadItem) -> Outcome:
@@ -359,16 +405,73 @@ def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, 
         counts["created" if result.action == "created" else "updated"] += 1
 
 
+def _set_aside_for_references(spec: EntitySpec, ctx: SyncContext, ledger: Ledger, key: str,
+                              problems: list[Unresolved], counts: Counter[str], *, content_hash: str,
+                              display: str) -> None:
+    """A record whose references are not in the CRM: ``failed`` and still queued while one of them only met an
+    outage (never final: the task fails and Airflow retries); else ``rejected``, keeping the references it
+    waits for, so detection queues it again once one of them is synced."""
+    company = ctx.company.code
+    error = f"{spec.label} {display}: " + "; ".join(p.message for p in problems)
+    details = {"references": [{"entity": p.entity, "key": p.key, "transient": p.transient} for p in problems]}
+    if any(p.transient for p in problems):
+        ledger.record_outcome(company, spec.name, key, status="failed", content_hash=content_hash, error=error,
+                              error_details=details)
+        counts["failed"] += 1
+        log.warning("%s (stays queued)", error)
+        return
+    ledger.record_outcome(company, spec.name, key, status="rejected", content_hash=content_hash, error=error,
+                          error_details=details)
+    ledger.dequeue(company, spec.name, [key])
+    counts["rejected"] += 1
+
+
+def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: Refs, *, ledger: Ledger,
+                 counts: Counter[str]) -> list[LoadItem]:
+    """The CRM payloads of ``valid``; a record whose payload cannot be built is set aside on its own (rejected
+    when it names a record not in the CRM, else invalid), and the others go on."""
+    try:
+        return spec.build_items(valid, ctx, refs)
+    except Exception:  # noqa: BLE001 - find the record(s) that cannot be built, one by one
+        if valid.empty:
+            raise
+    company = ctx.company.code
+    salt = spec.fingerprint(ctx)
+    items: list[LoadItem] = []
+    for index in valid.index:
+        row = valid.loc[[index]]
+        try:
+            items.extend(spec.build_items(row, ctx, refs))
+            continue
+        except PayloadError as error:
+            _set_aside_for_references(spec, ctx, ledger, row.at[index, KEY],
+                                      [Unresolved(error.entity, error.key or "", str(error), transient=False)],
+                                      counts, content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
+                                      display=_display(valid, index))
+            continue
+        except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as error:
+            reason = f"its CRM payload cannot be built ({type(error).__name__}: {error})"
+        key = row.at[index, KEY]
+        ledger.record_outcome(company, spec.name, key, status="invalid",
+                              content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
+                              error=f"{spec.label} {_display(valid, index)} (Id {int(row.at[index, ROW_ID])}): "
+                                    f"{reason}")
+        ledger.dequeue(company, spec.name, [key])
+        counts["invalid"] += 1
+        log.warning("%s %s: %s", spec.label, _display(valid, index), reason)
+    return items
+
+
 def resolve_references(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, *, engine: sa.Engine,
                        ledger: Ledger, client: PayamgostarClient, run_id: str
-                       ) -> tuple[Refs, dict[str, list[str]]]:
+                       ) -> tuple[Refs, dict[str, list[Unresolved]]]:
     """The CRM records ``valid`` rows point at (customers, products, invoices), syncing missing ones
-    first, in this run. Returns them, and per row key why a reference could not be resolved."""
+    first, in this run. Returns them, and per row key what could not be resolved and why."""
     from hamgam.entities import SPECS
 
     company = ctx.company.code
     refs: Refs = {}
-    unresolved: dict[str, list[str]] = {}
+    unresolved: dict[str, list[Unresolved]] = {}
     for ref in spec.references:
         needed = {k for keys in valid[ref.column] for k in (keys or [])}
         if not needed:
@@ -391,6 +494,7 @@ def resolve_references(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, 
                 if k in refs[ref.entity]:
                     continue
                 state = states.get(k)
+                transient = False
                 if state is None:
                     why = "not found in Tadbir" + (" (current fiscal period)" if SPECS[ref.entity].scope
                                                    == "current_period" else "")
@@ -398,17 +502,20 @@ def resolve_references(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, 
                     why = "deleted in Tadbir"
                 else:
                     why = f"{state.status} there: {state.last_error or 'no reason recorded'}"
-                unresolved.setdefault(key, []).append(f"{ref.label} {k} is not in the CRM ({why})")
+                    # an outage, or a synced record without its CRM id: not the reference's own problem
+                    transient = state.status not in ("invalid", "rejected", "skipped")
+                unresolved.setdefault(key, []).append(Unresolved(
+                    ref.entity, k, f"{reference_name(ref.label, k)} is not in the CRM ({why})", transient))
     return refs, unresolved
 
 
 def sync_keys(spec: EntitySpec, ctx: SyncContext, keys: list[str], *, engine: sa.Engine, ledger: Ledger,
-              client: PayamgostarClient, run_id: str, counts: Counter[str]) -> None:
+              client: PayamgostarClient, run_id: str, counts: Counter[str], holder: str | None = None) -> None:
     """Upsert these keys of ``spec`` now (references of a document), under that entity's lease."""
     company = ctx.company.code
     wanted = set(keys)
     years = {key_year(k) for k in wanted} if spec.scope == "fiscal_years" else None
-    holder = f"{run_id}:references"
+    holder = f"{holder or run_id}:references"  # run_id here: the holder of the try whose load needs them
     with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds,
                       wait_seconds=ctx.config.sync.reference_wait_seconds):
         for period in scope_periods(engine, spec, ctx):

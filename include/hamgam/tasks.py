@@ -26,54 +26,109 @@ def open_ledger(config: HamgamConfig):
     return _ledger(sqlalchemy_url(config.sync.state_conn_id))
 
 
-def detect(entity: str, company: int, *, run_id: str, full_resync: bool = False,
-           allow_mass_delete: bool = False, fiscal_year: int | None = None) -> dict[str, Any]:
+def _error_text(exc: BaseException) -> str:
+    """The error as the report quotes it: its type and message (SQL statements cut off)."""
+    text = str(exc).split("\n[SQL:", 1)[0].strip() or repr(exc)
+    return f"{type(exc).__name__}: {text}"[:2000]
+
+
+def _record_failure(ledger, run_pk: int, counts: dict[str, int], exc: BaseException, holder: str) -> None:
+    """Record the task's error for the report; the task then fails with the error itself, whatever happens here."""
+    try:
+        ledger.finish_run(run_pk, "failed", counts, message=_error_text(exc), holder=holder)
+    except Exception:
+        log.exception("could not record the failure of sync run %s in the ledger", run_pk)
+
+
+def _detect_run(ledger, dag_id: str, run_id: str, company: int, entity: str, holder: str) -> int:
+    """The ledger's record of this DAG run for company + entity: a retry of detect carries on the record
+    of the try before it; otherwise (a new run, or a cleared one run again) a new record starts."""
+    run = ledger.find_run(dag_id, run_id, company, entity)
+    if run is not None and run.stage == "detect":
+        ledger.set_stage(run.id, "detect", holder=holder)
+        return run.id
+    return ledger.start_run(dag_id, run_id, company, entity, stage="detect", holder=holder)
+
+
+def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None, holder: str | None = None,
+           full_resync: bool = False, allow_mass_delete: bool = False, fiscal_year: int | None = None
+           ) -> dict[str, Any]:
+    """Detect one company's changes. ``holder``: this try's lease holder (``hamgam.ledger.try_holder``).
+
+    Starts the run's record in the ledger; a failure is recorded there with its error, for the report.
+    """
     config = load_config()
-    ctx = SyncContext(config, config.company(company))
-    counts = pipeline.detect(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id),
-                             ledger=open_ledger(config), run_id=run_id, full_resync=full_resync,
-                             allow_mass_delete=allow_mass_delete, fiscal_year=fiscal_year)
-    return {"company": company, **counts}
+    spec = SPECS[entity]
+    holder = holder or run_id
+    ledger = open_ledger(config)
+    run_pk = _detect_run(ledger, dag_id or spec.dag_id, run_id, company, entity, holder)
+    try:
+        ctx = SyncContext(config, config.company(company))
+        with ledger.attribute(run_pk, holder):
+            counts = pipeline.detect(spec, ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger,
+                                     run_id=run_id, holder=holder, full_resync=full_resync,
+                                     allow_mass_delete=allow_mass_delete, fiscal_year=fiscal_year)
+    except Exception as exc:
+        _record_failure(ledger, run_pk, {}, exc, holder)
+        raise
+    ledger.set_stage(run_pk, "detected", holder=holder)
+    key_prefix = f"{fiscal_year}/" if fiscal_year is not None and spec.scope == "fiscal_years" else None
+    return {"company": company, "run_pk": run_pk, "key_prefix": key_prefix, **counts}
 
 
-def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str) -> dict[str, Any]:
+def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, holder: str | None = None
+         ) -> dict[str, Any]:
+    """Load one company's queue. Returns (and records) the counts of the whole run, over all tries."""
     from hamgam.payamgostar.hook import PayamgostarHook
 
     config = load_config()
     company = int(detected["company"])
+    holder = holder or run_id
+    key_prefix = detected.get("key_prefix")
     ctx = SyncContext(config, config.company(company))
     ledger = open_ledger(config)
-    run_pk = ledger.start_run(dag_id, run_id, company, entity)
-    # detection's own outcomes: unchanged records, and documents recorded as skipped (no lines, ...)
-    counts: dict[str, int] = {"unchanged": int(detected.get("unchanged", 0)),
-                              "skipped": int(detected.get("skipped", 0))}
+    run_pk = detected.get("run_pk")
+    if run_pk is None:
+        found = ledger.find_run(dag_id, run_id, company, entity)
+        run_pk = found.id if found is not None else ledger.start_run(dag_id, run_id, company, entity,
+                                                                     holder=holder)
+    ledger.set_stage(run_pk, "load", holder=holder)
     try:
-        hook = PayamgostarHook(config.sync.crm_conn_id, max_workers=config.sync.crm_max_workers)
-        with hook.get_conn() as client:
-            loaded = pipeline.load(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id),
-                                   ledger=ledger, client=client, run_id=run_id)
-        for name, value in loaded.items():
-            counts[name] = counts.get(name, 0) + value
+        with ledger.attribute(run_pk, holder):
+            hook = PayamgostarHook(config.sync.crm_conn_id, max_workers=config.sync.crm_max_workers)
+            with hook.get_conn() as client:
+                pipeline.load(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger,
+                              client=client, run_id=run_id, holder=holder)
     except Exception as exc:
-        ledger.finish_run(run_pk, "failed", counts, message=str(exc)[:2000])
+        try:
+            counts = ledger.run_counts(run_pk, key_prefix=key_prefix)
+        except Exception:  # the ledger itself may be what failed
+            counts = {}
+        _record_failure(ledger, run_pk, counts, exc, holder)
         raise
-    ledger.finish_run(run_pk, "success", counts)
+    counts = ledger.run_counts(run_pk, key_prefix=key_prefix)
+    ledger.finish_run(run_pk, "success", counts, holder=holder)
     return {"company": company, **counts}
 
 
-def report(entities: list[str] | str, *, run_id: str) -> dict[str, Any]:
-    """Log this run's outcome per entity and company, and the records that need a person's attention."""
-    from hamgam.summary import entity_report
+def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
+           fiscal_year: int | None = None) -> dict[str, Any]:
+    """Log this run's outcome per entity and company, and the records that need a person's attention;
+    fail naming each company's task that did not finish, with its error."""
+    from hamgam.summary import run_report
 
     config = load_config()
     ledger = open_ledger(config)
     unfinished: list[str] = []
     totals: dict[str, Any] = {}
     for entity in [entities] if isinstance(entities, str) else entities:
-        text, counts, missing = entity_report(ledger, entity, config.companies_for(entity), run_id=run_id)
-        log.info("%s\n%s", entity, text)
-        totals[entity] = counts
-        unfinished += [f"{entity} company {company}" for company in missing]
+        spec = SPECS[entity]
+        key_prefix = f"{fiscal_year}/" if fiscal_year is not None and spec.scope == "fiscal_years" else None
+        result = run_report(ledger, entity, config.companies_for(entity), run_id=run_id,
+                            dag_id=dag_id or spec.dag_id, key_prefix=key_prefix)
+        log.info("%s\n%s", entity, result.text)
+        totals[entity] = result.totals
+        unfinished += result.failures.values()
     if unfinished:  # the report is the DAG's last task: the run is green only if every company is
-        raise pipeline.SyncError(f"{', '.join(unfinished)} did not finish; see the load task of that company")
+        raise pipeline.SyncError("not every company finished:\n" + "\n".join(unfinished))
     return totals[entities] if isinstance(entities, str) else totals

@@ -9,6 +9,14 @@
   committed write of a person, organization or quote, off the request thread, retried.
 - /_sandbox/: health, stats, settings (faults, product units, receipt/payment type codes,
   webhooks), records (JSON, with a `kind`), reset, webhooks (log, flush, clear), an HTML page.
+- Faults (settings.py; rates between 0 and 1, changeable at runtime, seeded by `seed`, counted
+  in the stats' `faults`): `latency_ms`; `slow_rate` + `slow_ms`; `rate_limit_rate` (429 with
+  `retry_after_seconds`); `error_rate` (500, nothing done); `error_after_commit_rate` (the write
+  is kept, then 500); bad 200 answers (calls.py): `html_page_rate` (an HTML page, nothing done),
+  `html_after_commit_rate` (the write is kept, then the HTML page), `truncated_json_rate` and
+  `truncated_soap_rate` (the work is done, its REST JSON / SOAP envelope cut short),
+  `soap_fault_after_commit_rate` (a SOAP write is kept, then an `s:Client` fault);
+  `webhook_drop_rate` (webhooks never sent).
 
 - `pg_sandbox.app.create_app(settings)`: the FastAPI application.
 - `python -m pg_sandbox --port 8765 --db data/sandbox.sqlite`: run it (entry point `payamgostar-sandbox`).

@@ -21,7 +21,7 @@ def router(sandbox: "Sandbox") -> APIRouter:
 
     @routes.get("/health")
     def health() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "instance": sandbox.instance}  # the nonce: which sandbox process answers
 
     @routes.get("/stats")
     def stats() -> dict[str, Any]:

@@ -2,11 +2,13 @@
 SOAP 1.1 (IProduct, IInvoice, IPayment), outgoing webhooks (webhooks.py) and the /_sandbox admin.
 
 Every API call goes through calls.run_call: count it, draw faults, sleep, maybe answer
-429/500 before doing anything, do the work, and for committed writes maybe answer 500
-after the commit. A REST call's work: check the bearer token, parse the body, run the verb.
+429/500 or an HTML page before doing anything, do the work, for committed writes maybe answer
+500 or an HTML page after the commit, and maybe cut a 200 JSON answer short. A REST call's work: check the bearer token, parse the body, run the verb.
 """
 
 import json
+import os
+import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -22,7 +24,7 @@ from pg_sandbox.calls import Outcome, run_call
 from pg_sandbox.casing import camel_keys
 from pg_sandbox.document_store import DocumentStore
 from pg_sandbox.errors import ApiError, bad_request
-from pg_sandbox.faults import Faults
+from pg_sandbox.faults import FaultPlan, Faults
 from pg_sandbox.identities import KINDS, Identities
 from pg_sandbox.invoices import Invoices
 from pg_sandbox.payments import Payments
@@ -36,6 +38,7 @@ from pg_sandbox.webhooks import Webhooks
 VERBS = ("create", "get", "update", "delete", "find")
 WRITE_VERBS = ("create", "update", "delete")
 WEBHOOK_EVENT = {"create": "Insert", "update": "Update", "delete": "Delete"}
+INSTANCE_ENV = "PG_SANDBOX_INSTANCE"  # the instance nonce /_sandbox/health answers with (default: a random one)
 
 
 class Sandbox:
@@ -55,6 +58,9 @@ class Sandbox:
         self.faults = Faults(settings.seed)
         self.webhooks = Webhooks(lambda: self.settings, self.faults, self.store)
         self._lock = threading.Lock()
+        # answered by /_sandbox/health: whoever started this process (pg_sandbox.testing.run_sandbox) passes
+        # a random nonce and checks it, so another server on the same port is never taken for this one
+        self.instance = os.environ.get(INSTANCE_ENV) or secrets.token_hex(16)
 
     def update_settings(self, changes: dict[str, Any]) -> SandboxSettings:
         with self._lock:
@@ -140,6 +146,12 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
 
 
 class RestFailures:
+    truncated_fault = "truncated_json"
+
+    @staticmethod
+    def fault_after_commit(plan: FaultPlan) -> None:
+        return None  # REST has no fault of its own after a commit (500 and the HTML page are shared)
+
     @staticmethod
     def rate_limited(retry_after: str) -> Response:
         return ApiError(429, "too_many_requests", "Too many requests; retry later.",

@@ -20,6 +20,11 @@ RUNTIME_FIELDS = (
     "retry_after_seconds",
     "slow_rate",
     "slow_ms",
+    "html_page_rate",
+    "html_after_commit_rate",
+    "truncated_json_rate",
+    "truncated_soap_rate",
+    "soap_fault_after_commit_rate",
     "seed",
     "product_units",
     "receipt_type_code",
@@ -36,7 +41,9 @@ RUNTIME_FIELDS = (
     "webhook_quote_subtype",
 )
 
-_RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate", "webhook_drop_rate")
+_RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate", "webhook_drop_rate",
+          "html_page_rate", "html_after_commit_rate", "truncated_json_rate", "truncated_soap_rate",
+          "soap_fault_after_commit_rate")
 _NON_NEGATIVE = ("token_ttl_seconds", "latency_ms", "retry_after_seconds", "slow_ms", "webhook_retry_delay_ms")
 WEBHOOK_EVENTS = ("Insert", "Update", "Delete")  # the CRM's event types (§6)
 
@@ -54,6 +61,15 @@ class SandboxSettings:
     retry_after_seconds: int = 1
     slow_rate: float = 0.0
     slow_ms: int = 0
+    # Bad answers with status 200 (shares of calls; counted in the stats' `faults` under the name without
+    # `_rate`). An HTML page instead of the answer, nothing done (any call); an HTML page after a committed
+    # write; the work's own 200 answer cut short: JSON (REST calls) or the SOAP envelope (SOAP calls);
+    # an `s:Client` fault (HTTP 500) after a committed SOAP write.
+    html_page_rate: float = 0.0
+    html_after_commit_rate: float = 0.0
+    truncated_json_rate: float = 0.0
+    truncated_soap_rate: float = 0.0
+    soap_fault_after_commit_rate: float = 0.0
     seed: int | None = None
     # the unit names SaveProduct accepts in ProductUnitType (comma-separated in flags and env)
     product_units: tuple[str, ...] = ("عدد", "کیلوگرم", "متر", "بسته", "ساعت")

@@ -1,7 +1,9 @@
 """The SOAP 1.1 endpoints: POST /Services/API/{IProduct,IInvoice,IPayment}.svc (§4.1).
 
 Each call is counted as `<Service>/<Operation>` (by its SOAPAction) and takes the same
-fault path as REST calls (calls.py); injected errors are SOAP faults.
+fault path as REST calls (calls.py); injected errors are SOAP faults (an `s:Client` fault
+after a committed write with `soap_fault_after_commit_rate`), a cut-off answer is a
+truncated envelope (`truncated_soap_rate`), the HTML page is the shared one.
 
 In order, a request must:
 1. be `Content-Type: text/xml` (else HTTP 415, as basicHttpBinding answers);
@@ -23,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from pg_sandbox.calls import Outcome, run_call
+from pg_sandbox.faults import FaultPlan
 from pg_sandbox.soap_codec import (
     CONTENT_TYPE,
     SoapFault,
@@ -41,9 +44,18 @@ if TYPE_CHECKING:
 PREFIXES = ("/Services/API", "/services/api")  # IIS ignores case; these two spellings are in use
 _SERVICE_FILES = {f"{service.lower()}.svc": service for service in OPERATIONS}
 BAD_CREDENTIALS = "The user name or password is incorrect."
+FAULT_AFTER_COMMIT = "The request could not be completed. (Injected fault after the write was saved, pg_sandbox.)"
 
 
 class SoapFailures:
+    truncated_fault = "truncated_soap"
+
+    @staticmethod
+    def fault_after_commit(plan: FaultPlan) -> tuple[str, Response] | None:
+        if not plan.soap_fault_after_commit:
+            return None
+        return "soap_fault_after_commit", _fault_response(client_fault(FAULT_AFTER_COMMIT))
+
     @staticmethod
     def rate_limited(retry_after: str) -> Response:
         fault = SoapFault("s:Server", f"Too many requests; retry after {retry_after} s. (Injected fault, pg_sandbox.)",

@@ -5,11 +5,15 @@
         ...
         assert pg.stats()["writes"] == 3
 
+Bad answers: `pg.set_faults(html_after_commit_rate=1.0)` (or html_page_rate, truncated_json_rate,
+truncated_soap_rate, soap_fault_after_commit_rate); `pg.clear_faults()` turns every fault off.
+
 Webhooks: `run_sandbox(..., webhook_identity_url=receiver_url)` or `pg.set_faults(webhook_...=...)`,
 then `pg.flush_webhooks()` and `pg.webhooks()`.
 """
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -25,6 +29,10 @@ import requests
 from pg_sandbox.settings import SandboxSettings
 
 START_TIMEOUT_SECONDS = 20.0
+# the bad-answer fault rates (settings.py): an HTML page before / after the write, a cut-off JSON or
+# SOAP answer, a SOAP Client fault after the write
+ANSWER_FAULTS = ("html_page_rate", "html_after_commit_rate", "truncated_json_rate", "truncated_soap_rate",
+                 "soap_fault_after_commit_rate")
 
 
 class SandboxStartError(RuntimeError):
@@ -35,12 +43,13 @@ class RunningSandbox:
     """A started sandbox process: its base URL and the /_sandbox admin calls."""
 
     def __init__(self, base_url: str, process: subprocess.Popen, db_path: Path, username: str,
-                 password: str) -> None:
+                 password: str, instance: str | None = None) -> None:
         self.base_url = base_url
         self.process = process
         self.db_path = db_path
         self.username = username
         self.password = password
+        self.instance = instance  # the nonce its /_sandbox/health answers with
 
     def stats(self) -> dict[str, Any]:
         return self._admin("GET", "stats")
@@ -57,7 +66,7 @@ class RunningSandbox:
 
     def clear_faults(self) -> dict[str, Any]:
         return self.set_faults(latency_ms=0, error_rate=0.0, error_after_commit_rate=0.0, rate_limit_rate=0.0,
-                               slow_rate=0.0, slow_ms=0, webhook_drop_rate=0.0)
+                               slow_rate=0.0, slow_ms=0, webhook_drop_rate=0.0, **{name: 0.0 for name in ANSWER_FAULTS})
 
     def records(self, *kinds: str) -> list[dict[str, Any]]:
         """Live records, each with its `kind`; only those of `kinds` when given (e.g. "person", "product")."""
@@ -95,7 +104,9 @@ class RunningSandbox:
 def run_sandbox(db_path: str | os.PathLike, port: int | None = None, **settings: Any) -> Iterator[RunningSandbox]:
     """Start `python -m pg_sandbox` on `port` (default: a free one) and stop it on exit.
 
-    `settings` are SandboxSettings fields (latency_ms=..., error_rate=..., seed=...).
+    `settings` are SandboxSettings fields (latency_ms=..., error_rate=..., seed=...). The process gets a
+    random instance nonce, and only a /_sandbox/health answering with it counts as started: another server
+    on the port (one that kept it, or took it first) is never taken for this sandbox (SandboxStartError).
     """
     unknown = set(settings) - {f for f in SandboxSettings.__dataclass_fields__ if f != "db_path"}
     if unknown:
@@ -106,12 +117,14 @@ def run_sandbox(db_path: str | os.PathLike, port: int | None = None, **settings:
     for name, value in settings.items():
         command += ["--" + name.replace("_", "-"), _flag_value(value)]
     base_url = f"http://127.0.0.1:{port}"
+    instance = secrets.token_hex(16)
+    env = {**_child_env(), "PG_SANDBOX_INSTANCE": instance}  # pg_sandbox.app.INSTANCE_ENV
     with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=_child_env())
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
         try:
-            _wait_until_healthy(process, base_url, stderr)
+            _wait_until_healthy(process, base_url, stderr, instance)
             yield RunningSandbox(base_url, process, Path(db_path), settings.get("username", SandboxSettings.username),
-                                 settings.get("password", SandboxSettings.password))
+                                 settings.get("password", SandboxSettings.password), instance)
         finally:
             _stop(process)
 
@@ -138,21 +151,37 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr) -> None:
+def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr, instance: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    stranger = False  # something answered on the port, but not this process
+
+    def hint() -> str:
+        where = base_url.removeprefix("http://")
+        return f" (another server answers on {where}; it was sent nothing but health checks)" if stranger else ""
+
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SandboxStartError(f"pg_sandbox exited with code {process.returncode} before it was healthy:\n"
-                                    f"{_read(stderr)}")
+            raise SandboxStartError(f"pg_sandbox exited with code {process.returncode} before it was healthy"
+                                    f"{hint()}:\n{_read(stderr)}")
         try:
-            if requests.get(f"{base_url}/_sandbox/health", timeout=1).ok:
+            answer = requests.get(f"{base_url}/_sandbox/health", timeout=1)
+            if answer.ok and _instance_of(answer) == instance:
                 return
+            stranger = True
         except requests.RequestException:
             pass
         time.sleep(0.05)
     _stop(process)
     raise SandboxStartError(f"pg_sandbox did not answer {base_url}/_sandbox/health within "
-                            f"{START_TIMEOUT_SECONDS:.0f} s:\n{_read(stderr)}")
+                            f"{START_TIMEOUT_SECONDS:.0f} s{hint()}:\n{_read(stderr)}")
+
+
+def _instance_of(answer: requests.Response) -> str | None:
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    return body.get("instance") if isinstance(body, dict) else None
 
 
 def _read(stderr) -> str:

@@ -46,8 +46,47 @@ def test_house_rules(dagbag, dag_id):
         assert task.retries >= 2, f"{task.task_id} retries"
         assert task.retry_exponential_backoff
         assert task.on_failure_callback, f"{task.task_id} has no failure alert"
-    assert dag.get_task("load").pool == "payamgostar_api"
+    entity = dag_id.removeprefix("tadbir_to_payamgostar__")
+    assert dag.get_task(f"{entity}.load").pool == "payamgostar_api"
     assert dag.get_task("report").trigger_rule == "all_done"
+
+
+def _company_groups(dag) -> dict:
+    from airflow.sdk.definitions.taskgroup import MappedTaskGroup
+
+    return {group_id: group for group_id, group in dag.task_group_dict.items() if isinstance(group, MappedTaskGroup)}
+
+
+@pytest.mark.parametrize("dag_id", sorted(FORWARD))
+def test_each_company_has_its_own_detect_and_load(dagbag, dag_id):
+    """A mapped task group per company: load[i] waits for detect[i] only, so one company's failure never
+    stops another company's load (issue 8, defect 4)."""
+    dag = dagbag.dags[dag_id]
+    entity = dag_id.removeprefix("tadbir_to_payamgostar__")
+    groups = _company_groups(dag)
+    assert list(groups) == [entity]
+    detect, load = dag.get_task(f"{entity}.detect"), dag.get_task(f"{entity}.load")
+    assert detect.task_group is groups[entity] and load.task_group is groups[entity]
+    assert load.upstream_task_ids == {f"{entity}.detect"}
+    assert detect.upstream_task_ids == set()
+    # neither task is mapped on its own: the group is, over the companies (one detect and load each)
+    assert not detect.is_mapped and not load.is_mapped
+    assert dag.get_task("report").upstream_task_ids == {f"{entity}.load"}
+    assert sorted(dag.task_ids) == sorted([f"{entity}.detect", f"{entity}.load", "report"])
+
+
+def test_the_fiscal_year_dag_maps_each_entity_over_its_companies_in_layers(dagbag):
+    from hamgam.dagbuilder import LAYERS
+
+    dag = dagbag.dags["tadbir_to_payamgostar__by_fiscal_year"]
+    groups = _company_groups(dag)
+    assert set(groups) == {e for layer in LAYERS for e in layer}
+    for entity in groups:
+        assert dag.get_task(f"{entity}.load").upstream_task_ids == {f"{entity}.detect"}
+    assert dag.get_task("quotes.detect").upstream_task_ids == {"identities.load", "products.load"}
+    assert dag.get_task("sales_returns.detect").upstream_task_ids == {
+        f"{e}.load" for e in ("quotes", "sales_invoices", "receipts", "payments")}
+    assert dag.get_task("report").upstream_task_ids == {f"{e}.load" for e in groups}
 
 
 def test_parsing_touches_no_database_or_network_and_stays_light():

@@ -3,6 +3,7 @@ identities DAG run through Airflow's own `dag.test()`."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -83,6 +84,38 @@ class World:
         from hamgam.tasks import open_ledger
 
         return open_ledger(load_config())
+
+    def report(self, entity: str, dag_run):
+        """The report of that DAG run (or run id), as its report task computes it (``hamgam.summary.RunReport``)."""
+        from hamgam.config import load_config
+        from hamgam.entities import SPECS
+        from hamgam.summary import run_report
+
+        run_id = dag_run if isinstance(dag_run, str) else dag_run.run_id
+        return run_report(self.ledger(), entity, load_config().companies_for(entity), run_id=run_id,
+                          dag_id=SPECS[entity].dag_id)
+
+    @contextmanager
+    def tadbir_connection(self, company: int, database: Path) -> Iterator[None]:
+        """Point the Airflow connection of ``company``'s Tadbir at ``database`` meanwhile."""
+        name = "AIRFLOW_CONN_TADBIR_DEFAULT" if company == 100 else f"AIRFLOW_CONN_TADBIR_{company}"
+        saved = os.environ[name]
+        os.environ[name] = json.dumps({"conn_type": "sqlite", "host": str(database)})
+        try:
+            yield
+        finally:
+            os.environ[name] = saved
+
+
+def task_states(dag_run) -> dict[tuple[str, int], str]:
+    """(task_id, map_index) -> state of every task instance of a DAG run."""
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {(ti.task_id, ti.map_index): ti.state for ti in
+                session.query(TaskInstance).filter(TaskInstance.dag_id == dag_run.dag_id,
+                                                   TaskInstance.run_id == dag_run.run_id)}
 
 
 def make_world(tmp: Path, **settings_overrides: Any) -> tuple[Path, dict, Path]:

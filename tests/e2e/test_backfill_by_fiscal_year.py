@@ -93,7 +93,7 @@ def test_backfill_by_fiscal_year_syncs_each_year_once_and_a_rerun_writes_nothing
                                                "description": "Concurrent Payamgostar CRM work (hamgam)"})
 
             # -- first backfill: one run per fiscal year, both years' documents in the CRM -------------
-            first = run_backfill(server, timeout=240)
+            first = run_backfill(server, timeout=900)
             timings["first backfill"] = first.seconds
             runs = first.runs
             assert first.succeeded, failed_task_logs(server, runs)
@@ -132,7 +132,7 @@ def test_backfill_by_fiscal_year_syncs_each_year_once_and_a_rerun_writes_nothing
 
                 # -- the same backfill again: both runs cleared and rerun, zero CRM writes --------------
                 sandbox.reset_stats()
-                second = run_backfill(server, reprocess_behavior="completed", timeout=240)
+                second = run_backfill(server, reprocess_behavior="completed", timeout=900)
                 timings["second backfill"] = second.seconds
                 assert second.succeeded, failed_task_logs(server, second.runs)
                 assert second.id != first.id

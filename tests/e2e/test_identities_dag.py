@@ -7,10 +7,13 @@ delete, then a CRM outage that must alert by e-mail.
 from __future__ import annotations
 
 import pytest
+from e2e_world import task_states
 
 from hamgam.transform.text import normalize_code
 
 pytestmark = pytest.mark.airflow
+
+DAG = "tadbir_to_payamgostar__identities"
 
 
 def dirty_ids(world, company: int, case: str) -> list[int]:
@@ -65,6 +68,14 @@ def test_first_run_syncs_both_companies_and_sets_dirty_rows_aside(world):
     # Arabic yeh and kaf are stored as Persian letters
     assert not any("ي" in (r.get("nickName") or "") or "ك" in (r.get("nickName") or "") for r in crm.values())
 
+    # the report counts what the run did, from the ledger; each try wrote under a lease of its own
+    report = world.report("identities", run)
+    assert report.failures == {}
+    assert report.totals["created"] == len(crm)
+    for company, index in ((100, 0), (200, 1)):
+        holders = {row.holder for row in ledger.outcome_log(company=company, entity="identities")}
+        assert f"{DAG}/{run.run_id}/identities.load/{index}/1" in holders
+
 
 def test_second_run_over_unchanged_data_makes_no_write_calls(world):
     world.sandbox.reset_stats()
@@ -72,6 +83,16 @@ def test_second_run_over_unchanged_data_makes_no_write_calls(world):
     assert run.state == "success"
     assert world.writes() == 0
     assert world.calls("person/create") == world.calls("organization/create") == 0
+
+    # a steady state: what is in step is unchanged, what still needs attention is counted as such
+    ledger = world.ledger()
+    report = world.report("identities", run)
+    problems = [p for company in (100, 200) for p in ledger.problems(company=company, entity="identities")]
+    assert problems
+    assert report.totals["invalid"] + report.totals["rejected"] + report.totals["failed"] == len(problems)
+    assert report.totals["unchanged"] == sum(ledger.counts_by_status(c, "identities")["synced"] for c in (100, 200))
+    assert report.totals["created"] == report.totals["updated"] == report.totals["deleted"] == 0
+    assert f"{len(problems)} record(s) need attention" in report.text
 
 
 def _one_clean_customer(world, company: int) -> tuple[int, str]:
@@ -134,3 +155,42 @@ def test_a_crm_outage_fails_the_run_keeps_the_work_queued_and_emails_the_team(wo
     assert world.run().state == "success"
     assert world.writes() == 1
     assert world.ledger().get(100, "identities", code).status == "synced"
+
+
+def test_a_broken_tadbir_in_one_company_does_not_stop_the_other(world, tmp_path):
+    """Company 200's connection points at an empty database: its detect fails, company 100's edit still
+    reaches the CRM, and the run is red with the report naming the failed task and its error."""
+    from hamgam import tasks
+    from hamgam.pipeline import SyncError
+
+    row_id, code = _one_clean_customer(world, 100)
+    with world.tadbir(100) as conn:
+        conn.execute("UPDATE __Customer__ SET Name = ? WHERE Id = ? AND FPId = ?",
+                     ("شرکت مستقل از شرکت دیگر", row_id, world.current_period(100)))
+    world.sandbox.reset_stats()
+    with world.tadbir_connection(200, tmp_path / "no_tadbir_here.sqlite"):
+        run = world.run()
+
+    assert run.state == "failed"
+    assert world.crm()[f"100-{code}"]["nickName"] == "شرکت مستقل از شرکت دیگر"
+    assert world.writes() == 1
+    states = task_states(run)
+    assert states[("identities.detect", 0)] == states[("identities.load", 0)] == "success"
+    assert states[("identities.detect", 1)] == "failed"
+    assert states[("identities.load", 1)] == "upstream_failed"
+    assert states[("report", -1)] == "failed"
+
+    failure = world.ledger().find_run(DAG, run.run_id, 200, "identities")
+    assert (failure.stage, failure.state) == ("detect", "failed")
+    assert "no such table" in failure.message
+    report = world.report("identities", run)
+    assert list(report.failures) == [200]
+    assert "task identities.detect (company 200) failed" in report.failures[200]
+    assert "no such table" in report.failures[200]
+    with pytest.raises(SyncError) as caught:  # what the report task raised
+        tasks.report("identities", run_id=run.run_id, dag_id=DAG)
+    assert "identities.detect (company 200)" in str(caught.value) and "no such table" in str(caught.value)
+    assert "load task" not in str(caught.value)
+
+    # with its Tadbir back, company 200 is in step again
+    assert world.run().state == "success"

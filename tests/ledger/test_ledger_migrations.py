@@ -12,8 +12,9 @@ from sqlalchemy import inspect, text
 from hamgam.ledger import Base, make_engine, normalize_url, upgrade
 from hamgam.ledger.migrate import alembic_config
 
-LEDGER_TABLES = {"sync_record", "pending_change", "sync_cursor", "sync_run", "sync_lease", "webhook_event"}
-HEAD = "0002"
+LEDGER_TABLES = {"sync_record", "pending_change", "sync_cursor", "sync_run", "sync_lease", "webhook_event",
+                 "sync_outcome"}
+HEAD = "0003"
 
 
 def schema_differences(url: str) -> list:
@@ -78,6 +79,31 @@ def test_concurrent_upgrades_of_a_fresh_database_all_succeed(new_database):
     for url in urls:
         assert version(url) == [HEAD]
         assert schema_differences(url) == []
+
+
+def test_upgrade_from_0002_keeps_the_run_history(fresh_db_url):
+    """0003 adds the outcome log and the runs' stage; runs recorded before it were loads."""
+    command.upgrade(alembic_config(fresh_db_url), "0002")
+    engine = make_engine(fresh_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO sync_run (dag_id, run_id, company, entity, started_at, state) "
+                              "VALUES ('dag', 'run', 100, 'identities', '2025-03-21 08:30:00', 'success')"))
+    finally:
+        engine.dispose()
+
+    upgrade(fresh_db_url)
+
+    assert version(fresh_db_url) == [HEAD]
+    assert schema_differences(fresh_db_url) == []
+    from hamgam.ledger import Ledger
+
+    with Ledger.connect(fresh_db_url) as ledger:
+        old = ledger.find_run("dag", "run", 100, "identities")
+        assert (old.stage, old.state) == ("load", "success")
+        assert ledger.outcome_log(company=100) == []
+    command.downgrade(alembic_config(fresh_db_url), "0002")
+    assert "sync_outcome" not in tables(fresh_db_url)
 
 
 @pytest.mark.parametrize(("given", "expected"), [

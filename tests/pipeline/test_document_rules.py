@@ -4,185 +4,31 @@ Each test states one rule of the sync; every rejection names the document."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
-import yaml
+from document_world import (
+    ALL,
+    DOCUMENTS,
+    LABEL,
+    PAY_TYPE,
+    add,
+    add_document,
+    add_entry,
+    assert_set_aside,
+    config_with,
+    crm_records,
+    line,
+    number,
+    outcome,
+    sync,
+    update_header,
+)
 
 from hamgam import pipeline
-from hamgam.config import parse_config
 from hamgam.entities import SPECS
 from hamgam.entities.base import SyncContext
-from hamgam.ledger import Ledger
 from hamgam.tadbir import schema
-from hamgam.transform.codes import make_national_code
-
-QUOTE, SALES_INVOICE, SALES_RETURN = 4, 1, 3
-RECEIPT, PAYMENT = 0, 1
-FACTOR_TYPE = {"quotes": QUOTE, "sales_invoices": SALES_INVOICE, "sales_returns": SALES_RETURN}
-PAY_TYPE = {"receipts": RECEIPT, "payments": PAYMENT}
-DOCUMENTS = tuple(FACTOR_TYPE)
-ALL = DOCUMENTS + tuple(PAY_TYPE)
-LABEL = {"quotes": "quote", "sales_invoices": "sales_invoice", "sales_returns": "sales_return",
-         "receipts": "receipt", "payments": "payment"}  # the spec label = the sandbox's record kind
-PERIOD = {1403: 1, 1404: 2}  # fiscal year → FPId
-DAY = {1: datetime(2024, 6, 1), 2: datetime(2025, 6, 1)}  # a day inside each period
-BAD_NATIONAL_CODE = make_national_code("001234567")[:-1] + str((int(make_national_code("001234567")[-1]) + 1) % 10)
-
-SETTINGS: dict[str, Any] = {
-    "companies": [{"code": 100, "tadbir_conn_id": "tadbir_default", "default": True}],
-    # a handful of rows per test, most of them bad on purpose: the bad-share guard stays out of the way
-    "sync": {"chunk_size": 50, "min_batch_for_bad_share": 1000, "amount_tolerance_rial": 10},
-}
-
-
-@pytest.fixture(scope="module")
-def tadbir_template(tmp_path_factory) -> Path:
-    """Two fiscal periods, each with customers 501 (clean), 502 (clean, a person) and 503 (a national code
-    that fails its checksum), products 1001 and 1002 and broker 1. Built once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("tadbir") / "template.sqlite"
-    engine = sa.create_engine(f"sqlite:///{path}")
-    schema.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(schema.fiscal_period.insert(), [
-            {"Id": 1, "FPNo": 1403, "Name": "1403", "StartDate": datetime(2024, 3, 20),
-             "EndDate": datetime(2025, 3, 20, 23, 59, 59)},
-            {"Id": 2, "FPNo": 1404, "Name": "1404", "StartDate": datetime(2025, 3, 21),
-             "EndDate": datetime(2026, 3, 20, 23, 59, 59)},
-        ])
-        for fp in (1, 2):
-            conn.execute(schema.customer.insert(), [
-                {"Id": 1, "FPId": fp, "SubscriptionNo": "501", "Name": "شرکت پارس", "RegisterCode": ""},
-                {"Id": 2, "FPId": fp, "SubscriptionNo": "502", "Name": "علی احمدی",
-                 "RegisterCode": make_national_code("001234567")},
-                {"Id": 3, "FPId": fp, "SubscriptionNo": "503", "Name": "مریم کریمی", "RegisterCode": BAD_NATIONAL_CODE},
-            ])
-            conn.execute(schema.merchandise.insert(), [
-                {"Id": 1, "FPId": fp, "Code": "1001", "Name": "پیچ گوشتی", "IsGroup": 0, "UnitPrice": 100_000},
-                {"Id": 2, "FPId": fp, "Code": "1002", "Name": "آچار", "IsGroup": 0, "UnitPrice": 250_000},
-            ])
-            conn.execute(schema.broker.insert(), [{"Id": 1, "FPId": fp, "Name": "رضا فروشنده"}])
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def tadbir(tmp_path, tadbir_template):
-    path = tmp_path / "tadbir.sqlite"
-    shutil.copyfile(tadbir_template, path)
-    engine = sa.create_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger.connect(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as opened:
-        yield opened
-
-
-# -- Tadbir rows -----------------------------------------------------------------------------------
-
-def line(product: int = 1, qty: float = 2, price: int = 100_000, *, discount: int = 0, vat: int = 0, toll: int = 0,
-         **columns) -> dict:
-    """A ``__SPArticle__`` row; NetPrice = total − discount + VAT + toll unless given."""
-    return {"MerchandiseId": product, "Amount": qty, "UnitPrice": price, "Remainder": discount, "T1": vat, "T2": toll,
-            "NetPrice": round(qty * price) - discount + vat + toll, **columns}
-
-
-def add_document(engine, entity: str, number: int, *, year: int = 1404, lines: list[dict] | None = None,
-                 customer: int = 1, **columns) -> int:
-    """A header of ``entity`` (quotes, sales_invoices, sales_returns) and its lines; the header's Total and
-    Discount are the lines' sums unless given. Returns the header's Id."""
-    fp = PERIOD[year]
-    lines = [line()] if lines is None else lines
-    with engine.begin() as conn:
-        row_id = (conn.execute(sa.select(sa.func.max(schema.sp_factor.c.Id)).where(
-            schema.sp_factor.c.FPId == fp)).scalar() or 0) + 1
-        header = {"Id": row_id, "FPId": fp, "FactorType": FACTOR_TYPE[entity], "FactorNo": number,
-                  "SPDate": DAY[fp], "CustomerId": customer,
-                  "Total": sum(round(li["Amount"] * li["UnitPrice"]) for li in lines),
-                  "Discount": sum(li["Remainder"] for li in lines), **columns}
-        conn.execute(schema.sp_factor.insert(), [header])
-        first = (conn.execute(sa.select(sa.func.max(schema.sp_article.c.Id)).where(
-            schema.sp_article.c.FPId == fp)).scalar() or 0) + 1
-        if lines:
-            conn.execute(schema.sp_article.insert(), [{"Id": first + i, "SPId": row_id, "FPId": fp, **li}
-                                                      for i, li in enumerate(lines)])
-    return row_id
-
-
-def add_entry(engine, entity: str, number: int, *, year: int = 1404, customer: int = 1, amount: int = 5_000_000,
-              **columns) -> int:
-    """A ``__PayReceive__`` row of ``entity`` (receipts, payments); returns its Id."""
-    fp = PERIOD[year]
-    with engine.begin() as conn:
-        row_id = (conn.execute(sa.select(sa.func.max(schema.pay_receive.c.Id)).where(
-            schema.pay_receive.c.FPId == fp)).scalar() or 0) + 1
-        conn.execute(schema.pay_receive.insert(), [
-            {"Id": row_id, "FPId": fp, "Type": PAY_TYPE[entity], "No": number, "Date": DAY[fp],
-             "CustomerId": customer, "Amount": amount, "Kind": 0, "Status": 1, **columns}])
-    return row_id
-
-
-def add(engine, entity: str, number: int, **columns) -> int:
-    """One clean record of any document entity, with ``columns`` on its header."""
-    if entity in PAY_TYPE:
-        return add_entry(engine, entity, number, **columns)
-    return add_document(engine, entity, number, **columns)
-
-
-def update_header(engine, entity: str, row_id: int, year: int = 1404, **columns) -> None:
-    table = schema.pay_receive if entity in PAY_TYPE else schema.sp_factor
-    with engine.begin() as conn:
-        conn.execute(table.update().where(table.c.Id == row_id, table.c.FPId == PERIOD[year]).values(**columns))
-
-
-def number(entity: str, tadbir_no: int, year: int = 1404) -> str:
-    return f"100-{year}/6-{tadbir_no}" if entity in PAY_TYPE else f"100-{year}/{tadbir_no}"
-
-
-# -- running the pipeline --------------------------------------------------------------------------
-
-def config_with(**sections: Any):
-    data = {**SETTINGS, **{k: v for k, v in sections.items() if k not in ("sync", "company")}}
-    data["sync"] = {**SETTINGS["sync"], **sections.get("sync", {})}
-    data["companies"] = [{**SETTINGS["companies"][0], **sections.get("company", {})}]
-    return parse_config(yaml.safe_dump(data, allow_unicode=True))
-
-
-def sync(entity: str, tadbir, ledger, crm, *, config=None, **detect_options) -> dict[str, int]:
-    config = config or config_with()
-    ctx = SyncContext(config, config.company(100))
-    detected = pipeline.detect(SPECS[entity], ctx, engine=tadbir, ledger=ledger, run_id="r", **detect_options)
-    loaded = pipeline.load(SPECS[entity], ctx, engine=tadbir, ledger=ledger, client=crm, run_id="r")
-    return {k: detected.get(k, 0) + loaded.get(k, 0) for k in {*detected, *loaded}}  # both count "skipped"
-
-
-def crm_records(sandbox, entity: str) -> dict[str, dict]:
-    return {r["number"]: r for r in sandbox.records(LABEL[entity])}
-
-
-def outcome(ledger, entity: str, tadbir_no: int, year: int = 1404):
-    return ledger.get(100, entity, f"{year}/{tadbir_no}")
-
-
-def assert_set_aside(ledger, sandbox, entity: str, tadbir_no: int, row_id: int, status: str, *reasons: str,
-                     year: int = 1404) -> None:
-    """The record is not in the CRM, and the ledger says why, naming it: "quote 100-1404/7 (Id 3): ..."."""
-    state = outcome(ledger, entity, tadbir_no, year)
-    assert state is not None and state.status == status, state
-    head = f"{LABEL[entity]} {number(entity, tadbir_no, year)}"
-    assert state.last_error.startswith(f"{head} (Id {row_id}): " if status == "invalid" else f"{head}: "), \
-        state.last_error
-    for reason in reasons:
-        assert reason in state.last_error, state.last_error
-    assert number(entity, tadbir_no, year) not in crm_records(sandbox, entity)
-
 
 # -- validation, per document entity ---------------------------------------------------------------
 

@@ -60,8 +60,8 @@ def update_customer(engine, row_id: int, period: int = 2, **columns) -> None:
                                                     schema.customer.c.FPId == period).values(**columns))
 
 
-def sync(tadbir, ledger, crm, policy: str = "by_register_code", **detect_options) -> dict:
-    config = parse_config(SETTINGS % policy)
+def sync(tadbir, ledger, crm, policy: str = "by_register_code", *, settings: str = "", **detect_options) -> dict:
+    config = parse_config(SETTINGS % policy + settings)
     ctx = SyncContext(config, config.company(100))
     detected = pipeline.detect(SPEC, ctx, engine=tadbir, ledger=ledger, run_id="r", **detect_options)
     loaded = pipeline.load(SPEC, ctx, engine=tadbir, ledger=ledger, client=crm, run_id="r")
@@ -193,3 +193,53 @@ def test_an_empty_tadbir_does_not_empty_the_crm(tadbir, ledger, crm, sandbox):
     assert len(sandbox.records()) == 12
     assert sync(tadbir, ledger, crm, allow_mass_delete=True)["deleted"] == 12
     assert sandbox.records() == []
+
+
+# -- field lengths (settings ``limits``; the vendor states none) ------------------------------------
+
+def test_a_name_or_address_longer_than_the_crm_takes_is_invalid_naming_the_field(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "1501", "ش" * 10_000)
+    add_customer(tadbir, 2, "1502", "شرکت دو", Address="خیابان " * 1_000)  # 6,999 once trimmed
+    add_customer(tadbir, 3, "1503", "شرکت سه", Address="تهران، خیابان آزادی", City="تهران")
+    counts = sync(tadbir, ledger, crm)
+    assert (counts["created"], counts["invalid"]) == (1, 2)
+    assert set(crm_records(sandbox)) == {"100-1503"}
+    assert ledger.get(100, "identities", "1501").last_error == (
+        "customer 1501 (Id 1): a field is longer than the CRM takes (Name: 10000 characters, at most 250)")
+    assert ledger.get(100, "identities", "1502").last_error == (
+        "customer 1502 (Id 2): a field is longer than the CRM takes (Address: 6999 characters, at most 500)")
+
+
+def test_a_long_national_id_is_named_by_its_field_never_shown(tadbir, ledger, crm, sandbox, caplog):
+    code = "1234567890" * 6
+    add_customer(tadbir, 1, "1601", "شرکت یک", RegisterCode=code)
+    with caplog.at_level(logging.DEBUG):
+        sync(tadbir, ledger, crm)
+    state = ledger.get(100, "identities", "1601")
+    assert state.status == "invalid"
+    assert "RegisterCode: 60 characters, at most 50" in state.last_error
+    assert code not in caplog.text + state.last_error + " ".join(str(p.error_details) for p in ledger.problems())
+
+
+def test_a_long_description_is_truncated_and_marked_and_sent_once(tadbir, ledger, crm, sandbox):
+    text = "مشتری قدیمی " * 500  # 6,000 characters
+    add_customer(tadbir, 1, "1701", "شرکت یک", CDesc=text)
+    assert sync(tadbir, ledger, crm)["created"] == 1
+    sent = crm_records(sandbox)["100-1701"]["description"]
+    assert len(sent) <= 1000 and sent.endswith(" …[truncated]")
+    assert text.startswith(sent.removesuffix(" …[truncated]"))
+    sandbox.reset_stats()
+    assert sync(tadbir, ledger, crm)["queued"] == 0
+    assert sandbox.stats().get("writes", 0) == 0
+
+
+def test_the_limits_are_settings_and_a_changed_limit_looks_at_every_record_again(tadbir, ledger, crm, sandbox):
+    add_customer(tadbir, 1, "1801", "ش" * 300)
+    add_customer(tadbir, 2, "1802", "شرکت دو", CDesc="توضیح " * 20)
+    assert sync(tadbir, ledger, crm)["invalid"] == 1
+    counts = sync(tadbir, ledger, crm, settings="limits: {name: 400, free_text: 60}\n")
+    assert (counts["queued"], counts["created"], counts["updated"]) == (2, 1, 1)
+    records = crm_records(sandbox)
+    assert records["100-1801"]["nickName"] == "ش" * 300
+    assert len(records["100-1802"]["description"]) <= 60
+    assert records["100-1802"]["description"].endswith(" …[truncated]")

@@ -255,3 +255,53 @@ def test_deleting_in_the_crm_never_touches_tadbir(world, origin):
     assert world.customer(100, code) is not None
     assert world.event_of(crm_id).status == "done"
     assert "no longer in the CRM" in world.event_of(crm_id).message
+
+
+# -- customer codes are text: leading zeros survive the way back ------------------------------------------
+def add_tadbir_customer(world, company: int, code: str, name: str, national_code: str) -> int:
+    """A customer made in Tadbir (with its detail account), as a Tadbir user would make it."""
+    import sqlalchemy as sa
+
+    from hamgam.tadbir.writer import TadbirWriter
+
+    engine = sa.create_engine(f"sqlite:///{world.tadbir_path(company)}")
+    try:
+        return TadbirWriter(engine).insert_customer(CURRENT_PERIOD, {
+            "SubscriptionNo": code, "Name": name, "RegisterCode": national_code, "MobileNo": "09125550777",
+            "Type": 1, "LRes": 1}, detail_chain=["1"], receivables_account="1103")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("mode", ["crm", "per_record"])
+def test_the_webhook_of_a_forward_written_customer_with_leading_zeros_changes_nothing(world, mode):
+    code = {"crm": "0777", "per_record": "0787"}[mode]
+    add_tadbir_customer(world, 100, code, f"مشتری {code}", make_national_code(f"00{code}123"[:9]))
+    world.forward(("identities",))
+    state = world.ledger().get(100, "identities", code)
+    assert state is not None and state.status == "synced" and state.crm_number == f"100-{code}"
+    assert world.crm_identity(f"100-{code}")["crmId"] == state.crm_id
+
+    before = world.digests()
+    with world.configured(reverse={"identities": {"system_of_record": mode}}):
+        counts = world.apply_events("customer", state.crm_id)
+    assert counts == ({"unchanged": 1} if mode == "crm" else {"skipped": 1})
+    assert world.digests() == before, "the CRM's webhook for hamgam's own write changed Tadbir"
+    assert world.customer(100, code.lstrip("0")) is None, "a second Tadbir customer without the leading zero"
+    assert world.ledger().get(100, "identities", code.lstrip("0")) is None
+
+
+def test_a_crm_made_customer_number_with_leading_zeros_keeps_them_in_tadbir(world):
+    person = world.create_person("100-0778", first="زهره", last="نیکنام")
+    assert world.apply_events("customer", person) == {"created": 1}
+
+    customer = world.customer(100, "0778")
+    assert customer is not None and customer["Name"] == "زهره نیکنام"
+    assert world.customer(100, "778") is None
+    state = world.ledger().get(100, "identities", "0778")
+    assert (state.crm_id, state.crm_number, state.origin) == (person, "100-0778", "crm")
+    # the forward flow finds it in step: no CRM write, no second identity 100-778
+    world.sandbox.reset_stats()
+    world.forward(("identities",))
+    assert world.writes() == 0
+    assert world.crm_identity("100-0778")["crmId"] == person

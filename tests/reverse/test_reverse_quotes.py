@@ -296,3 +296,13 @@ def ensure_crm_only_product(world) -> None:
         if client.find_product_by_code("100-9999") is None:
             client.save_product({"Code": "100-9999", "Name": "کالای فقط در CRM", "ProductUnitType": "عدد",
                                  "UnitPrice": 1000})
+
+
+def test_a_quotes_crm_made_customer_with_leading_zeros_is_brought_over_with_them(world):
+    newcomer = world.create_person("100-0779", first="فرناز", last="صدری")
+    quote = world.save_quote("100-1404/9390", newcomer)
+    assert world.apply_events("salequote", quote) == {"created": 1}
+
+    customer = world.customer(100, "0779")
+    assert customer is not None and world.customer(100, "779") is None
+    assert written(world, quote)["CustomerId"] == customer["Id"]

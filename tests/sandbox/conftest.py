@@ -5,7 +5,7 @@ from sandbox_helpers import Api, login, person
 from soap_helpers import Soap, product, unique_code
 
 from pg_sandbox.settings import SandboxSettings
-from pg_sandbox.testing import RunningSandbox, run_sandbox
+from pg_sandbox.testing import ANSWER_FAULTS, RunningSandbox, run_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +18,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> RunningSandbox:
 def _no_faults_left_behind(pg: RunningSandbox):
     yield
     pg.set_faults(latency_ms=0, error_rate=0.0, error_after_commit_rate=0.0, rate_limit_rate=0.0, slow_rate=0.0,
-                  slow_ms=0, retry_after_seconds=1, token_ttl_seconds=SandboxSettings.token_ttl_seconds,
+                  slow_ms=0, retry_after_seconds=1, **{name: 0.0 for name in ANSWER_FAULTS}, token_ttl_seconds=SandboxSettings.token_ttl_seconds,
                   product_units=list(SandboxSettings.product_units),
                   receipt_type_code=SandboxSettings.receipt_type_code,
                   payment_type_code=SandboxSettings.payment_type_code)

@@ -5,7 +5,9 @@ from sandbox_helpers import person
 
 
 def test_health(pg):
-    assert requests.get(f"{pg.base_url}/_sandbox/health", timeout=5).json() == {"status": "ok"}
+    # instance: the nonce run_sandbox started it with (how it knows the answer is its own sandbox's)
+    assert requests.get(f"{pg.base_url}/_sandbox/health", timeout=5).json() == {"status": "ok",
+                                                                              "instance": pg.instance}
 
 
 def test_records_lists_live_identities_with_their_kind(pg, api):

@@ -41,3 +41,23 @@ def test_rows_are_read_by_id_within_their_period(engine):
     assert sorted(rows["Id"]) == [3, 5]
     assert reader.read_rows(engine, REF, 1, [3]).empty
     assert reader.periods_with_rows(engine, REF, [1, 2]) == {2}
+
+
+def test_legacy_values_are_read_as_stored_and_never_fail_the_read(engine):
+    """A date column holding '0000/00/00' or a Jalali date as text, a quantity holding letters: the read
+    returns them as they are (the entity makes each its row's problem) instead of failing every row."""
+    from hamgam.entities.documents import LINES, SALES_INVOICES
+
+    with engine.begin() as conn:
+        conn.execute(schema.sp_factor.insert(), [
+            {"Id": i, "FPId": 2, "FactorType": 1, "FactorNo": i, "SPDate": datetime(2024, 6, 1)} for i in (1, 2, 3)])
+        conn.execute(schema.sp_article.insert(), [{"Id": 1, "SPId": 1, "FPId": 2, "Amount": 2, "UnitPrice": 5}])
+        conn.execute(sa.text("UPDATE __SPFactor__ SET SPDate = '0000/00/00', FactorNo = '12A' WHERE Id = 2"))
+        conn.execute(sa.text("UPDATE __SPFactor__ SET SPDate = '1403/03/12' WHERE Id = 3"))
+        conn.execute(sa.text("UPDATE __SPArticle__ SET Amount = 'دو' WHERE Id = 1"))
+    [chunk] = reader.read_period(engine, SALES_INVOICES.source, 2, chunk_size=10)
+    assert list(chunk["SPDate"])[1:] == ["0000/00/00", "1403/03/12"]
+    assert list(chunk["FactorNo"]) == [1, "12A", 3]
+    assert reader.read_rows(engine, SALES_INVOICES.source, 2, [2])["SPDate"].tolist() == ["0000/00/00"]
+    lines = reader.read_children(engine, LINES.source, "SPId", 2, [1])
+    assert lines["Amount"].tolist() == ["دو"]

@@ -227,3 +227,67 @@ def test_the_secret_is_cached_briefly():
 
     time.sleep(0.25)
     assert cached() == SECRET and len(calls) == 3
+
+
+# -- control characters: refused as a bad request, on every ledger backend ----------------------------------
+@pytest.mark.parametrize("name", ["type", "subtype"])
+@pytest.mark.parametrize("bad", ["\x00", "Iden\x00tity", "\x07", "a\nb", "a\x1bb", "a\x7fb", "a\x85b"])
+def test_a_control_character_in_type_or_subtype_is_a_bad_request_on_every_backend(any_ledger_url, notifier,
+                                                                                   name, bad):
+    """A NUL cannot be stored in PostgreSQL (answering 503 'try again later' made the CRM retry for ever);
+    other control characters would be stored verbatim. Both are refused with 400, naming the parameter."""
+    app = create_app(ledger_url_resolver=lambda: any_ledger_url, secret_resolver=lambda: SECRET, notify=notifier)
+    try:
+        with make_client(app) as client:
+            response = hook(client, **{name: bad})
+            good = hook(client, id=OTHER_GUID)  # the ledger itself works
+    finally:
+        app.state.ledgers.dispose()
+
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert f"query parameter '{name}'" in detail and "control character" in detail
+    assert good.status_code == 200 and good.json() == {"stored": True}
+    assert [extra["crm_id"] for _, extra in notifier.calls] == [OTHER_GUID]
+    from hamgam.ledger import Ledger
+
+    with Ledger.connect(any_ledger_url) as ledger:
+        assert [e.crm_id for e in ledger.pending_events("customer")] == [OTHER_GUID]
+
+
+def test_persian_text_with_zero_width_non_joiner_is_not_a_control_character(client, ledger):
+    subtype = "مخاطب\u200cهای حقیقی"  # ZWNJ is a format character Persian text needs, not a control one
+    assert hook(client, subtype=subtype).json() == {"stored": True}
+    assert ledger.pending_events("customer")[0].subtype == subtype
+
+
+# -- the OpenAPI document shows what the endpoints read and answer -------------------------------------------
+def _operation(client, path: str) -> dict:
+    document = client.get("/openapi.json").json()
+    return document["paths"][path]["get"]
+
+
+@pytest.mark.parametrize("source", ["customer", "salequote"])
+def test_the_openapi_document_lists_the_webhooks_parameters_and_answers(client, source):
+    operation = _operation(client, f"/api/sync/{source}")
+    parameters = {(p["name"], p["in"]): p for p in operation["parameters"]}
+    assert {"token", "event", "id", "type", "subtype"} <= {name for name, where in parameters if where == "query"}
+    for name in ("token", "event", "id", "type", "subtype"):
+        assert parameters[(name, "query")].get("description"), name
+    assert ("authorization", "header") in parameters  # the other way to give the secret
+    assert {"200", "400", "401", "503"} <= set(operation["responses"])
+    assert "secret" in operation["responses"]["401"]["description"]
+
+
+def test_the_openapi_document_lists_the_inventory_and_events_parameters_and_answers(client):
+    for path, names, answers in (
+            ("/api/inventory", {"token", "exclude_warehouses", "fiscal_year"}, {"200", "400", "401", "404", "502"}),
+            ("/api/inventory/{companyCode}", {"token", "exclude_warehouses", "fiscal_year"},
+             {"200", "400", "401", "404", "502"}),
+            ("/api/events", {"token", "source", "limit"}, {"200", "400", "401", "503"})):
+        operation = _operation(client, path)
+        query = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+        assert names <= query, (path, query)
+        assert answers <= set(operation["responses"]), (path, operation["responses"].keys())
+    company = _operation(client, "/api/inventory/{companyCode}")
+    assert any(p["name"] == "companyCode" and p["in"] == "path" for p in company["parameters"])

@@ -77,6 +77,40 @@ class Reference:
 
 Refs = dict[str, dict[str, "RecordState"]]  # entity -> key -> what the ledger knows (crm_id)
 
+NO_CODE = "~id:"  # the key of a record without a usable code or number: ``~id:<Tadbir row Id>``
+UNREADABLE = "unreadable"  # prepared column: what of the row cannot be read (``FactorNo '12A' is not ...``)
+TOO_LONG = "too_long"  # prepared column: the fields longer than the CRM takes (settings ``limits``)
+# a row carries such problems into validation instead of raising: the record is invalid, the rest goes on
+UNREADABLE_CHECK = Check("ExpectColumnValuesToBeNull", UNREADABLE, "a value in Tadbir cannot be read")
+TOO_LONG_CHECK = Check("ExpectColumnValuesToBeNull", TOO_LONG, "a field is longer than the CRM takes")
+ROW_CHECKS = (UNREADABLE_CHECK, TOO_LONG_CHECK)
+
+
+def reference_name(label: str, key: str) -> str:
+    """How a message names a referenced record: ``customer 10255``, ``customer with no code (Id 17)``."""
+    if NO_CODE in key:
+        head, _, row_id = key.partition(NO_CODE)
+        if head:  # a document key: "1404/~id:15"
+            return f"{label} of {head.rstrip('/')} with an unreadable number (Id {row_id})"
+        return f"{label} with no code (Id {row_id})"
+    return f"{label} {key}"
+
+
+class PayloadError(ValueError):
+    """One record's CRM payload cannot be built: it names a record that is not in the CRM."""
+
+    def __init__(self, label: str, entity: str, key: str | None) -> None:
+        super().__init__(f"{reference_name(label, key) if key else label + ' (none)'} is not in the CRM")
+        self.entity, self.key = entity, key
+
+
+def crm_id_of(refs: Refs, entity: str, key: str | None, label: str) -> str:
+    """The CRM id of ``key`` among the resolved references, or :class:`PayloadError` naming it."""
+    state = refs.get(entity, {}).get(key) if key else None
+    if state is None or not state.crm_id:
+        raise PayloadError(label, entity, key)
+    return state.crm_id
+
 
 @dataclass(frozen=True)
 class EntitySpec:
@@ -105,9 +139,13 @@ class EntitySpec:
         return f"tadbir_to_payamgostar__{self.name}"
 
     def fingerprint(self, ctx: SyncContext) -> str:
-        """Mapping settings that change payloads; part of every content hash."""
+        """Mapping settings that change payloads; part of every content hash. Field limits count only once
+        they differ from the defaults, so records hashed before limits existed stay in step."""
         section = getattr(ctx.config, self.name, None)
         settings = section.model_dump_json() if section is not None else ""
+        limits = ctx.config.limits
+        if limits != type(limits)():
+            settings += f":limits:{limits.model_dump_json()}"
         return f"{self.name}:{self.version}:{ctx.company.code}:{settings}"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,12 @@ import sqlalchemy as sa
 from hamgam.entities.base import (
     DISPLAY,
     KEY,
+    NO_CODE,
+    ROW_CHECKS,
     ROW_ID,
     SKIP,
+    TOO_LONG,
+    UNREADABLE,
     EntitySpec,
     Lines,
     LoadItem,
@@ -34,11 +38,14 @@ from hamgam.entities.base import (
     Refs,
     SyncContext,
     content_hashes,
+    crm_id_of,
 )
 from hamgam.entities.products import crm_product_code
 from hamgam.payamgostar.errors import NotFound
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
+from hamgam.transform.cells import Unreadable, tadbir_date, tadbir_number, tadbir_whole_number
+from hamgam.transform.limits import too_long, truncate
 from hamgam.transform.numbering import Template, TemplateError
 from hamgam.validate import Check
 
@@ -84,6 +91,7 @@ LINES = Lines(QueryRef("__SPArticle__", _lines_query), parent_column="SPId")
 
 def _checks(factor_type: int) -> tuple[Check, ...]:
     checks = [
+        *ROW_CHECKS,
         Check("ExpectColumnValuesToBeInSet", "customer_ok", "customer not found in Tadbir",
               {"value_set": [True]}, value_column="customer_id"),
         Check("ExpectColumnValuesToBeInSet", "products_ok", "a line's product is not in Tadbir",
@@ -110,26 +118,51 @@ HASH_COLUMNS = ("number", "doc_date", "customer_code", "seller", "description", 
                 "additions", "lines_json", "origin_key", "origin_number")
 
 
-def as_int(value: Any) -> int:
-    return 0 if value is None or value != value else int(round(float(value)))
+class Cells:
+    """Reads one Tadbir row's values. What a legacy client left that is not what its column means (a number
+    with letters, a date ``0000/00/00``) does not raise: it becomes one of the row's ``problems`` (named by
+    its column, shown as stored) and a neutral value, and validation makes the record invalid."""
 
+    def __init__(self, row: dict[str, Any], where: str = "") -> None:
+        self.row, self.where = row, where
+        self.problems: list[str] = []
 
-def _qty(value: Any) -> Decimal:
-    if value is None or value != value:
-        return Decimal(0)
-    return Decimal(str(value)).quantize(Decimal("0.0001")).normalize()
+    def _unreadable(self, column: str, error: Unreadable) -> None:
+        self.problems.append(f"{self.where}{column} {error}")
 
+    def quantity(self, column: str) -> Decimal:
+        try:
+            value = tadbir_number(self.row[column])
+        except Unreadable as error:
+            self._unreadable(column, error)
+            return Decimal(0)
+        return Decimal(0) if value is None else Decimal(str(value)).quantize(Decimal("0.0001")).normalize()
 
-def as_date(value: Any) -> date | None:
-    if value is None or value != value:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime().date()
-    if isinstance(value, date):
-        return value
-    return datetime.fromisoformat(str(value).replace(" ", "T")).date()
+    def amount(self, column: str) -> int:
+        """Integer Rial (or an id, a flag): NULL is 0, as Tadbir's clients write it."""
+        try:
+            value = tadbir_number(self.row[column])
+        except Unreadable as error:
+            self._unreadable(column, error)
+            return 0
+        return 0 if value is None else int(round(float(value)))
+
+    def whole(self, column: str) -> int | None:
+        """A document number: NULL is 0; None when it cannot be read (the row's key then uses its Id)."""
+        try:
+            value = tadbir_whole_number(self.row[column])
+        except Unreadable as error:
+            self._unreadable(column, error)
+            return None
+        return 0 if value is None else value
+
+    def date(self, column: str) -> tuple[date | None, str | None]:
+        """The date, and the stored text when it cannot be read (the date is then None)."""
+        try:
+            return tadbir_date(self.row[column]), None
+        except Unreadable as error:
+            self._unreadable(column, error)
+            return None, str(self.row[column])
 
 
 def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -148,41 +181,63 @@ def document_number(ctx: SyncContext, template: Template, tadbir_number: Any) ->
         return None
 
 
-def _lines_by_document(lines: pd.DataFrame | None, ctx: SyncContext, tolerance: int) -> dict[int, list[dict]]:
+@dataclass
+class _LineNotes:
+    """What a document's lines carry into validation besides the lines themselves (not hashed)."""
+
+    unreadable: list[str]
+    too_long: list[str]
+
+
+def _lines_by_document(lines: pd.DataFrame | None, ctx: SyncContext, tolerance: int
+                       ) -> tuple[dict[int, list[dict]], dict[int, _LineNotes]]:
     from hamgam.transform.text import normalize_code, normalize_name
 
     out: dict[int, list[dict]] = {}
+    notes: dict[int, _LineNotes] = {}
     if lines is None or lines.empty:
-        return out
+        return out, notes
+    limits = ctx.config.limits
     for row in records_of(lines):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
+        cells = Cells(row, f"line {row['Id']}: ")
         code = normalize_code(row["ProductCode"]) if row["ProductCode"] is not None else ""
-        qty, price = _qty(row["Amount"]), as_int(row["UnitPrice"])
+        qty, price = cells.quantity("Amount"), cells.amount("UnitPrice")
         total = int((qty * price).to_integral_value())
-        discount, vat, toll = as_int(row["Remainder"]), as_int(row["T1"]), as_int(row["T2"])
+        discount, vat, toll = cells.amount("Remainder"), cells.amount("T1"), cells.amount("T2")
         final = total - discount + vat + toll
-        net = as_int(row["NetPrice"])
+        net = cells.amount("NetPrice")
         problem = None
         if 0 <= total < discount:
             problem = f"line {row['Id']}: discount {discount} exceeds its total {total}"
         elif net and abs(net - final) > tolerance:
             problem = f"line {row['Id']}: net price {net} ≠ {total} − {discount} + {vat} + {toll}"
-        out.setdefault(int(row["SPId"]), []).append({
+        warehouse = normalize_name(row["StockRoomName"]) if row["StockRoomName"] is not None else None
+        unit = normalize_name(row["UnitName"]) if row["UnitName"] is not None else None
+        parent = int(row["SPId"])
+        out.setdefault(parent, []).append({
             "line_id": int(row["Id"]),
-            "merchandise_id": int(row["MerchandiseId"] or 0),
+            "merchandise_id": cells.amount("MerchandiseId"),
             "product_code": code or None,
             "crm_product_code": crm_product_code(ctx.config, ctx.company.code, code) if code else None,
             "product_name": normalize_name(row["ProductName"]) if row["ProductName"] is not None else None,
-            "is_service": as_int(row["MType"]) == 1,
+            "is_service": cells.amount("MType") == 1,
             "quantity": str(qty), "unit_price": price, "total": total, "discount": discount, "vat": vat,
             "toll": toll, "final": final,
-            "warehouse": normalize_name(row["StockRoomName"]) if row["StockRoomName"] is not None else None,
-            "warehouse_code": None if row["StockRoomCode"] is None else str(as_int(row["StockRoomCode"])),
-            "unit": normalize_name(row["UnitName"]) if row["UnitName"] is not None else None,
-            "description": normalize_name(row["SPADesc"]) if row["SPADesc"] else None,
+            "warehouse": warehouse,
+            "warehouse_code": None if row["StockRoomCode"] is None else str(cells.amount("StockRoomCode")),
+            "unit": unit,
+            "description": truncate(normalize_name(row["SPADesc"]), limits.free_text, limits.truncation_marker)
+            if row["SPADesc"] else None,
             "problem": problem,
             "negative": min(float(qty), price, discount, vat, toll) < 0,
         })
-    return out
+        note = notes.setdefault(parent, _LineNotes([], []))
+        note.unreadable += cells.problems
+        long = too_long([(f"line {row['Id']} StockRoomName", warehouse, limits.place),
+                         (f"line {row['Id']} UnitName", unit, limits.place)])
+        if long:
+            note.too_long.append(long)
+    return out, notes
 
 
 def make_prepare(name: str, factor_type: int):
@@ -193,17 +248,25 @@ def make_prepare(name: str, factor_type: int):
 
         assert ctx.period is not None
         period = ctx.period
+        limits = ctx.config.limits
         tolerance = ctx.config.sync.amount_tolerance_rial
         template = Template.parse(getattr(ctx.config, name).number_template)
-        by_doc = _lines_by_document(lines, ctx, tolerance)
+        invoice_template = Template.parse(ctx.config.sales_invoices.number_template)
+        by_doc, line_notes = _lines_by_document(lines, ctx, tolerance)
         records = []
         for row in records_of(raw):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
-            doc_lines = by_doc.get(int(row["Id"]), [])
-            customer_id = as_int(row["CustomerId"])
-            customer_code = normalize_code(row["CustomerCode"]) if row["CustomerRowId"] is not None \
-                and row["CustomerRowId"] == row["CustomerRowId"] else None
-            number = document_number(ctx, template, row["FactorNo"])
-            total, discount, additions = as_int(row["Total"]), as_int(row["Discount"]), as_int(row["Expense"])
+            cells = Cells(row)
+            row_id = int(row["Id"])
+            doc_lines = by_doc.get(row_id, [])
+            notes = line_notes.get(row_id, _LineNotes([], []))
+            factor_no = cells.whole("FactorNo")  # None: unreadable, the key then names the row
+            customer_id = cells.amount("CustomerId")
+            found = row["CustomerRowId"] is not None and row["CustomerRowId"] == row["CustomerRowId"]
+            customer_code = normalize_code(row["CustomerCode"]) if found else None
+            # the customer as the identities spec keys it: its code, or its row when it has none
+            customer_key = (customer_code or f"{NO_CODE}{int(row['CustomerRowId'])}") if found else None
+            number = document_number(ctx, template, factor_no) if factor_no is not None else None
+            total, discount, additions = cells.amount("Total"), cells.amount("Discount"), cells.amount("Expense")
             line_total = sum(li["total"] for li in doc_lines)
             line_discount = sum(li["discount"] for li in doc_lines)
             gaps = []
@@ -211,16 +274,20 @@ def make_prepare(name: str, factor_type: int):
                 gaps.append(f"Total {total} ≠ Σ lines {line_total}")
             if abs(discount - line_discount) > tolerance:
                 gaps.append(f"Discount {discount} ≠ Σ line discounts {line_discount}")
-            doc_date = as_date(row["SPDate"])
-            origin_ref = as_int(row["SPReference"])
-            origin_no = row.get("OriginNo")
-            origin_key = f"{period.year}/{as_int(origin_no)}" if origin_ref and origin_no == origin_no \
-                and origin_no is not None else None
-            # the returned invoice's CRM number: a new invoice numbering template re-sends the return too
-            origin_number = document_number(ctx, Template.parse(ctx.config.sales_invoices.number_template),
-                                            origin_no) if origin_key else None
+            doc_date, date_text = cells.date("SPDate")
+            origin_ref = cells.amount("SPReference")
+            origin_key = origin_number = None
+            if origin_ref and row.get("OriginNo") is not None:
+                try:  # the returned invoice's key, as that invoice's own row makes it
+                    origin_no = tadbir_whole_number(row["OriginNo"])
+                except Unreadable:
+                    origin_key = f"{period.year}/{NO_CODE}{origin_ref}"
+                else:
+                    origin_key = f"{period.year}/{origin_no or 0}"
+                    # its CRM number: a new invoice numbering template re-sends the return too
+                    origin_number = document_number(ctx, invoice_template, origin_no or 0)
             skip = None
-            if as_int(row["Cancelled"]):
+            if cells.amount("Cancelled"):
                 skip = "cancelled in Tadbir"
             elif not doc_lines:
                 skip = "has no lines"
@@ -228,21 +295,29 @@ def make_prepare(name: str, factor_type: int):
                 skip = "has no customer"
             missing = [str(li["merchandise_id"]) for li in doc_lines if not li["product_code"]]
             line_problems = [li["problem"] for li in doc_lines if li["problem"]]
+            seller = normalize_name(row["BrokerName"]) if row["BrokerName"] else None
+            shown_no = factor_no if factor_no is not None else str(row["FactorNo"]).strip()
             records.append({
-                ROW_ID: int(row["Id"]),
-                KEY: f"{period.year}/{as_int(row['FactorNo'])}",
-                DISPLAY: number or f"{period.year}/{as_int(row['FactorNo'])}",
+                ROW_ID: row_id,
+                KEY: f"{period.year}/{factor_no}" if factor_no is not None else f"{period.year}/{NO_CODE}{row_id}",
+                DISPLAY: number or f"{period.year}/{shown_no}",
                 SKIP: skip,
-                "factor_no": as_int(row["FactorNo"]),
+                UNREADABLE: "; ".join(cells.problems + notes.unreadable) or None,
+                TOO_LONG: "; ".join(filter(None, [too_long([("number", number, limits.code),
+                                                            ("BrokerName", seller, limits.name)]),
+                                                  *notes.too_long])) or None,
+                "factor_no": factor_no,
                 "number": number,
-                "number_ok": number is not None,
-                "doc_date": doc_date.isoformat() if doc_date else None,
-                "date_ok": doc_date is not None and period.start <= doc_date <= period.end,
+                "number_ok": number is not None if factor_no is not None else None,
+                "doc_date": doc_date.isoformat() if doc_date else date_text,
+                "date_ok": doc_date is not None and period.start <= doc_date <= period.end
+                if date_text is None else None,
                 "customer_id": customer_id,
                 "customer_code": customer_code,
                 "customer_ok": customer_code is not None if customer_id else None,
-                "seller": normalize_name(row["BrokerName"]) if row["BrokerName"] else None,
-                "description": normalize_name(row["SPDesc"]) if row["SPDesc"] else None,
+                "seller": seller,
+                "description": truncate(normalize_name(row["SPDesc"]), limits.free_text, limits.truncation_marker)
+                if row["SPDesc"] else None,
                 "total": total, "discount": discount, "additions": additions,
                 "vat": sum(li["vat"] for li in doc_lines), "toll": sum(li["toll"] for li in doc_lines),
                 "min_amount": min([total, discount, additions,
@@ -256,12 +331,12 @@ def make_prepare(name: str, factor_type: int):
                 "origin_number": origin_number,
                 "lines": doc_lines,
                 "lines_json": json.dumps(doc_lines, ensure_ascii=False, sort_keys=True),
-                "ref_customer": [customer_code] if customer_code else [],
+                "ref_customer": [customer_key] if customer_key else [],
                 "ref_products": sorted({li["product_code"] for li in doc_lines if li["product_code"]}),
                 "ref_origin": [origin_key] if origin_key else [],
             })
         return pd.DataFrame.from_records(records, index=raw.index) if records else pd.DataFrame(
-            columns=[ROW_ID, KEY, DISPLAY, SKIP])
+            columns=[ROW_ID, KEY, DISPLAY, SKIP, UNREADABLE, TOO_LONG])
 
     return prepare
 
@@ -284,12 +359,20 @@ def _iso(day: str | None) -> str | None:
     return f"{day}T00:00:00" if day else None
 
 
+def _customer_id(doc: dict, refs: Refs) -> str:
+    """The CRM id of the document's customer, looked up by the key its reference resolved."""
+    return crm_id_of(refs, "identities", doc["ref_customer"][0] if doc["ref_customer"] else None, "customer")
+
+
+def _product_id(line: dict, refs: Refs) -> str:
+    return crm_id_of(refs, "products", line["product_code"], "product")
+
+
 def _rest_invoice(doc: dict, ctx: SyncContext, refs: Refs) -> dict[str, Any]:
-    products = refs.get("products", {})
     net = doc["total"] - doc["discount"]
     return {
         "crmObjectTypeCode": ctx.config.sales_invoices.type_code,
-        "identityId": refs["identities"][doc["customer_code"]].crm_id,
+        "identityId": _customer_id(doc, refs),
         "number": doc["number"],
         "subject": f"فاکتور فروش {doc['number']}",
         "description": doc["description"],
@@ -300,7 +383,7 @@ def _rest_invoice(doc: dict, ctx: SyncContext, refs: Refs) -> dict[str, Any]:
         "totalDiscountPercent": round(doc["discount"] * 100 / doc["total"], 2) if doc["total"] else 0,
         "finalValue": _final_value(doc),
         "details": [{
-            "productCode": li["crm_product_code"], "productId": products[li["product_code"]].crm_id,
+            "productCode": li["crm_product_code"], "productId": _product_id(li, refs),
             "productName": li["product_name"], "isService": li["is_service"],
             "baseUnitPrice": li["unit_price"], "count": float(li["quantity"]), "returnedCount": 0,
             "totalUnitPrice": li["total"], "totalDiscount": li["discount"], "totalVat": li["vat"],
@@ -322,7 +405,7 @@ def _soap_header(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[st
         "ExtendedProperties": [{"UserKey": SELLER_PROPERTY, "Value": doc["seller"]}] if doc["seller"] else None,
         "RefId": f"tadbir:{ctx.company.code}:{kind.name}:{doc[KEY]}",
         "Description": doc["description"],
-        "IdentityId": refs["identities"][doc["customer_code"]].crm_id,
+        "IdentityId": _customer_id(doc, refs),
         "Subject": f"{kind.subject} {doc['number']}",
         "FinalValue": _final_value(doc),
         "Number": doc["number"],
@@ -330,7 +413,6 @@ def _soap_header(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[st
 
 
 def _soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
-    products = refs.get("products", {})
     net = doc["total"] - doc["discount"]
     return {
         **_soap_header(doc, ctx, refs, kind),
@@ -339,7 +421,7 @@ def _soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str
             "BaseUnitPrice": li["unit_price"], "Count": Decimal(li["quantity"]),
             "DetailDescription": li["description"], "FinalUnitPrice": li["final"], "Id": 0,
             "InventoryCode": li["warehouse_code"], "InventoryName": li["warehouse"], "IsService": li["is_service"],
-            "ProductCode": li["crm_product_code"], "ProductId": products[li["product_code"]].crm_id,
+            "ProductCode": li["crm_product_code"], "ProductId": _product_id(li, refs),
             "ProductName": li["product_name"], "ProductUnitTypeName": li["unit"], "ReturnedCount": 0,
             "TotalDiscount": li["discount"], "TotalToll": li["toll"], "TotalUnitPrice": li["total"],
             "TotalVat": li["vat"],

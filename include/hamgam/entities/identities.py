@@ -9,9 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hamgam.entities.base import KEY, ROW_ID, EntitySpec, LoadItem, Outcome, Refs, SyncContext, content_hashes
+from hamgam.entities.base import (
+    DISPLAY,
+    KEY,
+    NO_CODE,
+    ROW_ID,
+    TOO_LONG,
+    TOO_LONG_CHECK,
+    EntitySpec,
+    LoadItem,
+    Outcome,
+    Refs,
+    SyncContext,
+    content_hashes,
+)
 from hamgam.payamgostar.errors import NotFound
 from hamgam.tadbir.reader import TableRef
+from hamgam.transform.limits import too_long, truncate
 from hamgam.transform.numbering import Template, TemplateError
 from hamgam.validate import Check
 
@@ -33,8 +47,14 @@ TEXT_COLUMNS = {"name": "Name", "address": "Address", "province": "Province", "c
 CODE_COLUMNS = {"customer_code": "SubscriptionNo", "register_code": "RegisterCode", "economic_code": "EcCode",
                 "postal_code": "PostalCode"}
 PHONE_COLUMNS = {"phone_text": "PhoneNo", "mobile_text": "MobileNo", "fax_text": "FaxNo"}
+# prepared column → (Tadbir column named in messages, settings ``limits`` field): longer is invalid
+LIMITED_COLUMNS = {"customer_number": ("SubscriptionNo", "code"), "name": ("Name", "name"),
+                   "address": ("Address", "address"), "province": ("Province", "place"), "city": ("City", "place"),
+                   "zone": ("Zone", "place"), "township": ("TownShip", "place"), "email": ("Email", "email"),
+                   "economic_code": ("EcCode", "code"), "register_code": ("RegisterCode", "code")}
 
 CHECKS = (
+    TOO_LONG_CHECK,
     Check("ExpectColumnValuesToNotBeNull", "customer_code", "customer code (SubscriptionNo) is empty"),
     Check("ExpectColumnValuesToBeUnique", "customer_code",
           "the same customer code belongs to more than one customer in this fiscal period"),
@@ -116,7 +136,17 @@ def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = No
     frame["customer_number"] = frame["customer_code"].map(number_of)
     frame["number_ok"] = frame["customer_number"].notna().where(frame["customer_code"].notna(), None)
     frame[KEY] = frame["customer_code"].where(frame["customer_code"].notna(),
-                                              "~id:" + frame[ROW_ID].astype(str))
+                                              NO_CODE + frame[ROW_ID].astype(str))
+    frame[DISPLAY] = frame["customer_code"].where(frame["customer_code"].notna(), "with no code")
+
+    limits = ctx.config.limits
+    frame["description"] = frame["description"].map(
+        lambda text: truncate(text, limits.free_text, limits.truncation_marker))
+    fields = [(label, getattr(limits, limit)) for label, limit in LIMITED_COLUMNS.values()]
+    frame[TOO_LONG] = pd.Series(
+        [too_long((label, value, limit) for (label, limit), value in zip(fields, values, strict=True))
+         for values in frame[list(LIMITED_COLUMNS)].itertuples(index=False, name=None)],
+        index=frame.index, dtype=object)
     return frame
 
 

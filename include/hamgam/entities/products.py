@@ -17,6 +17,8 @@ from hamgam.entities.base import (
     DISPLAY,
     KEY,
     ROW_ID,
+    TOO_LONG,
+    TOO_LONG_CHECK,
     EntitySpec,
     LoadItem,
     Outcome,
@@ -26,6 +28,7 @@ from hamgam.entities.base import (
 )
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
+from hamgam.transform.limits import too_long, truncate
 from hamgam.validate import Check
 
 if TYPE_CHECKING:
@@ -67,6 +70,7 @@ def _query() -> sa.Subquery:
 SOURCE = QueryRef("__Merchandise__", _query)
 
 CHECKS = (
+    TOO_LONG_CHECK,
     Check("ExpectColumnValuesToNotBeNull", "product_code", "product code is empty"),
     Check("ExpectColumnValuesToBeUnique", "product_code",
           "the same product code belongs to more than one product in this fiscal period"),
@@ -103,6 +107,14 @@ def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = No
         lambda c: crm_product_code(ctx.config, ctx.company.code, c) if c else None)
     frame[KEY] = frame["product_code"].where(frame["product_code"].notna(), "~id:" + frame[ROW_ID].astype(str))
     frame[DISPLAY] = frame["crm_code"].where(frame["crm_code"].notna(), frame[KEY])
+
+    limits = ctx.config.limits
+    frame["description"] = frame["description"].map(
+        lambda text: truncate(text, limits.free_text, limits.truncation_marker))
+    frame[TOO_LONG] = pd.Series(
+        [too_long([("Code", code, limits.code), ("Name", name, limits.name), ("UnitName", unit, limits.place)])
+         for code, name, unit in zip(frame["crm_code"], frame["name"], frame["unit"], strict=True)],
+        index=frame.index, dtype=object)
     return frame
 
 

@@ -16,18 +16,24 @@ import sqlalchemy as sa
 from hamgam.entities.base import (
     DISPLAY,
     KEY,
+    NO_CODE,
+    ROW_CHECKS,
     ROW_ID,
     SKIP,
+    TOO_LONG,
+    UNREADABLE,
     EntitySpec,
     LoadItem,
     Reference,
     Refs,
     SyncContext,
     content_hashes,
+    crm_id_of,
 )
-from hamgam.entities.documents import SoapDocumentTarget, as_date, as_int, document_number, records_of
+from hamgam.entities.documents import Cells, SoapDocumentTarget, document_number, records_of
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
+from hamgam.transform.limits import too_long, truncate
 from hamgam.transform.numbering import Template
 from hamgam.validate import Check
 
@@ -49,6 +55,7 @@ def _query(kind: int) -> sa.Subquery:
 
 
 CHECKS = (
+    *ROW_CHECKS,
     Check("ExpectColumnValuesToBeInSet", "customer_ok", "customer not found in Tadbir",
           {"value_set": [True]}, value_column="customer_id"),
     Check("ExpectColumnValuesToBeBetween", "amount", "amount is negative", {"min_value": 0}),
@@ -72,36 +79,48 @@ def make_prepare(name: str):
 
         assert ctx.period is not None
         period = ctx.period
+        limits = ctx.config.limits
         template = Template.parse(getattr(ctx.config, name).number_template)
         records = []
         for row in records_of(raw):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
-            customer_id = as_int(row["CustomerId"])
+            cells = Cells(row)
+            row_id = int(row["Id"])
+            tadbir_no = cells.whole("No")  # None: unreadable, the key then names the row
+            customer_id = cells.amount("CustomerId")
             found = row["CustomerRowId"] is not None and row["CustomerRowId"] == row["CustomerRowId"]
             customer_code = normalize_code(row["CustomerCode"]) if found else None
-            number = document_number(ctx, template, row["No"])
-            doc_date, cheque_date = as_date(row["Date"]), as_date(row["ChequeDate"])
-            kind = "cheque" if as_int(row["Kind"]) == CHEQUE else "cash"
+            # the customer as the identities spec keys it: its code, or its row when it has none
+            customer_key = (customer_code or f"{NO_CODE}{int(row['CustomerRowId'])}") if found else None
+            number = document_number(ctx, template, tadbir_no) if tadbir_no is not None else None
+            (doc_date, date_text), (cheque_date, cheque_text) = cells.date("Date"), cells.date("ChequeDate")
+            kind = "cheque" if cells.amount("Kind") == CHEQUE else "cash"
             cheque_no = normalize_code(row["ChequeNo"]) if row["ChequeNo"] else None
+            shown_no = tadbir_no if tadbir_no is not None else str(row["No"]).strip()
             records.append({
-                ROW_ID: int(row["Id"]),
-                KEY: f"{period.year}/{as_int(row['No'])}",
-                DISPLAY: number or f"{period.year}/{as_int(row['No'])}",
+                ROW_ID: row_id,
+                KEY: f"{period.year}/{tadbir_no}" if tadbir_no is not None else f"{period.year}/{NO_CODE}{row_id}",
+                DISPLAY: number or f"{period.year}/{shown_no}",
                 SKIP: None if customer_id else "is not linked to a customer",
-                "tadbir_no": as_int(row["No"]),
-                "number": number, "number_ok": number is not None,
-                "doc_date": doc_date.isoformat() if doc_date else None,
-                "date_ok": doc_date is not None and period.start <= doc_date <= period.end,
+                UNREADABLE: "; ".join(cells.problems) or None,
+                TOO_LONG: too_long([("number", number, limits.code), ("ChequeNo", cheque_no, limits.code)]),
+                "tadbir_no": tadbir_no,
+                "number": number, "number_ok": number is not None if tadbir_no is not None else None,
+                "doc_date": doc_date.isoformat() if doc_date else date_text,
+                "date_ok": doc_date is not None and period.start <= doc_date <= period.end
+                if date_text is None else None,
                 "customer_id": customer_id, "customer_code": customer_code,
                 "customer_ok": customer_code is not None if customer_id else None,
-                "amount": as_int(row["Amount"]),
+                "amount": cells.amount("Amount"),
                 "kind": kind, "cheque_ok": bool(cheque_no) if kind == "cheque" else None,
-                "cheque_no": cheque_no, "cheque_date": cheque_date.isoformat() if cheque_date else None,
-                "status": as_int(row["Status"]),
-                "description": normalize_name(row["Description"]) if row["Description"] else None,
-                "ref_customer": [customer_code] if customer_code else [],
+                "cheque_no": cheque_no,
+                "cheque_date": cheque_date.isoformat() if cheque_date else cheque_text,
+                "status": cells.amount("Status"),
+                "description": truncate(normalize_name(row["Description"]), limits.free_text,
+                                        limits.truncation_marker) if row["Description"] else None,
+                "ref_customer": [customer_key] if customer_key else [],
             })
         return pd.DataFrame.from_records(records, index=raw.index) if records else pd.DataFrame(
-            columns=[ROW_ID, KEY, DISPLAY, SKIP])
+            columns=[ROW_ID, KEY, DISPLAY, SKIP, UNREADABLE, TOO_LONG])
 
     return prepare
 
@@ -112,7 +131,8 @@ def _payment_info(doc: dict[str, Any], ctx: SyncContext, refs: Refs, name: str, 
         "CrmObjectTypeCode": getattr(ctx.config, name).type_code,
         "RefId": f"tadbir:{ctx.company.code}:{name}:{doc[KEY]}",
         "Description": doc["description"],
-        "IdentityId": refs["identities"][doc["customer_code"]].crm_id,
+        "IdentityId": crm_id_of(refs, "identities", doc["ref_customer"][0] if doc["ref_customer"] else None,
+                                "customer"),
         "Subject": f"{subject} {doc['number']}",
         "FinalValue": doc["amount"],
         "Number": doc["number"],

@@ -14,24 +14,31 @@ from hamgam.ledger.models import (
     EVENT_SOURCES,
     EVENT_STATUSES,
     ORIGINS,
+    OUTCOMES,
     PROBLEM_STATUSES,
+    RUN_STAGES,
     RUN_STATES,
     STATUSES,
     Base,
 )
 from hamgam.ledger.store import (
     EventRow,
+    Lease,
     LeaseBusy,
+    LeaseLost,
     Ledger,
+    OutcomeRow,
     PendingChangeRow,
     ProblemRecord,
     RecordState,
+    ReferenceWrites,
     RunRow,
+    try_holder,
 )
 
 __all__ = [
-    "ACTIONS", "COUNT_NAMES", "EVENT_KINDS", "EVENT_SOURCES", "EVENT_STATUSES", "ORIGINS", "PROBLEM_STATUSES",
-    "RUN_STATES", "STATUSES", "Base", "EventRow", "LeaseBusy",
-    "Ledger", "PendingChangeRow", "ProblemRecord", "RecordState", "RunRow", "make_engine", "normalize_url",
-    "upgrade",
+    "ACTIONS", "COUNT_NAMES", "EVENT_KINDS", "EVENT_SOURCES", "EVENT_STATUSES", "ORIGINS", "OUTCOMES",
+    "PROBLEM_STATUSES", "RUN_STAGES", "RUN_STATES", "STATUSES", "Base", "EventRow", "Lease", "LeaseBusy",
+    "LeaseLost", "Ledger", "OutcomeRow", "PendingChangeRow", "ProblemRecord", "RecordState", "ReferenceWrites",
+    "RunRow", "make_engine", "normalize_url", "try_holder", "upgrade",
 ]

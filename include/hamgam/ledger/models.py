@@ -30,6 +30,10 @@ STATUSES = ("synced", "invalid", "rejected", "failed", "deleted", "skipped")  # 
 PROBLEM_STATUSES = ("invalid", "rejected", "failed")
 ACTIONS = ("upsert", "delete")
 RUN_STATES = ("running", "success", "failed")
+# the step a run is at: detect running (or failed there), detect done and load not started, load
+RUN_STAGES = ("detect", "detected", "load")
+# what one outcome did: a synced record was created or updated in the CRM; otherwise its new status
+OUTCOMES = ("created", "updated", "deleted", "invalid", "rejected", "failed", "skipped")
 COUNT_NAMES = ("created", "updated", "deleted", "unchanged", "invalid", "rejected", "failed", "skipped")
 EVENT_SOURCES = ("customer", "salequote")  # the webhook that sent the event: /api/sync/<source>
 EVENT_KINDS = ("Insert", "Update", "Delete")  # Payamgostar's event names, as sent
@@ -168,6 +172,31 @@ class SyncRun(Base):
     failed: Mapped[int] = _count()
     skipped: Mapped[int] = _count()
     message: Mapped[str | None] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(String(16), default="load", server_default="load")
+    holder: Mapped[str | None] = mapped_column(String(250))  # the try working on the run now
+
+
+class SyncOutcome(Base):
+    """The outcome log: one row per outcome written, with the run (and try) that wrote it.
+
+    A run's counts are summed from here over all its tries; an outcome of an entity written by another
+    entity's run (a reference synced first) is attributed to the entity it changed.
+    """
+
+    __tablename__ = "sync_outcome"
+    __table_args__ = (
+        Index("ix_sync_outcome_sync_run_id", "sync_run_id"),
+        Index("ix_sync_outcome_company_entity_recorded_at", "company", "entity", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sync_run_id: Mapped[int | None] = mapped_column(BigId)  # sync_run.id; None outside a run
+    holder: Mapped[str | None] = mapped_column(String(250))
+    company: Mapped[int] = mapped_column(Company)
+    entity: Mapped[str] = mapped_column(Entity)
+    tadbir_key: Mapped[str] = mapped_column(Key)
+    outcome: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SyncLease(Base):

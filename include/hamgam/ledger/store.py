@@ -7,11 +7,15 @@ atomic under concurrency on both PostgreSQL and SQLite.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,13 +31,16 @@ from hamgam.ledger.models import (
     EVENT_SOURCES,
     EVENT_STATUSES,
     ORIGINS,
+    OUTCOMES,
     PENDING_ONLY,
     PROBLEM_STATUSES,
+    RUN_STAGES,
     RUN_STATES,
     STATUSES,
     Cursor,
     PendingChange,
     SyncLease,
+    SyncOutcome,
     SyncRecord,
     SyncRun,
     WebhookEvent,
@@ -45,6 +52,23 @@ log = logging.getLogger(__name__)
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _DELETE_CHUNK = 500  # keys per DELETE ... IN (...), well under every driver's parameter limit
 _LEASE_POLL_SECONDS = 0.5
+HOLDER_MAX = 200  # leaves room for suffixes such as ":references" in the 250 characters of a holder
+# the sync run (and try) outcomes are written for: set by ``Ledger.attribute`` around a task's work
+_ATTRIBUTION: ContextVar[tuple[int | None, str | None]] = ContextVar("hamgam_ledger_attribution",
+                                                                    default=(None, None))
+
+
+def try_holder(dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
+    """The lease holder of one try of one task instance: ``dag_id/run_id/task_id/map_index/try_number``.
+
+    Two tries of a task (an orphaned try and its retry) are different holders, so they never hold a
+    lease together. Ids too long for the ledger are cut and made unique again by a digest.
+    """
+    holder = f"{dag_id}/{run_id}/{task_id}/{map_index}/{try_number}"
+    if len(holder) <= HOLDER_MAX:
+        return holder
+    digest = hashlib.sha256(holder.encode()).hexdigest()[:16]
+    return f"{holder[:HOLDER_MAX - len(digest) - 1]}#{digest}"
 
 
 @dataclass(frozen=True)
@@ -103,10 +127,38 @@ class RunRow:
     failed: int
     skipped: int
     message: str | None
+    stage: str = "load"  # detect, detected (detect done, load not started) or load
+    holder: str | None = None  # the try working on the run now
 
     @property
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNT_NAMES}
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """One entry of the outcome log."""
+
+    id: int
+    sync_run_id: int | None
+    holder: str | None
+    company: int
+    entity: str
+    tadbir_key: str
+    outcome: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class ReferenceWrites:
+    """What one run of ``via_entity`` wrote to records of ``entity`` (references it synced first)."""
+
+    sync_run_id: int
+    dag_id: str
+    run_id: str
+    via_entity: str
+    entity: str
+    counts: dict[str, int] = field(default_factory=dict)  # by outcome, only those that happened
 
 
 @dataclass(frozen=True)
@@ -133,6 +185,81 @@ class EventRow:
     run_id: str | None
 
 
+class LeaseLost(RuntimeError):
+    """Another holder took this try's lease over (it missed its renewals): the try must stop writing."""
+
+    def __init__(self, company: int, entity: str, holder: str, holder_now: str | None = None) -> None:
+        self.company, self.entity, self.holder, self.holder_now = company, entity, holder, holder_now
+        by = f" by {holder_now!r}" if holder_now else ""
+        super().__init__(f"company {company} {entity}: the sync lease of {holder!r} was taken over{by}; "
+                         "this try stops before its next write batch")
+
+
+class Lease:
+    """A lease held in a ``with ledger.lease(...)`` block, renewed by a heartbeat thread.
+
+    The heartbeat renews every ``heartbeat_seconds`` (a third of the ttl by default), so a live holder
+    keeps its lease however long it works and a dead one loses it a ttl after its last beat. If the
+    renewal finds another holder (this try stalled and was taken over), the lease is ``lost``: ``check``
+    raises ``LeaseLost`` and the ledger refuses this holder the lease from then on.
+    """
+
+    def __init__(self, ledger: Ledger, company: int, entity: str, holder: str, ttl_seconds: float,
+                 heartbeat_seconds: float) -> None:
+        if heartbeat_seconds <= 0:
+            raise ValueError(f"heartbeat_seconds must be positive; got {heartbeat_seconds!r}")
+        self.company, self.entity, self.holder = company, entity, holder
+        self.ttl_seconds, self.heartbeat_seconds = ttl_seconds, heartbeat_seconds
+        self.renewals = 0
+        self.holder_now: str | None = None
+        self._ledger = ledger
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"hamgam-lease-{company}-{entity}", daemon=True)
+
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
+    def check(self) -> None:
+        """Raise ``LeaseLost`` if the heartbeat found the lease taken over."""
+        if self.lost:
+            raise LeaseLost(self.company, self.entity, self.holder, self.holder_now)
+
+    def _start(self) -> None:
+        self._thread.start()
+
+    def _stop_beating(self) -> None:
+        self._stop.set()
+        self._thread.join()  # a renewal in flight ends before the lease is released
+
+    def _beat(self) -> None:
+        last_renewed = time.monotonic()
+        while not self._stop.wait(self.heartbeat_seconds):
+            try:
+                renewed = self._ledger.acquire_lease(self.company, self.entity, self.holder, self.ttl_seconds)
+            except Exception as exc:  # the ledger did not answer: try again at the next beat, within the ttl
+                log.warning("company %s %s: renewing the sync lease of %r failed: %s", self.company, self.entity,
+                            self.holder, exc)
+                if time.monotonic() - last_renewed < self.ttl_seconds:
+                    continue
+                renewed = False
+            if not renewed:
+                self._mark_lost()
+                return
+            last_renewed = time.monotonic()
+            self.renewals += 1
+
+    def _mark_lost(self) -> None:
+        self._ledger._refuse(self.company, self.entity, self.holder)
+        try:
+            self.holder_now = (self._ledger.lease_holder(self.company, self.entity) or (None,))[0]
+        except Exception:  # only for the message
+            self.holder_now = None
+        self._lost.set()
+        log.warning("%s", LeaseLost(self.company, self.entity, self.holder, self.holder_now))
+
+
 class LeaseBusy(RuntimeError):
     """Another run holds the lease of this company + entity."""
 
@@ -154,7 +281,8 @@ _PENDING_COLUMNS = (PendingChange.tadbir_key, PendingChange.action, PendingChang
                     PendingChange.run_id, PendingChange.detected_at, PendingChange.locator)
 _RUN_COLUMNS = (SyncRun.id, SyncRun.dag_id, SyncRun.run_id, SyncRun.company, SyncRun.entity, SyncRun.state,
                 SyncRun.started_at, SyncRun.finished_at, *(getattr(SyncRun, n) for n in COUNT_NAMES),
-                SyncRun.message)
+                SyncRun.message, SyncRun.stage, SyncRun.holder)
+_OUTCOME_COLUMNS = tuple(getattr(SyncOutcome, name) for name in OutcomeRow.__dataclass_fields__)
 
 _EVENT_COLUMNS = tuple(getattr(WebhookEvent, name) for name in EventRow.__dataclass_fields__)
 
@@ -173,6 +301,29 @@ def _check_key(key: Any) -> None:
         raise TypeError(f"a tadbir_key is a non-empty str (the normalised business key); got {key!r}")
 
 
+def _outcome(status: str, prior: Any, crm_id: str | None) -> str:
+    """What an outcome did: a synced record is created unless the CRM already held it (same id)."""
+    if status != "synced":
+        return status
+    if prior is None or prior.crm_id is None or prior.status == "deleted" or (
+            crm_id is not None and crm_id != prior.crm_id):
+        return "created"
+    return "updated"
+
+
+def _finals(rows: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The final outcome per key of a run's outcomes (in the order written). A record one try created
+    and a later try sent again (an update of that record) counts as created."""
+    final: dict[str, str] = {}
+    created: set[str] = set()
+    for key, outcome in rows:
+        final[key] = outcome
+        if outcome == "created":
+            created.add(key)
+    return {key: "created" if outcome == "updated" and key in created else outcome
+            for key, outcome in final.items()}
+
+
 class Ledger:
     """The ledger database. ``Ledger.connect(url)`` migrates it and opens it.
 
@@ -187,6 +338,8 @@ class Ledger:
         self._insert = _INSERTS[engine.dialect.name]
         self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self._clock = clock
+        self._refused: set[tuple[int, str, str]] = set()  # holders whose lease was taken over
+        self._refused_lock = threading.Lock()
 
     @classmethod
     def connect(cls, url: str | URL, *, clock: Callable[[], datetime] = utcnow) -> Ledger:
@@ -247,6 +400,7 @@ class Ledger:
         now = self._now()
         synced = status == "synced"
         table = SyncRecord.__table__
+        run_pk, holder = _ATTRIBUTION.get()
         stmt = self._insert(table).values(
             company=company, entity=entity, tadbir_key=key, crm_id=crm_id, crm_number=crm_number,
             crm_kind=crm_kind, content_hash=content_hash, origin=origin, status=status, last_error=None if synced else error,
@@ -266,7 +420,35 @@ class Ledger:
                   "updated_at": new.updated_at,
                   "synced_at": func.coalesce(new.synced_at, table.c.synced_at)})
         with self._write() as conn:
+            prior = conn.execute(select(table.c.crm_id, table.c.status).where(
+                table.c.company == company, table.c.entity == entity, table.c.tadbir_key == key)).first()
             conn.execute(stmt)
+            conn.execute(SyncOutcome.__table__.insert().values(
+                sync_run_id=run_pk, holder=holder, company=company, entity=entity, tadbir_key=key,
+                outcome=_outcome(status, prior, crm_id), recorded_at=now))
+
+    @contextmanager
+    def attribute(self, run_pk: int | None, holder: str | None = None) -> Iterator[None]:
+        """Outcomes recorded in this block (this thread or task) belong to sync run ``run_pk``, written
+        by the try ``holder``: the outcome log sums a run's counts over all its tries from them."""
+        token = _ATTRIBUTION.set((run_pk, holder))
+        try:
+            yield
+        finally:
+            _ATTRIBUTION.reset(token)
+
+    def outcome_log(self, run_pk: int | None = None, *, company: int | None = None,
+                    entity: str | None = None) -> list[OutcomeRow]:
+        """The outcome log (of one run, company or entity), oldest first."""
+        query = select(*_OUTCOME_COLUMNS).order_by(SyncOutcome.id)
+        if run_pk is not None:
+            query = query.where(SyncOutcome.sync_run_id == run_pk)
+        if company is not None:
+            query = query.where(SyncOutcome.company == company)
+        if entity is not None:
+            query = query.where(SyncOutcome.entity == entity)
+        with self.engine.connect() as conn:
+            return [OutcomeRow(**row._mapping) for row in conn.execute(query)]
 
     def problems(self, company: int | None = None, entity: str | None = None,
                  statuses: tuple[str, ...] = PROBLEM_STATUSES) -> list[ProblemRecord]:
@@ -375,15 +557,36 @@ class Ledger:
 
     # -- runs -------------------------------------------------------------------------------------
 
-    def start_run(self, dag_id: str, run_id: str, company: int, entity: str) -> int:
-        """Record a run as started; returns its id for ``finish_run``."""
+    def start_run(self, dag_id: str, run_id: str, company: int, entity: str, *, stage: str = "load",
+                  holder: str | None = None) -> int:
+        """Record a run of one company + entity as started at ``stage``; returns its id.
+
+        One record per DAG run: detect starts it, load (and each retry) carries it on, ``finish_run``
+        ends it. ``holder`` is the try working on it.
+        """
+        _check(stage, RUN_STAGES, "a run's stage")
         stmt = SyncRun.__table__.insert().values(dag_id=dag_id, run_id=run_id, company=company, entity=entity,
-                                                 state="running", started_at=self._now())
+                                                 state="running", stage=stage, holder=holder,
+                                                 started_at=self._now())
         with self._write() as conn:
             return conn.execute(stmt).inserted_primary_key[0]
 
-    def finish_run(self, run_pk: int, state: str, counts: dict[str, int], message: str | None = None) -> None:
-        """Record how a run ended: ``state`` success or failed, ``counts`` by name (others stay 0)."""
+    def set_stage(self, run_pk: int, stage: str, *, holder: str | None = None) -> None:
+        """The run is (again) running at ``stage``, worked on by the try ``holder``."""
+        _check(stage, RUN_STAGES, "a run's stage")
+        stmt = (update(SyncRun).where(SyncRun.id == run_pk)
+                .values(stage=stage, state="running", finished_at=None, message=None, holder=holder))
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                raise LookupError(f"no sync run with id {run_pk}")
+
+    def finish_run(self, run_pk: int, state: str, counts: dict[str, int], message: str | None = None, *,
+                   holder: str | None = None) -> bool:
+        """Record how a run ended: ``state`` success or failed, ``counts`` by name (others stay 0).
+
+        With ``holder``, only while that try works on the run: an orphaned try ending after its retry
+        took the run over changes nothing (returns False). Raises LookupError for an unknown id.
+        """
         _check(state, RUN_STATES[1:], "a finished run's state")
         unknown = set(counts) - set(COUNT_NAMES)
         if unknown:
@@ -391,9 +594,107 @@ class Ledger:
         stmt = (update(SyncRun).where(SyncRun.id == run_pk)
                 .values(state=state, finished_at=self._now(), message=message,
                         **{name: int(value) for name, value in counts.items()}))
+        if holder is not None:
+            stmt = stmt.where(or_(SyncRun.holder.is_(None), SyncRun.holder == holder))
         with self._write() as conn:
-            if conn.execute(stmt).rowcount != 1:
+            if conn.execute(stmt).rowcount == 1:
+                return True
+            if conn.execute(select(SyncRun.id).where(SyncRun.id == run_pk)).first() is None:
                 raise LookupError(f"no sync run with id {run_pk}")
+        log.warning("sync run %s is worked on by another try now; %r does not record it as %s", run_pk, holder,
+                    state)
+        return False
+
+    def run(self, run_pk: int) -> RunRow:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_RUN_COLUMNS).where(SyncRun.id == run_pk)).first()
+        if row is None:
+            raise LookupError(f"no sync run with id {run_pk}")
+        return RunRow(**row._mapping)
+
+    def find_run(self, dag_id: str, run_id: str, company: int, entity: str) -> RunRow | None:
+        """The latest run record of one DAG run for one company + entity, or None."""
+        query = (select(*_RUN_COLUMNS).where(SyncRun.dag_id == dag_id, SyncRun.run_id == run_id,
+                                             SyncRun.company == company, SyncRun.entity == entity)
+                 .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else RunRow(**row._mapping)
+
+    def previous_run(self, run_pk: int) -> RunRow | None:
+        """The run of the same company + entity before this one (any DAG), or None."""
+        run = self.run(run_pk)
+        query = (select(*_RUN_COLUMNS)
+                 .where(SyncRun.company == run.company, SyncRun.entity == run.entity,
+                        or_(SyncRun.started_at < run.started_at,
+                            (SyncRun.started_at == run.started_at) & (SyncRun.id < run.id)))
+                 .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else RunRow(**row._mapping)
+
+    def run_counts(self, run_pk: int, *, key_prefix: str | None = None) -> dict[str, int]:
+        """The counts of a run over all its tries, from the ledger.
+
+        created, updated, deleted: the run's own outcomes (the final one per record). invalid, rejected,
+        failed, skipped: the records of the scope in that status now, found again by this run or still
+        open from before. unchanged: the scope's synced records this run did not touch and that are not
+        queued. ``key_prefix`` narrows the scope (one fiscal year of documents: ``"1403/"``).
+        """
+        run = self.run(run_pk)
+        outcomes = (select(SyncOutcome.tadbir_key, SyncOutcome.outcome)
+                    .where(SyncOutcome.sync_run_id == run_pk, SyncOutcome.company == run.company,
+                           SyncOutcome.entity == run.entity).order_by(SyncOutcome.id))
+        records = select(SyncRecord.tadbir_key, SyncRecord.status).where(
+            SyncRecord.company == run.company, SyncRecord.entity == run.entity)
+        queued = select(PendingChange.tadbir_key).where(
+            PendingChange.company == run.company, PendingChange.entity == run.entity)
+        if key_prefix is not None:
+            records = records.where(SyncRecord.tadbir_key.startswith(key_prefix, autoescape=True))
+            queued = queued.where(PendingChange.tadbir_key.startswith(key_prefix, autoescape=True))
+        with self.engine.connect() as conn:
+            finals = _finals(conn.execute(outcomes))
+            states = conn.execute(records).all()
+            pending = set(conn.execute(queued).scalars())
+        counts = dict.fromkeys(COUNT_NAMES, 0)
+        for outcome in finals.values():
+            if outcome in ("created", "updated", "deleted"):
+                counts[outcome] += 1
+        for key, status in states:
+            if status in ("invalid", "rejected", "failed", "skipped"):
+                counts[status] += 1
+            elif status == "synced" and key not in finals and key not in pending:
+                counts["unchanged"] += 1
+        return counts
+
+    def reference_writes(self, company: int, entity: str | None = None, *, run_pk: int | None = None,
+                         since: datetime | None = None, until: datetime | None = None) -> list[ReferenceWrites]:
+        """Outcomes runs of one entity wrote to records of another (references synced first), per run
+        and changed entity: of ``entity``'s records, or those ``run_pk`` wrote, recorded in [since, until)."""
+        o, r = SyncOutcome, SyncRun
+        query = (select(o.sync_run_id, o.entity, o.tadbir_key, o.outcome, r.dag_id, r.run_id,
+                        r.entity.label("via_entity"))
+                 .join(r, r.id == o.sync_run_id)
+                 .where(o.company == company, o.entity != r.entity).order_by(o.id))
+        if entity is not None:
+            query = query.where(o.entity == entity)
+        if run_pk is not None:
+            query = query.where(o.sync_run_id == run_pk)
+        if since is not None:
+            query = query.where(o.recorded_at >= since)
+        if until is not None:
+            query = query.where(o.recorded_at < until)
+        groups: dict[tuple[int, str], list[Any]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                groups.setdefault((row.sync_run_id, row.entity), []).append(row)
+        result = []
+        for (sync_run_id, changed), rows in sorted(groups.items()):
+            tally = Counter(_finals((row.tadbir_key, row.outcome) for row in rows).values())
+            first = rows[0]
+            result.append(ReferenceWrites(sync_run_id, first.dag_id, first.run_id, first.via_entity, changed,
+                                          {name: tally[name] for name in OUTCOMES if tally[name]}))
+        return result
 
     def runs(self, limit: int = 20) -> list[RunRow]:
         """The latest runs, newest first."""
@@ -417,6 +718,9 @@ class Ledger:
         """
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be positive; got {ttl_seconds!r}")
+        with self._refused_lock:
+            if (company, entity, holder) in self._refused:
+                return False  # its lease was taken over: this try stops, it does not take it back
         now = self._now()
         table = SyncLease.__table__
         stmt = self._insert(table).values(company=company, entity=entity, holder=holder,
@@ -445,13 +749,23 @@ class Ledger:
             row = conn.execute(query).first()
         return None if row is None else (row.holder, row.expires_at)
 
+    def _refuse(self, company: int, entity: str, holder: str) -> None:
+        with self._refused_lock:
+            self._refused.add((company, entity, holder))
+
     @contextmanager
-    def lease(self, company: int, entity: str, holder: str, ttl_seconds: float,
-              wait_seconds: float = 0) -> Iterator[None]:
+    def lease(self, company: int, entity: str, holder: str, ttl_seconds: float, wait_seconds: float = 0, *,
+              heartbeat_seconds: float | None = None) -> Iterator[Lease]:
         """Hold the lease of a scope for the ``with`` block, waiting up to ``wait_seconds`` for it.
 
-        Raises ``LeaseBusy`` if another holder keeps it. Released on exit, also on error.
+        ``holder`` names one try (``try_holder``). A heartbeat thread renews the lease every
+        ``heartbeat_seconds`` (default: a third of ``ttl_seconds``); if it finds the lease taken over,
+        the yielded ``Lease`` is ``lost`` and ``acquire_lease`` refuses this holder, so a writer that
+        checks before each batch stops. Raises ``LeaseBusy`` if another holder keeps the lease.
+        Released on exit, also on error.
         """
+        with self._refused_lock:
+            self._refused.discard((company, entity, holder))
         deadline = time.monotonic() + wait_seconds
         while not self.acquire_lease(company, entity, holder, ttl_seconds):
             remaining = deadline - time.monotonic()
@@ -459,9 +773,13 @@ class Ledger:
                 holder_now, expires_at = self.lease_holder(company, entity) or (None, None)
                 raise LeaseBusy(company, entity, holder_now, expires_at)
             time.sleep(min(_LEASE_POLL_SECONDS, remaining))
+        held = Lease(self, company, entity, holder, ttl_seconds,
+                     heartbeat_seconds if heartbeat_seconds is not None else ttl_seconds / 3)
+        held._start()
         try:
-            yield
+            yield held
         finally:
+            held._stop_beating()
             if not self.release_lease(company, entity, holder):
                 log.warning("company %s %s: the sync lease of %r expired during the run and was taken over",
                             company, entity, holder)

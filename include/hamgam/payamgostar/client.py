@@ -4,6 +4,13 @@ REST v2 for identities and sales invoices, SOAP (soap.py) for products, quotes, 
 receipts and payments, which have no REST write path (§7). Both go through one retry wrapper, so
 backoff, Retry-After, typed errors and the ``recover`` guard against double creates are the same.
 
+Every answer is checked for its shape inside the attempt (``expect``): one that is not JSON / not a
+SOAP envelope, or has the wrong shape, or an id that is not a CRM id (``crm_id_of``), is an
+UnexpectedAnswer: retriable, recovered by look-up for a create, never stored as an id; a client call
+fed a malformed answer raises nothing but PayamgostarError. A create refused by a SOAP Client fault or
+Success=false is looked up before it stands (the fault may have come after the commit). A refused login
+is remembered (no lockout by retrying), and an AuthError stops ``map_concurrent`` at once.
+
 Wire contract: shared/reference/payamgostar-api.md §2.1 (login), §3 (crmobject verbs), §4 (SOAP).
 """
 
@@ -11,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +39,7 @@ from hamgam.payamgostar.errors import (
     PayamgostarError,
     RecordRejected,
     RetriableError,
+    UnexpectedAnswer,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +56,96 @@ REST_DELETE_OPTION = 1  # REST delete `Option`: what GOPG sends, the only eviden
 SOAP_DELETE_OPTION = "DeleteWithHistory"
 SALES_INVOICE = "crmobject/invoice/sales"
 PAYMENT_KINDS = {"receipt": 9, "payment": 23}  # CrmObjectTypes index (§5.1)
+_SKIPPED = object()  # map_concurrent: an item not started because the CRM refused the credentials
+# CRM ids are GUID strings (§3.0; guid in the XSDs), in the canonical 8-4-4-4-12 form the CRM writes
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_LOGIN_REFUSALS = {401: "wrong user name or password", 402: "the MobileApp (REST) module is not licensed",
+                   403: "too many login attempts; the user is locked out for now"}
+
+
+class BadShape(Exception):
+    """An answer parsed but is not what the call answers; the client raises it as UnexpectedAnswer."""
+
+
+def crm_id_of(value: Any, what: str = "id") -> str:
+    """``value`` when it is a plausible CRM id (a GUID string, not the empty GUID), else BadShape.
+
+    Every id the client hands out (created, saved, updated, found) passes here once, so an HTML page, a
+    cut-off body or an error text can never be stored as a record's id."""
+    if isinstance(value, str) and _GUID.fullmatch(value) and value != soap.ZERO_GUID:
+        return value
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "…"
+    raise BadShape(f"{what} is not a CRM id: {shown}")
+
+
+def _object(answer: Any, what: str = "answer") -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise BadShape(f"the {what} is {_json_kind(answer)}, not a JSON object")
+    return answer
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+def _created_id(answer: Any) -> str:
+    """A REST create's answer, ``{"crmId": "<guid>"}`` (§3.2), or the bare id as a JSON string."""
+    if isinstance(answer, str):
+        return crm_id_of(answer)
+    return crm_id_of(_object(answer).get("crmId"), "crmId")
+
+
+def _updated_id(crm_id: str) -> Callable[[Any], str]:
+    """A REST update answers ``{crmId}`` or nothing; either way the id is the one updated."""
+    def check(answer: Any) -> str:
+        if answer is None or answer == "":
+            return crm_id
+        if isinstance(answer, str):
+            return crm_id_of(answer)
+        found = _object(answer).get("crmId")
+        return crm_id if found is None else crm_id_of(found, "crmId")
+    return check
+
+
+def _found_rows(answer: Any) -> list[dict[str, Any]]:
+    """A REST find's ``{"total": n, "data": [...]}`` (§3.2): the rows, each an object with a CRM id."""
+    body = _object(answer)
+    if "data" not in body:
+        raise BadShape(f"no 'data' in the find answer (keys: {', '.join(sorted(map(str, body))) or 'none'})")
+    rows = body["data"]
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise BadShape(f"'data' is {_json_kind(rows)}, not a list")
+    out = []
+    for n, row in enumerate(rows):
+        if row is None:
+            continue
+        _object(row, f"row {n}")
+        crm_id_of(row.get("crmId"), f"row {n}'s crmId")
+        out.append(row)
+    total = body.get("total")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+        raise BadShape(f"'total' is {_json_kind(total)}, not an integer")
+    return out
+
+
+def _found_page(answer: Any) -> tuple[list[dict[str, Any]], int | None]:
+    rows = _found_rows(answer)
+    return rows, answer.get("total")
+
+
+def _listed(answer: Any) -> list[dict[str, Any]]:
+    """identity/search answers a list of objects (§3.5)."""
+    if answer is None:
+        return []
+    if not isinstance(answer, list):
+        raise BadShape(f"the answer is {_json_kind(answer)}, not a list")
+    for n, row in enumerate(answer):
+        _object(row, f"row {n}")
+    return answer
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
@@ -123,6 +222,9 @@ class PayamgostarClient:
         self._token: str | None = None
         self._token_expires: datetime | None = None
         self._token_lock = threading.Lock()
+        # a refused login is not tried again by later calls (each try counts towards the CRM's lockout);
+        # calling login() yourself does try again
+        self._login_refused: AuthError | None = None
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(max_workers, 4), max_retries=0)
         self.session.mount("http://", adapter)
@@ -145,17 +247,17 @@ class PayamgostarClient:
             response = self.session.post(f"{self.base_url}/api/v2/auth/login", json=body, timeout=self.timeout)
         except requests.RequestException as exc:
             raise _transport_error(exc, endpoint, None) from exc
-        if response.status_code in (401, 402, 403):
-            reasons = {401: "wrong user name or password", 402: "the MobileApp (REST) module is not licensed",
-                       403: "too many login attempts; the user is locked out for now"}
-            raise AuthError(f"login refused: {reasons[response.status_code]}", endpoint=endpoint,
-                            status=response.status_code, body=_excerpt(response))
+        if response.status_code in _LOGIN_REFUSALS:
+            self._login_refused = AuthError(f"login refused: {_LOGIN_REFUSALS[response.status_code]}",
+                                            endpoint=endpoint, status=response.status_code, body=_excerpt(response))
+            raise self._login_refused
         self._raise_for_status(response, endpoint, record=None)
-        data = response.json()
+        data = self._answer(response, endpoint, None, _object)
         token = data.get("accessToken")
-        if not token:
+        if not token or not isinstance(token, str):
             raise AuthError("login answered without an accessToken", endpoint=endpoint, status=response.status_code)
         self._token = token
+        self._login_refused = None
         self._token_expires = self._parse_expiry(data.get("expiresAt"))
         log.info("Logged in to Payamgostar at %s as %s", self.base_url, self._username)
         return token
@@ -166,7 +268,7 @@ class PayamgostarClient:
             return None
         try:
             return datetime.fromisoformat(str(value)).astimezone(UTC)
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
 
     def _current_token(self, stale: str | None = None) -> str:
@@ -174,26 +276,34 @@ class PayamgostarClient:
         with self._token_lock:
             expiring = self._token_expires is not None and datetime.now(UTC) + self.token_margin >= self._token_expires
             if self._token is None or expiring or (stale is not None and self._token == stale):
+                if self._login_refused is not None:
+                    refused = self._login_refused
+                    raise AuthError(refused.reason, endpoint=refused.endpoint, status=refused.status, body=refused.body)
                 self.login()
             assert self._token is not None
             return self._token
 
     # -- calls ----------------------------------------------------------------------------------
     def call(self, path: str, body: dict[str, Any], *, record: str | None = None,
-             recover: Callable[[], T | None] | None = None) -> Any:
-        """POST ``/api/v2/<path>`` with retries. ``recover`` runs before each retry of a write: if the
-        first attempt did land (a 500 after commit, a lost response), it returns the result and the
-        write is not sent again."""
-        return self._with_retries(path, record, lambda: self._call_once(path, body, record), recover)
+             recover: Callable[[], T | None] | None = None, expect: Callable[[Any], T] | None = None) -> Any:
+        """POST ``/api/v2/<path>`` with retries; returns the JSON answer (None for an empty body).
+
+        ``expect`` checks the answer's shape and returns what the caller wants from it, inside the
+        attempt: an answer it refuses (BadShape), like one that is not JSON, is an UnexpectedAnswer and
+        retried. ``recover`` runs before each retry of a write: if the first attempt did land (a 500 after
+        commit, a lost or garbled answer), it returns the result (what ``expect`` would) and the write is
+        not sent again."""
+        return self._with_retries(path, record, lambda: self._call_once(path, body, record, expect), recover)
 
     def soap_call(self, service: str, operation: str, *, record: str | None = None,
-                  recover: Callable[[], T | None] | None = None, **params: Any) -> Any:
-        """Call a SOAP operation (§4) with the same retries as ``call``; returns ``<Op>Result`` as a
-        dict (soap.parse_response). The user name and password travel in every call's body."""
+                  recover: Callable[[], T | None] | None = None, expect: Callable[[dict[str, Any]], T] | None = None,
+                  **params: Any) -> Any:
+        """Call a SOAP operation (§4) with the same retries, ``expect`` and ``recover`` as ``call``; returns
+        ``<Op>Result`` as a dict (soap.parse_response). The user name and password travel in every call's body."""
         headers, body = soap.build_request(service, operation, self._username, self._password, **params)
         endpoint = f"{service}/{operation}"
         return self._with_retries(endpoint, record, lambda: self._soap_once(service, operation, headers, body,
-                                                                            record), recover)
+                                                                            record, expect), recover)
 
     def _with_retries(self, endpoint: str, record: str | None, send: Callable[[], Any],
                       recover: Callable[[], Any] | None) -> Any:
@@ -230,7 +340,8 @@ class PayamgostarClient:
         retry_after = getattr(exc, "retry_after", None) or 0.0
         return max(self.min_wait, backoff, retry_after)
 
-    def _call_once(self, path: str, body: dict[str, Any], record: str | None) -> Any:
+    def _call_once(self, path: str, body: dict[str, Any], record: str | None,
+                   expect: Callable[[Any], Any] | None = None) -> Any:
         token = self._current_token()
         response = self._post(path, body, token, record)
         if response.status_code == 401:  # expired or revoked: renew once, then it is a real refusal
@@ -240,12 +351,29 @@ class PayamgostarClient:
                 raise AuthError("the CRM refused a fresh token", record=record, endpoint=path, status=401,
                                 body=_excerpt(response))
         self._raise_for_status(response, path, record)
+        return self._answer(response, path, record, expect)
+
+    @staticmethod
+    def _answer(response: requests.Response, endpoint: str, record: str | None,
+                expect: Callable[[Any], Any] | None) -> Any:
+        """The JSON of a 2xx answer, through ``expect``; anything else is an UnexpectedAnswer naming the endpoint."""
+        def unexpected(what: str) -> UnexpectedAnswer:
+            return UnexpectedAnswer(endpoint, what, record=record, status=response.status_code,
+                                    content_type=response.headers.get("Content-Type"), body=response.content)
+
         if not response.content:
-            return None
+            answer = None
+        else:
+            try:
+                answer = response.json()
+            except ValueError:  # requests' JSONDecodeError, and UnicodeDecodeError
+                raise unexpected("not JSON") from None
+        if expect is None:
+            return answer
         try:
-            return response.json()
-        except ValueError:
-            return response.text
+            return expect(answer)
+        except BadShape as exc:
+            raise unexpected(str(exc)) from None
 
     def _post(self, path: str, body: dict[str, Any], token: str, record: str | None) -> requests.Response:
         try:
@@ -255,7 +383,7 @@ class PayamgostarClient:
             raise _transport_error(exc, path, record) from exc
 
     def _soap_once(self, service: str, operation: str, headers: dict[str, str], body: bytes,
-                   record: str | None) -> dict[str, Any]:
+                   record: str | None, expect: Callable[[dict[str, Any]], Any] | None = None) -> Any:
         endpoint = f"{service}/{operation}"
         try:
             response = self.session.post(f"{self.base_url}/{soap.service_path(service)}", data=body,
@@ -271,7 +399,16 @@ class PayamgostarClient:
                 raise PayamgostarError(f"the CRM has no SOAP service at /{soap.service_path(service)}",
                                        record=record, endpoint=endpoint, status=status)
         self._raise_for_status(response, endpoint, record)
-        return soap.parse_response(operation, response.content, record=record, status=status)
+        content_type = response.headers.get("Content-Type")
+        result = soap.parse_response(operation, response.content, record=record, status=status,
+                                     content_type=content_type)
+        if expect is None:
+            return result
+        try:
+            return expect(result)
+        except BadShape as exc:
+            raise UnexpectedAnswer(endpoint, str(exc), record=record, status=status, content_type=content_type,
+                                   body=response.content) from None
 
     @staticmethod
     def _raise_for_status(response: requests.Response, endpoint: str, record: str | None) -> None:
@@ -303,8 +440,7 @@ class PayamgostarClient:
     def find_identities(self, kind: str, field: str, value: str, *, record: str | None = None) -> list[dict]:
         body = {"queries": [{"logicalOperator": 0, "field": field, "operator": EQUALS, "value": value}],
                 "pageNumber": 1, "pageSize": 50}
-        result = self.call(f"crmobject/{self._kind(kind)}/find", body, record=record) or {}
-        return list(result.get("data") or [])
+        return self.call(f"crmobject/{self._kind(kind)}/find", body, record=record, expect=_found_rows)
 
     def find_identity_by_customer_number(self, number: str, *, kinds: Iterable[str] = IDENTITY_KINDS,
                                          record: str | None = None) -> tuple[str, dict] | None:
@@ -316,7 +452,7 @@ class PayamgostarClient:
         return None
 
     def get_identity(self, kind: str, crm_id: str, *, record: str | None = None) -> dict:
-        return self.call(f"crmobject/{self._kind(kind)}/get", {"id": crm_id}, record=record)
+        return self.call(f"crmobject/{self._kind(kind)}/get", {"id": crm_id}, record=record, expect=_object)
 
     def create_identity(self, kind: str, payload: dict[str, Any], *, record: str | None = None) -> str:
         number = payload.get("customerNumber")
@@ -325,14 +461,14 @@ class PayamgostarClient:
             if not number:
                 return None
             found = self.find_identities(kind, "CustomerNumber", number, record=record)
-            return found[0].get("crmId") if found else None
+            return found[0]["crmId"] if found else None
 
-        result = self.call(f"crmobject/{self._kind(kind)}/create", payload, record=record, recover=already_created)
-        return result if isinstance(result, str) else result["crmId"]
+        return self.call(f"crmobject/{self._kind(kind)}/create", payload, record=record, recover=already_created,
+                         expect=_created_id)
 
     def update_identity(self, kind: str, crm_id: str, payload: dict[str, Any], *, record: str | None = None) -> str:
-        result = self.call(f"crmobject/{self._kind(kind)}/update", {**payload, "crmId": crm_id}, record=record)
-        return (result or {}).get("crmId", crm_id) if isinstance(result, dict) else crm_id
+        return self.call(f"crmobject/{self._kind(kind)}/update", {**payload, "crmId": crm_id}, record=record,
+                         expect=_updated_id(crm_id))
 
     def delete_identity(self, kind: str, crm_id: str, *, record: str | None = None) -> None:
         self.call(f"crmobject/{self._kind(kind)}/delete", {"Id": crm_id, "Option": REST_DELETE_OPTION},
@@ -343,7 +479,7 @@ class PayamgostarClient:
         page = 0
         while True:
             rows = self.call("crmobject/identity/search", {"pageNumber": page, "pageSize": page_size,
-                                                           "searchTerm": term}) or []
+                                                           "searchTerm": term}, expect=_listed)
             yield from rows
             if len(rows) < page_size:
                 return
@@ -351,21 +487,23 @@ class PayamgostarClient:
 
     # -- products (SOAP IProduct; ProductInfo's key is Id, its natural key Code) -----------------
     def save_product(self, info: dict[str, Any], *, record: str | None = None) -> str:
-        """Create (no ``Id``) or update a product; returns its id. A retried create adopts the product
-        the first attempt made, found by ``Code``."""
+        """Create (no ``Id``) or update a product; returns its id. A create that is retried, or refused
+        (a fault, Success=false), first looks for the product by ``Code``: if it is there, it is adopted."""
         code = info.get("Code")
 
         def already_created() -> str | None:
             found = self.find_product_by_code(code, record=record) if code else None
-            return found.get("Id") if found else None
+            return found["Id"] if found else None
 
-        result = self.soap_call("IProduct", "SaveProduct", product=info, record=record,
-                                recover=_saved(already_created) if not info.get("Id") else None)
-        return _saved_id(result, "IProduct/SaveProduct", record)
+        return self._save(lambda recover: self.soap_call("IProduct", "SaveProduct", product=info, record=record,
+                                                         recover=recover,
+                                                         expect=_saved_id("IProduct/SaveProduct", record)),
+                          None if info.get("Id") else already_created, record)
 
     def find_product_by_code(self, code: str, *, group_name: str = "", record: str | None = None) -> dict | None:
-        result = self.soap_call("IProduct", "FindProductByCode", code=code, groupName=group_name, record=record)
-        return _only(result.get("ProductInfoList") or [], "Code", code, record)
+        return self.soap_call("IProduct", "FindProductByCode", code=code, groupName=group_name, record=record,
+                              expect=lambda result: _only(result.get("ProductInfoList") or [], "Code", code, "Id",
+                                                          record))
 
     def delete_product_by_code(self, code: str, *, group_name: str = "", record: str | None = None) -> bool:
         """True when deleted, False when no product had this code."""
@@ -381,13 +519,12 @@ class PayamgostarClient:
 
     def find_quote_by_number(self, number: str, type_code: str | None, *,
                              record: str | None = None) -> dict | None:
-        result = self.soap_call("IInvoice", "FindInvoiceByNumber", number=number, invoiceType="Quote",
-                                typeCode=type_code, record=record)
-        return _only(_infos(result, "InvoiceInfo"), "Number", number, record)
+        return self.soap_call("IInvoice", "FindInvoiceByNumber", number=number, invoiceType="Quote",
+                              typeCode=type_code, record=record, expect=_found_info("InvoiceInfo", number, record))
 
     def find_quote_by_id(self, crm_id: str, *, record: str | None = None) -> dict | None:
-        return _only(_infos(self.soap_call("IInvoice", "FindQuoteById", quoteId=crm_id, record=record),
-                            "InvoiceInfo"), "CrmId", None, record)
+        return self.soap_call("IInvoice", "FindQuoteById", quoteId=crm_id, record=record,
+                              expect=_found_info("InvoiceInfo", None, record))
 
     def delete_quote_by_number(self, number: str, type_code: str | None, *, record: str | None = None) -> bool:
         result = self.soap_call("IInvoice", "DeleteInvoiceByNumber", number=number, invoiceType="Quote",
@@ -397,7 +534,7 @@ class PayamgostarClient:
 
     def get_quote(self, crm_id: str, *, record: str | None = None) -> dict:
         """The quote as REST shows it (§3.4: camelCase, ``quoteDate``, ``details``)."""
-        return self.call("crmobject/quote/sales/get", {"id": crm_id}, record=record)
+        return self.call("crmobject/quote/sales/get", {"id": crm_id}, record=record, expect=_object)
 
     # -- sales returns (SOAP IInvoice) ----------------------------------------------------------
     def save_return_invoice(self, info: dict[str, Any], *, record: str | None = None) -> str:
@@ -408,9 +545,8 @@ class PayamgostarClient:
 
     def find_return_invoice_by_number(self, number: str, type_code: str | None, *,
                                       record: str | None = None) -> dict | None:
-        result = self.soap_call("IInvoice", "FindReturnInvoiceByNumber", number=number, typeCode=type_code,
-                                record=record)
-        return _only(_infos(result, "InvoiceInfo"), "Number", number, record)
+        return self.soap_call("IInvoice", "FindReturnInvoiceByNumber", number=number, typeCode=type_code,
+                              record=record, expect=_found_info("InvoiceInfo", number, record))
 
     def delete_return_invoice_by_number(self, number: str, type_code: str | None, *,
                                         record: str | None = None) -> bool:
@@ -441,15 +577,13 @@ class PayamgostarClient:
 
     def find_receipt_by_number(self, number: str, type_code: str | None = None, *,
                                record: str | None = None) -> dict | None:
-        result = self.soap_call("IPayment", "FindReceiptByNumber", number=number, crmObjectTypeCode=type_code,
-                                record=record)
-        return _only(_infos(result, "PaymentInfo"), "Number", number, record)
+        return self.soap_call("IPayment", "FindReceiptByNumber", number=number, crmObjectTypeCode=type_code,
+                              record=record, expect=_found_info("PaymentInfo", number, record))
 
     def find_payment_by_number(self, number: str, type_code: str | None = None, *,
                                record: str | None = None) -> dict | None:
-        result = self.soap_call("IPayment", "FindPaymentByNumber", number=number, crmObjectTypeCode=type_code,
-                                record=record)
-        return _only(_infos(result, "PaymentInfo"), "Number", number, record)
+        return self.soap_call("IPayment", "FindPaymentByNumber", number=number, crmObjectTypeCode=type_code,
+                              record=record, expect=_found_info("PaymentInfo", number, record))
 
     def delete_receipt_by_number(self, number: str, type_code: str | None = None, *,
                                  record: str | None = None) -> bool:
@@ -469,16 +603,39 @@ class PayamgostarClient:
     # -- SOAP helpers ---------------------------------------------------------------------------
     def _save_billable(self, service: str, operation: str, param: str, info: dict[str, Any],
                        record: str | None, find: Callable[[str, str | None], dict | None]) -> str:
-        """Save*; a create (no CrmId) that is retried first looks for what the lost attempt made."""
+        """Save*; a create (no CrmId) that is retried or refused first looks for what it may have made."""
         number, type_code = info.get("Number"), info.get("CrmObjectTypeCode")
 
         def already_created() -> str | None:
             found = find(number, type_code) if number else None
-            return found.get("CrmId") if found else None
+            return found["CrmId"] if found else None
 
-        result = self.soap_call(service, operation, record=record, **{param: info},
-                                recover=_saved(already_created) if not info.get("CrmId") else None)
-        return _saved_id(result, f"{service}/{operation}", record)
+        return self._save(lambda recover: self.soap_call(service, operation, record=record, recover=recover,
+                                                         expect=_saved_id(f"{service}/{operation}", record),
+                                                         **{param: info}),
+                          None if info.get("CrmId") else already_created, record)
+
+    @staticmethod
+    def _save(send: Callable[[Callable[[], str | None] | None], str], already_created: Callable[[], str | None] | None,
+              record: str | None) -> str:
+        """A Save* call; for a create (``already_created`` given) the finder guards both ways a write can
+        land unseen: a retry looks before it resends (``recover``), and a refusal (a Client fault, Success=
+        false) is looked up before it stands, since a fault can come after the write committed. A record
+        the CRM holds is adopted; one it does not hold is rejected with the CRM's reason."""
+        try:
+            return send(already_created)
+        except RecordRejected as refused:
+            if already_created is None:
+                raise
+            try:
+                crm_id = already_created()
+            except RecordRejected:
+                raise refused from None  # the look-up is refused too (credentials, wiring): the refusal stands
+            if crm_id is None:
+                raise
+            log.warning("%s: the CRM answered %s, but it holds the record (%s): adopted", record or refused.endpoint,
+                        refused.reason, crm_id)
+            return crm_id
 
     @staticmethod
     def _deleted(result: dict[str, Any], endpoint: str, record: str | None,
@@ -498,25 +655,25 @@ class PayamgostarClient:
         body = {"typeKey": type_code,
                 "queries": [{"field": "Number", "operator": EQUALS, "value": number, "logicalOperator": AND}],
                 "pageNumber": 1, "pageSize": 2}
-        result = self.call(f"{SALES_INVOICE}/find", body, record=record) or {}
-        return _only(result.get("data") or [], "number", number, record)
+        return self.call(f"{SALES_INVOICE}/find", body, record=record,
+                         expect=lambda answer: _only(_found_rows(answer), "number", number, "crmId", record))
 
     def get_sales_invoice(self, crm_id: str, *, record: str | None = None) -> dict:
-        return self.call(f"{SALES_INVOICE}/get", {"id": crm_id}, record=record)
+        return self.call(f"{SALES_INVOICE}/get", {"id": crm_id}, record=record, expect=_object)
 
     def create_sales_invoice(self, payload: dict[str, Any], *, record: str | None = None) -> str:
         number, type_code = payload.get("number"), payload.get("crmObjectTypeCode")
 
         def already_created() -> str | None:
             found = self.find_sales_invoice_by_number(number, type_code, record=record) if number else None
-            return found.get("crmId") if found else None
+            return found["crmId"] if found else None
 
-        result = self.call(f"{SALES_INVOICE}/create", payload, record=record, recover=already_created)
-        return result if isinstance(result, str) else result["crmId"]
+        return self.call(f"{SALES_INVOICE}/create", payload, record=record, recover=already_created,
+                         expect=_created_id)
 
     def update_sales_invoice(self, crm_id: str, payload: dict[str, Any], *, record: str | None = None) -> str:
-        result = self.call(f"{SALES_INVOICE}/update", {**payload, "crmId": crm_id}, record=record)
-        return (result or {}).get("crmId", crm_id) if isinstance(result, dict) else crm_id
+        return self.call(f"{SALES_INVOICE}/update", {**payload, "crmId": crm_id}, record=record,
+                         expect=_updated_id(crm_id))
 
     def delete_sales_invoice(self, crm_id: str, *, record: str | None = None) -> None:
         """Raises NotFound when the CRM holds no invoice with this id."""
@@ -524,15 +681,48 @@ class PayamgostarClient:
 
     # -- concurrency ----------------------------------------------------------------------------
     def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | None, Exception | None]]:
-        """Run ``fn`` over items on at most ``max_workers`` threads; yields (item, result, error) as done."""
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="payamgostar") as pool:
-            futures = {pool.submit(fn, item): item for item in items}
+        """Run ``fn`` over items on at most ``max_workers`` threads; yields (item, result, error) as done.
+
+        A PayamgostarError is that item's error. An AuthError is everyone's: the items not yet started are
+        never started, those running are waited for and yielded unless they failed the same way, and then
+        the first AuthError is raised (no item is yielded with it). Any other exception is raised as it
+        is once the running items are done; leaving the loop early cancels what has not started."""
+        stop = threading.Event()
+
+        def run(item: T) -> Any:
+            if stop.is_set():
+                return _SKIPPED
+            try:
+                return fn(item)
+            except AuthError:
+                stop.set()  # before this worker can take the next item
+                raise
+
+        pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="payamgostar")
+        refused: AuthError | None = None
+        try:
+            futures = {pool.submit(run, item): item for item in items}
             for future in as_completed(futures):
+                if future.cancelled():
+                    continue
                 item = futures[future]
                 try:
-                    yield item, future.result(), None
+                    result = future.result()
+                except AuthError as exc:
+                    if refused is None:
+                        refused = exc
+                        not_started = sum(f.cancel() for f in futures)
+                        log.error("%s; stopping: %d record(s) not sent", exc, not_started)
+                    continue
                 except PayamgostarError as exc:
                     yield item, None, exc
+                    continue
+                if result is not _SKIPPED:
+                    yield item, result, None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if refused is not None:
+            raise refused
 
     def close(self) -> None:
         self.session.close()
@@ -568,11 +758,9 @@ class PayamgostarClient:
                 body = {"queries": [{"logicalOperator": AND, "field": "ModifyDate", "operator": 2, "value": value}],
                         "orders": [{"field": "CreatDate", "order": 0}],
                         "pageNumber": page, "pageSize": page_size}
-                result = self.call(f"crmobject/{kind}/find", body, record=f"{kind} sweep") or {}
-                rows = [row for row in result.get("data") or [] if row]
+                rows, total = self.call(f"crmobject/{kind}/find", body, record=f"{kind} sweep", expect=_found_page)
                 for row in rows:
                     yield kind, row
-                total = result.get("total")
                 if len(rows) < page_size or (isinstance(total, int) and page * page_size >= total):
                     break
                 page += 1
@@ -586,7 +774,7 @@ class PayamgostarClient:
         ``Number``, ``ModifyDate`` as a datetime ...). ``Success=false`` reads as "none found"."""
         query = f'ModifyDate >= "{self._crm_wall_time(since)}"'
         result = self.soap_call("IInvoice", "SearchQuote", typeKey=type_code or "", query=query,
-                                record="quote sweep")
+                                record="quote sweep", expect=_searched_quotes)
         if not result.get("Success"):
             message = result.get("Message") or ""
             if message and "not found" not in message.lower():
@@ -608,24 +796,17 @@ def _with_type(info: dict[str, Any], invoice_type: str | None, *, index: int) ->
     return out
 
 
-def _saved(find_id: Callable[[], str | None]) -> Callable[[], dict[str, Any] | None]:
-    """A ``recover`` for Save*: a found id dressed as the SaveCrmObjectResult the lost attempt had."""
-    def recover() -> dict[str, Any] | None:
-        crm_id = find_id()
-        return {"Message": None, "Success": True, "CrmId": crm_id} if crm_id else None
-    return recover
-
-
-def _saved_id(result: dict[str, Any], endpoint: str, record: str | None) -> str:
-    message = result.get("Message")
-    if not result.get("Success"):
-        raise RecordRejected(f"the CRM refused it: {message or 'no reason given'}", record=record,
-                             endpoint=endpoint, body=message)
-    crm_id = result.get("CrmId")
-    if not crm_id or crm_id == soap.ZERO_GUID:
-        raise RecordRejected(f"the CRM answered success without an id{f': {message}' if message else ''}",
-                             record=record, endpoint=endpoint, body=message)
-    return crm_id
+def _saved_id(endpoint: str, record: str | None) -> Callable[[dict[str, Any]], str]:
+    """``expect`` of a Save*: the SaveCrmObjectResult's id. Success=false is the CRM refusing the record
+    (RecordRejected, with its message); success without a plausible id is no answer (BadShape: the save
+    may have landed)."""
+    def check(result: dict[str, Any]) -> str:
+        message = result.get("Message")
+        if not result.get("Success"):
+            raise RecordRejected(f"the CRM refused it: {message or 'no reason given'}", record=record,
+                                 endpoint=endpoint, body=message)
+        return crm_id_of(result.get("CrmId"), "CrmId of a successful save")
+    return check
 
 
 def _infos(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -634,11 +815,28 @@ def _infos(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [item for item in result.get(f"{key}List") or [] if item] or ([single] if single else [])
 
 
-def _only(rows: list[dict[str, Any]], field: str, value: str | None, record: str | None) -> dict | None:
+def _found_info(key: str, number: str | None, record: str | None) -> Callable[[dict[str, Any]], dict | None]:
+    """``expect`` of a Find*ByNumber / Find*ById: the ``<key>`` with this Number, its CrmId checked."""
+    return lambda result: _only(_infos(result, key), "Number" if number is not None else "CrmId", number, "CrmId",
+                                record)
+
+
+def _searched_quotes(result: dict[str, Any]) -> dict[str, Any]:
+    for row in _infos(result, "InvoiceInfo") if result.get("Success") else []:
+        crm_id_of(row.get("CrmId"), "a found quote's CrmId")
+    return result
+
+
+def _only(rows: list[dict[str, Any]], field: str, value: str | None, id_field: str,
+          record: str | None) -> dict | None:
     """The row whose ``field`` equals ``value`` exactly (a server that matched loosely must not make us
-    adopt the wrong record); Success=false finds come here with no rows and read as "not found"."""
+    adopt the wrong record), its ``id_field`` checked to be a CRM id; Success=false finds come here with no
+    rows and read as "not found"."""
     matches = [row for row in rows if value is None or row.get(field) == value]
     if len(matches) > 1:
         log.warning("%s: the CRM holds %d records with %s %s; using the first", record or value, len(matches),
                     field, value)
-    return matches[0] if matches else None
+    if not matches:
+        return None
+    crm_id_of(matches[0].get(id_field), f"the found record's {id_field}")
+    return matches[0]

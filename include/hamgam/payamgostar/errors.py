@@ -26,6 +26,25 @@ class RetriableError(PayamgostarError):
         self.retry_after = retry_after
 
 
+class UnexpectedAnswer(RetriableError):
+    """The CRM answered 2xx with something that is not this call's answer: an HTML page (a proxy's, a
+    maintenance page), a cut-off body, JSON or XML of the wrong shape, an id that is not a CRM id.
+
+    Retriable, like a lost answer: for a write it is ambiguous (it may have been saved), so a retried
+    create first looks for what it made (``recover``); the answer is never taken as an id. Reads as
+    "unexpected answer from crmobject/person/find: not JSON (text/html, '<!DOCTYPE html>…')"."""
+
+    def __init__(self, endpoint: str, what: str, *, record: str | None = None, status: int | None = None,
+                 content_type: str | None = None, body: str | bytes | None = None):
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        kind = (content_type or "").split(";")[0].strip() or "no content type"
+        super().__init__(f"unexpected answer from {endpoint}: {what} ({kind}, {snippet(body)!r})", record=record,
+                         endpoint=endpoint, status=status, body=body)
+        where = f"{record}: " if record else ""
+        Exception.__init__(self, f"{where}{self.reason}")  # the endpoint is named once, in the reason
+
+
 class GaveUp(RetriableError):
     """Retries were exhausted; the last retriable error is the __cause__."""
 
@@ -40,3 +59,9 @@ class RecordRejected(PayamgostarError):
 
 class NotFound(RecordRejected):
     """The CRM does not hold the record asked for (404)."""
+
+
+def snippet(text: str | None, limit: int = 60) -> str:
+    """The start of ``text`` on one line, with "…" when there was more."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"

@@ -21,6 +21,10 @@ SOAP faults become typed errors (WCF answers them with HTTP 500):
   wrong, whatever the record → PayamgostarError (fails the task loudly).
 - ``Server``, WCF's ``InternalServiceFault`` and anything else: the service broke while handling
   it, like an HTTP 5xx → RetriableError (retried; a create's retry is guarded by ``recover``).
+
+An answer that is no readable ``<Op>Response`` envelope (an HTML page, a cut-off or garbled body,
+values of the wrong type) → UnexpectedAnswer, a RetriableError: for a save it is ambiguous, so the
+client looks a create up before sending it again.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from hamgam.payamgostar.contracts import (
     Member,
     Operation,
 )
-from hamgam.payamgostar.errors import PayamgostarError, RecordRejected, RetriableError
+from hamgam.payamgostar.errors import PayamgostarError, RecordRejected, RetriableError, UnexpectedAnswer
 
 log = logging.getLogger(__name__)
 
@@ -248,36 +252,39 @@ def fault_error(fault: Fault, *, endpoint: str, record: str | None = None,
     return RetriableError(f"the CRM failed ({text})", **kwargs)
 
 
-def parse_response(operation: str, body: bytes, *, record: str | None = None,
-                   status: int | None = None) -> dict[str, Any]:
-    """``<Op>Result`` of a response envelope as a dict keyed by the XSD's element names."""
+def parse_response(operation: str, body: bytes, *, record: str | None = None, status: int | None = None,
+                   content_type: str | None = None) -> dict[str, Any]:
+    """``<Op>Result`` of a response envelope as a dict keyed by the XSD's element names.
+
+    A fault is raised as its typed error (fault_error). An answer that is not a readable envelope
+    with ``<Op>Response`` (an HTML page, a cut-off or garbled body, values of the wrong type) is an
+    UnexpectedAnswer: retriable, and for a save ambiguous (it may have been saved), never a result."""
     op = operation_of(None, operation)
     endpoint = f"{op.service}/{op.name}"
-    excerpt = body[:300].decode("utf-8", "replace")
+
+    def unexpected(what: str) -> UnexpectedAnswer:
+        return UnexpectedAnswer(endpoint, what, record=record, status=status, content_type=content_type, body=body)
+
     try:
         root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise RetriableError(f"the CRM's answer is not XML ({exc})", record=record, endpoint=endpoint,
-                             status=status, body=excerpt) from None
-    soap_body = _child(root, "Body")
+    except (ET.ParseError, ValueError) as exc:
+        raise unexpected(f"not XML, {exc}") from None
+    soap_body = _child(root, "Body") if _local(root.tag) == "Envelope" else None
     if soap_body is None:
-        raise RetriableError("the CRM's answer is not a SOAP envelope", record=record, endpoint=endpoint,
-                             status=status, body=excerpt)
+        raise unexpected("not a SOAP envelope")
     fault = _fault_in(soap_body)
     if fault is not None:
         raise fault_error(fault, endpoint=endpoint, record=record, status=status)
     response = _child(soap_body, f"{operation}Response")
     result = _child(response, f"{operation}Result") if response is not None else None
     if response is None:
-        raise PayamgostarError(f"the CRM answered without {operation}Response", record=record,
-                               endpoint=endpoint, status=status, body=excerpt)
+        raise unexpected(f"no {operation}Response in the envelope")
     if result is None or _is_nil(result):
         return {}
     try:
         return _read_contract(CONTRACTS[op.result], result, f"{operation}Result")
-    except ValueError as exc:
-        raise PayamgostarError(f"cannot read the CRM's answer: {exc}", record=record, endpoint=endpoint,
-                               status=status, body=excerpt) from None
+    except (ValueError, TypeError) as exc:
+        raise unexpected(f"cannot read {operation}Result: {exc}") from None
 
 
 def _read(member: Member, element: ET.Element, path: str) -> Any:

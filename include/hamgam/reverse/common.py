@@ -25,7 +25,20 @@ class Rejected(ValueError):
 @dataclass(frozen=True)
 class Routed:
     company: CompanyConfig
-    parts: dict[str, Any]  # the template's tokens read from the number (AN, SHYY, MIYY, ...)
+    # the template's tokens read from the number: the years (SHYY, MIYY) as full years (ints), every other
+    # token (AN: a customer code, a document number) as the digits written, leading zeros kept
+    parts: dict[str, Any]
+
+
+_YEAR_TOKENS = ("SHYY", "MIYY")
+
+
+def _parts(template: Template, number: str) -> dict[str, Any]:
+    """The number's tokens: codes are text (``100-0777`` → AN ``"0777"``, never 777); only the years are
+    numbers (a two-digit year expanded). Raises NumberMismatch."""
+    digits = template.parse_number(number, as_text=True)
+    typed = template.parse_number(number)
+    return {name: typed[name] if name in _YEAR_TOKENS else value for name, value in digits.items()}
 
 
 def _without_company(template: Template) -> Template | None:
@@ -53,11 +66,11 @@ def route_number(config: HamgamConfig, number: str, template_text: str, label: s
     template's parts of a CRM number; raises Rejected naming the item when it fits neither form."""
     template = Template.parse(template_text)
     try:
-        parts = template.parse_number(number)
+        parts = _parts(template, number)
     except NumberMismatch:
         bare = _without_company(template)
         try:
-            parts = bare.parse_number(number) if bare is not None else None
+            parts = _parts(bare, number) if bare is not None else None
         except NumberMismatch:
             parts = None
         if parts is None:

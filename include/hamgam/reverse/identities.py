@@ -180,7 +180,7 @@ def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: di
     if not number:
         raise Rejected(f"{label}: the customer number is empty")
     routed: Routed = route_number(config, number, config.identities.customer_number_template, label)
-    code = str(routed.parts["AN"])
+    code = routed.parts["AN"]  # the customer code, as text: "100-0777" → "0777"
     company = routed.company
     values = tadbir_values(kind, record)
     _check_codes(label, kind, values)

@@ -174,6 +174,7 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
     if known is not None and known.crm_number == number:  # an edit of a quote made in the CRM
         year, _, factor_no = known.tadbir_key.partition("/")
         replace_id = _quote_id(engine, period.id, int(factor_no))
+    # a quote number is a number (FactorNo is an integer column); a code never is
     fixed = None if config.reverse.quotes.floating_coding else int(routed.parts["AN"])
     try:
         sp_id, factor_no = writer.write_quote(header, lines, number=fixed, replace_id=replace_id)
@@ -209,7 +210,7 @@ def _customer(config: HamgamConfig, quote: dict, company: CompanyConfig, period:
     if routed.company.code != company.code:
         raise Rejected(f"{label}: its customer {number} belongs to company {routed.company.code}, "
                        f"the quote to company {company.code}")
-    code = str(routed.parts["AN"])
+    code = routed.parts["AN"]  # the customer code, as text: "100-0777" → "0777"
     found = reverse_identities.find_customer(engines[company.code], period.id, code)
     if found is not None:
         return found

@@ -82,6 +82,17 @@ class QueryRef:
 Source = TableRef | QueryRef
 
 
+_PARSED_TYPES = (sa.Date, sa.DateTime, sa.Time, sa.Numeric, sa.Boolean)  # SQLAlchemy converts their values
+
+
+def _as_stored(t: sa.TableClause | sa.Subquery) -> list[sa.ColumnElement]:
+    """Every column of ``t``, with values as the database driver returns them. SQLAlchemy's own conversion
+    of SQLite's stored text fails a whole read on one legacy value (a date ``0000/00/00`` or a Jalali date
+    as text, a quantity ``دو``); the entity reads each value and makes one it cannot read that row's problem."""
+    return [sa.type_coerce(c, sa.types.NullType()).label(c.key) if isinstance(c.type, _PARSED_TYPES) else c
+            for c in t.c]
+
+
 def periods_with_rows(engine: sa.Engine, ref: Source, period_ids: Sequence[int]) -> set[int]:
     t = ref.selectable()
     period = t.c[ref.period_column]
@@ -95,7 +106,7 @@ def read_period(engine: sa.Engine, ref: Source, period_id: int, chunk_size: int)
     import pandas as pd
 
     t = ref.selectable()
-    stmt = (sa.select(*t.c).where(t.c[ref.period_column] == period_id, t.c[ref.id_column] > 0)
+    stmt = (sa.select(*_as_stored(t)).where(t.c[ref.period_column] == period_id, t.c[ref.id_column] > 0)
             .order_by(t.c[ref.id_column]))
     with engine.connect().execution_options(stream_results=True) as conn:
         yield from pd.read_sql(stmt, conn, chunksize=chunk_size)
@@ -111,7 +122,8 @@ def read_rows(engine: sa.Engine, ref: Source, period_id: int, ids: Sequence[int]
     with engine.connect() as conn:
         for start in range(0, len(unique_ids), MSSQL_MAX_PARAMS):
             batch = unique_ids[start:start + MSSQL_MAX_PARAMS]
-            stmt = sa.select(*t.c).where(t.c[ref.period_column] == period_id, t.c[ref.id_column].in_(batch))
+            stmt = sa.select(*_as_stored(t)).where(t.c[ref.period_column] == period_id,
+                                                   t.c[ref.id_column].in_(batch))
             frames.append(pd.read_sql(stmt, conn))
     if not frames:
         return pd.DataFrame(columns=list(t.c.keys()))
@@ -129,7 +141,8 @@ def read_children(engine: sa.Engine, ref: Source, parent_column: str, period_id:
     with engine.connect() as conn:
         for start in range(0, len(unique_ids), MSSQL_MAX_PARAMS):
             batch = unique_ids[start:start + MSSQL_MAX_PARAMS]
-            stmt = (sa.select(*t.c).where(t.c[ref.period_column] == period_id, t.c[parent_column].in_(batch))
+            stmt = (sa.select(*_as_stored(t)).where(t.c[ref.period_column] == period_id,
+                                                    t.c[parent_column].in_(batch))
                     .order_by(t.c[parent_column], t.c[ref.id_column]))
             frames.append(pd.read_sql(stmt, conn))
     if not frames:

@@ -66,9 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--instance", default=None,
+                        help="a nonce /health answers with, so whoever started the app knows it is talking to it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = MaskedAccessLog(create_app(notify=log_only))
+    app = MaskedAccessLog(create_app(notify=log_only, instance=args.instance))
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level=args.log_level)
 
 

@@ -11,7 +11,13 @@ Routes, in the vendor synchronizer's style (vendor-sync-spec; payamgostar-api se
   read live from Tadbir (``hamgam.webapp.inventory``); optional ``exclude_warehouses`` (codes, repeated
   or comma-separated) and ``fiscal_year`` (Jalali; default the current period).
 - ``GET /api/events``: the latest webhook events and the count per status (for a dashboard).
-- ``GET /health``: no secret needed, touches nothing.
+- ``GET /health``: no secret needed, touches nothing (``instance``: the nonce the app was started with, if
+  any, so whoever started it knows it is talking to its own server).
+
+Every parameter and answer (400 naming the wrong parameter, 401, 503 where the app cannot work) is in the
+app's OpenAPI document (``/openapi.json``). A control character (NUL included) in ``type`` or ``subtype``
+is a bad request: such an event could never be stored (PostgreSQL refuses NUL), so "try again" would
+never help.
 
 Every ``/api`` route needs the shared secret: the password of the Airflow connection ``hamgam_webhook``
 (in the demo and tests ``AIRFLOW_CONN_HAMGAM_WEBHOOK``), given as the ``token`` query parameter (all
@@ -29,12 +35,14 @@ import hmac
 import logging
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi import BackgroundTasks, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from hamgam.ledger.models import EVENT_KINDS, EVENT_SOURCES, EVENT_STATUSES
 from hamgam.webapp.events import ASSET_URIS, WEBHOOK_CONN_ID
@@ -120,6 +128,12 @@ def _shown(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
+def _control_character(value: str) -> str | None:
+    """The first control character (Unicode category Cc: NUL, C0, DEL, C1) in ``value``, if any. Format
+    characters such as the zero-width non-joiner Persian text needs are not control characters."""
+    return next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)
+
+
 def parse_webhook(query: Any) -> dict[str, Any]:
     """The webhook's query parameters, checked; raises a 400 naming the parameter that is wrong."""
     event = (query.get("event") or "").strip()
@@ -138,8 +152,14 @@ def parse_webhook(query: Any) -> dict[str, Any]:
     crm_type = (query.get("type") or "").strip() or None
     subtype = (query.get("subtype") or "").strip() or None
     for name, value, limit in (("type", crm_type, _MAX_TYPE), ("subtype", subtype, _MAX_SUBTYPE)):
-        if value is not None and len(value) > limit:
+        if value is None:
+            continue
+        if len(value) > limit:
             raise _bad_request(f"query parameter '{name}' is longer than {limit} characters")
+        control = _control_character(value)
+        if control is not None:
+            raise _bad_request(f"query parameter '{name}' contains a control character (U+{ord(control):04X}), "
+                               "which no CRM type name has; the event is not stored")
     return {"event": kind, "crm_id": crm_id, "crm_type": crm_type, "subtype": subtype}
 
 
@@ -156,9 +176,45 @@ def _int_param(name: str, value: str | None) -> int | None:
         raise _bad_request(f"{name} must be a number; got {_shown(value)}") from None
 
 
+class Problem(BaseModel):
+    """Every error answer: what is wrong, in words."""
+
+    detail: str
+
+
+class WebhookAnswer(BaseModel):
+    stored: bool  # false: an event of the same record was still pending, so it was not stored again
+
+
+class StockLineAnswer(BaseModel):
+    productCode: str  # noqa: N815 (the vendor's field names)
+    productName: str  # noqa: N815
+    warehouseCode: str  # noqa: N815
+    warehouseName: str  # noqa: N815
+    quantity: float
+
+
+def _answer(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+UNAUTHORIZED = _answer("The shared secret is missing or wrong (the `token` query parameter or "
+                       "`Authorization: Bearer <secret>`); nothing was stored or read")
+NO_SECRET = "the shared secret is not configured (Airflow connection hamgam_webhook)"
+
+# the parameters every /api route reads
+Token = Annotated[str | None, Query(description="The shared secret: the password of the Airflow connection "
+                                                "`hamgam_webhook` (or give it as `Authorization: Bearer`)")]
+Authorization = Annotated[str | None, Header(description="`Bearer <secret>`, instead of the `token` parameter")]
+ExcludeWarehouses = Annotated[list[str] | None, Query(description=(
+    "Warehouse codes to leave out: repeated, or comma-separated"))]
+FiscalYear = Annotated[str | None, Query(description=(
+    "The Jalali fiscal year to read, e.g. 1404 (default: the current fiscal period)"))]
+
+
 def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
                secret_resolver: Callable[[], str | None] | None = None,
-               notify: Notify | None = None) -> FastAPI:
+               notify: Notify | None = None, instance: str | None = None) -> FastAPI:
     """The web app. Nothing is looked up here; everything is resolved when a request needs it.
 
     ``ledger_url_resolver()``: the ledger's SQLAlchemy URL (default: the ``sync.state_conn_id``
@@ -166,6 +222,8 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
     (default: the ``hamgam_webhook`` connection's password, cached for a minute). ``notify(asset_uri,
     extra)``: called after the answer to a valid webhook (default: an Airflow asset event, for the app
     running inside the Airflow API server; ``hamgam.webapp.notify.log_only`` without Airflow).
+    ``instance``: a nonce ``/health`` answers with, so whoever started the app can tell it from another
+    server on the same port.
     """
     resolve_url = ledger_url_resolver or Cached(ledger_url)
     resolve_secret = secret_resolver or Cached(webhook_secret)
@@ -176,7 +234,7 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
                   description="Payamgostar webhooks and live reads of Tadbir for the hamgam synchronizer.")
     app.state.ledgers = ledgers
 
-    def authorize(request: Request) -> None:
+    def authorize(request: Request, token: str | None, authorization: str | None) -> None:
         try:
             secret = resolve_secret()
         except Exception as exc:
@@ -187,9 +245,9 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         if not secret:
             log.error("the Airflow connection %r has no password: every request is refused", WEBHOOK_CONN_ID)
             raise HTTPException(503, f"the shared secret is not configured (Airflow connection {WEBHOOK_CONN_ID!r})")
-        given = request.query_params.get("token")
+        given = token
         if given is None:
-            scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+            scheme, _, credentials = (authorization or "").partition(" ")
             given = credentials.strip() if scheme.lower() == "bearer" else None
         if not given or not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
             client = request.client.host if request.client else "?"
@@ -204,17 +262,24 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
             log.exception("the ledger cannot be opened")
             raise HTTPException(503, "the ledger is not available; try again later") from exc
 
-    @app.get("/health")
+    @app.get("/health", summary="Is the app up (no secret needed, touches nothing)")
     def health() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", **({"instance": instance} if instance else {})}
 
-    def webhook(source: str, request: Request, background: BackgroundTasks) -> dict[str, bool]:
-        authorize(request)
-        params = parse_webhook(request.query_params)
+    def webhook(source: str, request: Request, background: BackgroundTasks, query: dict[str, str | None],
+                token: str | None, authorization: str | None) -> dict[str, bool]:
+        from sqlalchemy.exc import DataError
+
+        authorize(request, token, authorization)
+        params = parse_webhook(query)
         try:
             stored = ledger().store_event(source, **params)
         except HTTPException:
             raise
+        except DataError as exc:  # the database refuses these values: trying again cannot help
+            log.warning("webhook %s %s %s refused by the ledger's database: %s", source, params["event"],
+                        params["crm_id"], exc.orig)
+            raise HTTPException(400, "the event's parameters cannot be stored") from None
         except Exception as exc:
             log.exception("webhook %s %s %s could not be stored", source, params["event"], params["crm_id"])
             raise HTTPException(503, "the event could not be stored; try again later") from exc
@@ -226,23 +291,55 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         return {"stored": stored}
 
     def webhook_route(source: str) -> Callable[..., dict[str, bool]]:
-        def route(request: Request, background: BackgroundTasks) -> dict[str, bool]:
-            return webhook(source, request, background)
+        def route(
+            request: Request, background: BackgroundTasks, token: Token = None,
+            event: Annotated[str | None, Query(description=f"What happened: {', '.join(EVENT_KINDS)} "
+                                                           "(required; any case)")] = None,
+            crm_id: Annotated[str | None, Query(alias="id", description="The record's CRM id, a GUID (required)")
+                              ] = None,
+            crm_type: Annotated[str | None, Query(alias="type", description=(
+                f"The CRM type of the record, e.g. Identity or Quote (at most {_MAX_TYPE} characters, no "
+                "control characters)"))] = None,
+            subtype: Annotated[str | None, Query(description=(
+                f"The CRM subtype's name, e.g. مخاطب حقیقی (at most {_MAX_SUBTYPE} characters, no control "
+                "characters)"))] = None,
+            authorization: Authorization = None,
+        ) -> dict[str, bool]:
+            query = {"event": event, "id": crm_id, "type": crm_type, "subtype": subtype}
+            return webhook(source, request, background, query, token, authorization)
 
         return route
 
+    webhook_answers: dict[int | str, dict[str, Any]] = {
+        400: _answer("A parameter is missing or wrong (named in `detail`); nothing was stored, and sending "
+                     "the same request again cannot help"),
+        401: UNAUTHORIZED,
+        503: _answer(f"The event could not be stored now ({NO_SECRET}, or the ledger is not available); "
+                     "the CRM should send it again later"),
+    }
     for source in EVENT_SOURCES:
         app.add_api_route(f"/api/sync/{source}", webhook_route(source), methods=["GET"], name=f"webhook_{source}",
-                          summary=f"Payamgostar webhook: a {source} was inserted, updated or deleted")
+                          summary=f"Payamgostar webhook: a {source} was inserted, updated or deleted",
+                          response_model=WebhookAnswer, responses=webhook_answers)
 
-    def stock(request: Request, company: int | None) -> JSONResponse:
+    stock_answers: dict[int | str, dict[str, Any]] = {
+        400: _answer("`companyCode` or `fiscal_year` is not a number"),
+        401: UNAUTHORIZED,
+        404: _answer("The company is not configured, or its Tadbir has no such fiscal year"),
+        502: _answer("The company's Tadbir database could not be read"),
+        503: _answer(NO_SECRET),
+    }
+
+    def stock(request: Request, company_text: str | None, token: str | None, authorization: str | None,
+              exclude_warehouses: list[str] | None, fiscal_year_text: str | None) -> JSONResponse:
         from hamgam.config import load_config
         from hamgam.connections import engine_for
         from hamgam.webapp.inventory import InventoryError, inventory
 
-        authorize(request)
-        exclude = _split_codes(request.query_params.getlist("exclude_warehouses"))
-        fiscal_year = _int_param("query parameter 'fiscal_year'", request.query_params.get("fiscal_year"))
+        authorize(request, token, authorization)  # the secret before the parameters are looked at
+        company = None if company_text is None else _int_param("path parameter 'companyCode'", company_text)
+        exclude = _split_codes(exclude_warehouses or [])
+        fiscal_year = _int_param("query parameter 'fiscal_year'", fiscal_year_text)
         try:
             lines = inventory(load_config(), company, engine_for=engine_for, exclude_warehouses=exclude,
                               fiscal_year=fiscal_year)
@@ -253,22 +350,35 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
             raise HTTPException(exc.status, str(exc)) from None
         return JSONResponse(lines)
 
-    @app.get("/api/inventory", summary="Stock per product and warehouse of the default company (or all)")
-    def inventory_default(request: Request) -> JSONResponse:
-        return stock(request, None)
+    @app.get("/api/inventory", summary="Stock per product and warehouse of the default company (or all)",
+             response_model=list[StockLineAnswer], responses=stock_answers)
+    def inventory_default(request: Request, token: Token = None, exclude_warehouses: ExcludeWarehouses = None,
+                          fiscal_year: FiscalYear = None, authorization: Authorization = None) -> JSONResponse:
+        return stock(request, None, token, authorization, exclude_warehouses, fiscal_year)
 
-    @app.get("/api/inventory/{companyCode}", summary="Stock per product and warehouse of one company")
-    def inventory_of(companyCode: str, request: Request) -> JSONResponse:
-        company = _int_param("path parameter 'companyCode'", companyCode)
-        return stock(request, company)
+    @app.get("/api/inventory/{companyCode}", summary="Stock per product and warehouse of one company",
+             response_model=list[StockLineAnswer], responses=stock_answers)
+    def inventory_of(request: Request,
+                     companyCode: Annotated[str, Path(description="The company's code, e.g. 100")],  # noqa: N803
+                     token: Token = None, exclude_warehouses: ExcludeWarehouses = None,
+                     fiscal_year: FiscalYear = None, authorization: Authorization = None) -> JSONResponse:
+        return stock(request, companyCode, token, authorization, exclude_warehouses, fiscal_year)
 
-    @app.get("/api/events", summary="The latest webhook events and the number per status")
-    def events(request: Request) -> dict[str, Any]:
-        authorize(request)
-        source = request.query_params.get("source") or None
+    @app.get("/api/events", summary="The latest webhook events and the number per status", responses={
+        400: _answer("`source` or `limit` is wrong"), 401: UNAUTHORIZED,
+        503: _answer(f"{NO_SECRET}, or the ledger is not available")})
+    def events(
+        request: Request, token: Token = None,
+        source: Annotated[str | None, Query(description=f"Only this webhook: {', '.join(EVENT_SOURCES)}")] = None,
+        limit: Annotated[str | None, Query(description="How many of the latest events (default 100, at most 1000)")
+                         ] = None,
+        authorization: Authorization = None,
+    ) -> dict[str, Any]:
+        authorize(request, token, authorization)
+        source = source or None
         if source is not None and source not in EVENT_SOURCES:
             raise _bad_request(f"query parameter 'source' must be one of {', '.join(EVENT_SOURCES)}")
-        limit = _int_param("query parameter 'limit'", request.query_params.get("limit")) or 100
+        limit = _int_param("query parameter 'limit'", limit) or 100
         opened = ledger()
         return {"counts": {status: opened.count_events(status=status, source=source) for status in EVENT_STATUSES},
                 "events": [{**vars(row), "received_at": row.received_at.isoformat(),
