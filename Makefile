@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
 
-.PHONY: setup demo backfill-demo test test-fast lint lock up airflow airflow-init clean
+.PHONY: setup demo backfill-demo test test-fast chaos lint lock up airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ test: setup  ## the whole suite (PostgreSQL tests skip when no server answers at
 
 test-fast: setup  ## everything but the Airflow end-to-end tests
 	$(PY) -m pytest -m "not airflow"
+
+chaos: setup  ## every DAG through a fault matrix (CRM faults, kills, sandbox restarts) against a no-fault baseline
+	$(PY) -m hamgam_dev.chaos $(CHAOS_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
