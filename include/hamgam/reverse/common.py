@@ -1,8 +1,10 @@
-"""What both reverse flows share: routing a CRM number to a company and fiscal year, and recording a
-Tadbir write in the ledger with the forward flow's own content hash (so it is not sent back)."""
+"""What both reverse flows share: routing a CRM number to a company and fiscal year, recording a Tadbir
+write in the ledger with the forward flow's own content hash (so it is not sent back), and telling a CRM
+copy of something deleted in Tadbir (which the forward flow is removing) from a CRM change to bring over."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 
     from hamgam.config import CompanyConfig, HamgamConfig
     from hamgam.entities.base import LoadItem
-    from hamgam.ledger.store import Ledger
+    from hamgam.ledger.store import Ledger, RecordState
     from hamgam.tadbir.reader import FiscalPeriod
 
 
@@ -120,3 +122,37 @@ def record_forward_hash(entity: str, ctx: SyncContext, engine: sa.Engine, ledger
     ledger.record_outcome(ctx.company.code, entity, key, status="synced", crm_id=crm_id, crm_number=crm_number,
                           crm_kind=crm_kind, origin=origin,
                           content_hash=pipeline.key_digest(digests) if digests else None)
+
+
+def delete_queued(ledger: Ledger, company: int, entity: str, key: str) -> bool:
+    """Is a delete of ``key`` waiting in the forward flow's change queue?"""
+    from sqlalchemy import select
+
+    from hamgam.ledger.models import PendingChange
+
+    query = select(PendingChange.action).where(PendingChange.company == company, PendingChange.entity == entity,
+                                               PendingChange.tadbir_key == key)
+    with ledger.engine.connect() as conn:
+        return conn.execute(query).scalar_one_or_none() == "delete"
+
+
+def deleted_in_tadbir(ledger: Ledger, company: int, entity: str, state: RecordState | None, *,
+                      crm_id: str | None, in_tadbir: Callable[[], bool]) -> bool:
+    """Is the CRM item the copy of a forward ledger record (``state``) that was deleted in Tadbir?
+
+    Then the forward flow is removing (or will remove) the CRM copy, and the reverse flow must not bring
+    it back. Yes when the forward queue holds a delete of the key; when the ledger says deleted (of a
+    record made in Tadbir, or of this very CRM item: a new CRM item may reuse a CRM-made number); or
+    when ``in_tadbir()`` (called only then) no longer finds the row, before the forward flow has looked.
+    """
+    if state is None:
+        return False
+    if delete_queued(ledger, company, entity, state.tadbir_key):
+        return True
+    if state.status == "deleted":
+        return state.origin == "tadbir" or (crm_id is not None and state.crm_id == crm_id)
+    return not in_tadbir()
+
+
+def removal_message(what: str) -> str:
+    return f"{what} was deleted in Tadbir; its CRM copy is being removed, not brought back"

@@ -6,7 +6,9 @@ code; the system of record decides who may create and who may edit; deleting in 
 Tadbir; a person/organization change made in the CRM reaches Tadbir through the register code (legacy
 ``__Customer__`` has no kind column: a 10-digit national code means a person, an 11-digit national id or
 a registration number an organization). Nothing is written when Tadbir already holds the same values —
-that is what keeps the forward flow's own writes, coming back as webhooks, from echoing.
+that is what keeps the forward flow's own writes, coming back as webhooks, from echoing. And a delete in
+Tadbir is never undone: the CRM copy of a customer deleted in Tadbir, still there until the forward
+flow's delete reaches it, is ignored.
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ from hamgam.reverse.common import (
     Rejected,
     Routed,
     current_period,
+    deleted_in_tadbir,
     forward_items,
     record_forward_hash,
+    removal_message,
     route_number,
 )
-from hamgam.tadbir import schema
+from hamgam.tadbir import reader, schema
 from hamgam.tadbir.writer import TadbirWriter
 from hamgam.transform.phones import FAX, MOBILE
 
 if TYPE_CHECKING:
-    from hamgam.config import HamgamConfig
+    from hamgam.config import CompanyConfig, HamgamConfig
     from hamgam.ledger.store import Ledger
     from hamgam.payamgostar.client import PayamgostarClient
     from hamgam.tadbir.reader import FiscalPeriod
@@ -44,7 +48,7 @@ PERSON_HINT, ORGANIZATION_HINT = "حقیقی", "حقوقی"
 
 @dataclass(frozen=True)
 class Applied:
-    action: str  # created | updated | unchanged | skipped
+    action: str  # created | updated | unchanged | skipped | ignored (deleted in Tadbir)
     company: int
     customer_code: str
     customer_id: int | None
@@ -188,6 +192,18 @@ def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: di
     period = period or current_period(engine, company)
     existing = find_customer(engine, period.id, code)
     state = ledger.get(company.code, ENTITY, code)
+    # deleted in Tadbir, its CRM copy not yet removed by the forward flow: never bring it back (whatever
+    # the system of record says). One made in Tadbir is gone when the forward flow's period (the newest
+    # holding customers) lacks it; one the reverse flow made counts as gone only when no fiscal period
+    # holds it (a quote of an older open year may have brought it into that year alone).
+    def in_tadbir() -> bool:
+        made_in_tadbir = state is not None and state.origin == "tadbir"
+        periods = _forward_scope(config, company, engine) if made_in_tadbir else reader.fiscal_periods(engine)
+        return _in_periods(engine, periods, code, period, existing)
+
+    if deleted_in_tadbir(ledger, company.code, ENTITY, state, crm_id=record.get("crmId"), in_tadbir=in_tadbir):
+        return Applied("ignored", company.code, code, existing["Id"] if existing else None,
+                       removal_message(f"customer {number}"))
     action = "edit" if existing is not None else "create"
     allowed, why = may(config, action, record, state.origin if state else None)
     if not allowed:
@@ -216,6 +232,21 @@ def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: di
                         row_id=result.customer_id, crm_id=record.get("crmId"), crm_number=number, crm_kind=kind,
                         origin="crm" if state is None else state.origin)
     return result
+
+
+def _forward_scope(config: HamgamConfig, company: CompanyConfig, engine: sa.Engine) -> list[FiscalPeriod]:
+    """Where the forward flow looks for customers: the newest fiscal period holding any."""
+    from hamgam import pipeline
+    from hamgam.entities import SPECS
+
+    return pipeline.scope_periods(engine, SPECS[ENTITY], SyncContext(config, company))
+
+
+def _in_periods(engine: sa.Engine, periods: list[FiscalPeriod], code: str, period: FiscalPeriod,
+                existing: dict | None) -> bool:
+    """Does one of ``periods`` hold the customer? (``existing``: what ``period`` holds, already looked up.)"""
+    return any(existing is not None if p.id == period.id else find_customer(engine, p.id, code) is not None
+               for p in periods)
 
 
 def _check_codes(label: str, kind: str, values: dict[str, Any]) -> None:

@@ -5,7 +5,9 @@ number names it (``{company}-{____(SHYY)}/{*(AN)}``, or ``{MIYY}``) and its comp
 it names none); customer and products must exist in Tadbir (a customer made in the CRM is brought over
 first); "floating coding" on gives the quote the next Tadbir number of its year, off keeps the CRM's; an
 edit propagates only from the side that created the quote, and a changed number is a new quote; a delete
-in the CRM does not touch Tadbir. Whatever is wrong rejects the whole quote, naming it and the reason.
+in the CRM does not touch Tadbir. A delete in Tadbir is never undone: the CRM copy of a quote deleted in
+Tadbir (until the forward flow's delete reaches it) is ignored, and a customer deleted in Tadbir is not
+brought back for a quote. Whatever is wrong rejects the whole quote, naming it and the reason.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ import sqlalchemy as sa
 
 from hamgam.entities.base import SyncContext
 from hamgam.reverse import identities as reverse_identities
-from hamgam.reverse.common import Rejected, record_forward_hash, route_number
+from hamgam.reverse.common import (
+    Rejected,
+    deleted_in_tadbir,
+    record_forward_hash,
+    removal_message,
+    route_number,
+)
 from hamgam.tadbir import reader, schema
 from hamgam.tadbir.writer import NumberTaken, QuoteHeader, QuoteLine, TadbirWriter
 
@@ -38,7 +46,7 @@ CRM_ENTITY = "crm_quotes"  # the reverse flow's own record per CRM quote id (las
 
 @dataclass(frozen=True)
 class Applied:
-    action: str  # created | updated | unchanged | skipped
+    action: str  # created | updated | unchanged | skipped | ignored (deleted in Tadbir)
     company: int
     key: str  # the Tadbir quote: "1404/31"
     message: str = ""
@@ -135,6 +143,12 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
     company = routed.company
     engine = engines[company.code]
     known = _known_forward(ledger, company.code, crm_id, number)
+    # the Tadbir quote this one is a copy of (made in Tadbir, or in the CRM under this number) was deleted in
+    # Tadbir: the forward flow is removing the CRM copy, which must not bring it back (a document's key
+    # names its row, so a missing row is a deleted one, whichever side made it)
+    if known is not None and (known.origin == "tadbir" or known.crm_number == number) and deleted_in_tadbir(
+            ledger, company.code, ENTITY, known, crm_id=crm_id, in_tadbir=lambda: _in_tadbir(engine, known.tadbir_key)):
+        return Applied("ignored", company.code, known.tadbir_key, removal_message(f"quote {known.crm_number or number}"))
     if known is not None and known.origin == "tadbir":  # ours, coming back: edits flow from Tadbir only
         return Applied("skipped", company.code, known.tadbir_key, "created in Tadbir: its edits come from there")
     digest = content_digest(quote)
@@ -188,6 +202,15 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
     return Applied("updated" if replace_id else "created", company.code, key)
 
 
+def _in_tadbir(engine: sa.Engine, key: str) -> bool:
+    """Is the Tadbir quote of a forward ledger key (``1404/31``) in Tadbir?"""
+    year, _, factor_no = key.partition("/")
+    if not (year.isdigit() and factor_no.isdigit()):
+        return True  # not a key this flow can look up: never taken for deleted
+    periods = [p for p in reader.fiscal_periods(engine) if p.year == int(year)]
+    return any(_quote_id(engine, p.id, int(factor_no)) is not None for p in periods)
+
+
 def _quote_id(engine: sa.Engine, period_id: int, factor_no: int) -> int | None:
     f = schema.sp_factor
     with engine.connect() as conn:
@@ -219,6 +242,8 @@ def _customer(config: HamgamConfig, quote: dict, company: CompanyConfig, period:
                                                     period=period)
     except Rejected as exc:
         raise Rejected(f"{label}: its customer cannot be brought over: {exc}") from exc
+    if applied.action == "ignored":  # deleted in Tadbir: not brought back, so the quote has no customer
+        raise Rejected(f"{label}: its {applied.message}")
     found = reverse_identities.find_customer(engines[company.code], period.id, code)
     if found is None:
         raise Rejected(f"{label}: customer {number} is not in Tadbir's fiscal year {period.year} "

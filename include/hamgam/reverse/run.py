@@ -83,7 +83,8 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
             else:
                 outcome, message = _apply_one(config, source, module, item, client, engines, ledger)
             counts[outcome] += 1
-            status = {"rejected": "failed", "failed": "pending"}.get(outcome, "done")  # failed: try again
+            # failed: try again; ignored: the CRM copy of something deleted in Tadbir, not brought back
+            status = {"rejected": "failed", "failed": "pending", "ignored": "ignored"}.get(outcome, "done")
             for event_id, deliveries in item["events"]:
                 # a webhook that arrived meanwhile keeps its event pending for the next run
                 ledger.finish_event(event_id, status, message, run_id=run_id, deliveries=deliveries)
@@ -119,8 +120,8 @@ def _apply_one(config, source: str, module, item: dict, client, engines, ledger)
                               error=str(exc))
         log.warning("%s", exc)
         return "rejected", str(exc)
-    if source == "customer" or result.action == "skipped":
-        status = "skipped" if result.action == "skipped" else "synced"
+    if source == "customer" or result.action in ("skipped", "ignored"):
+        status = "skipped" if result.action in ("skipped", "ignored") else "synced"
         ledger.record_outcome(result.company, module.CRM_ENTITY, crm_id, status=status, crm_id=crm_id,
                               origin="crm", error=result.message or None)
     return result.action, result.message
