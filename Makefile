@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
 
-.PHONY: setup demo backfill-demo test test-fast chaos lint lock up airflow airflow-init clean
+.PHONY: setup demo backfill-demo bench-freshness test test-fast chaos lint lock up airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,9 @@ demo: setup  ## demo Tadbir data -> local Payamgostar sandbox through the identi
 
 backfill-demo: setup  ## fiscal years 1403 and 1404 backfilled twice through a real Airflow (scheduler, API server) over the demo data
 	$(PY) -m hamgam.backfill_demo
+
+bench-freshness: setup  ## commit in Tadbir -> record in the CRM under a real Airflow (event-driven runs): the demo Tadbir on SQLite, then on the local PostgreSQL
+	$(PY) benchmarks/bench_freshness.py $(BENCH_ARGS)
 
 test: setup  ## the whole suite (PostgreSQL tests skip when no server answers at 127.0.0.1:5432)
 	$(PY) -m pytest

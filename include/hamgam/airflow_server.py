@@ -1,4 +1,4 @@
-"""A real Airflow (scheduler, DAG processor, API server) for backfills in tests and the demo.
+"""A real Airflow (scheduler, DAG processor, triggerer, API server) for tests, benchmarks and the demos.
 
     from hamgam.airflow_server import AirflowServer
     from hamgam.devenv import airflow_env
@@ -14,14 +14,14 @@ which then takes that interval's place in the backfill.
 
 `start()` runs `airflow db migrate`, then starts the components in one new session and process group
 (setsid): a small launcher (`python -m hamgam.airflow_server launch ...`) leads the group and starts
-`airflow scheduler`, `airflow dag-processor` and `airflow api-server` inside it, each writing to
+`airflow scheduler`, `airflow dag-processor`, `airflow triggerer` (it runs the forward DAGs' change
+probes: hamgam.triggers) and `airflow api-server` inside it, each writing to
 `<AIRFLOW_HOME>/logs/server/<component>.log`. It then waits until `/api/v2/monitor/health` says the
-metadata database, the scheduler and the DAG processor are healthy. `stop()` sends SIGINT to the whole
-group; what hangs is killed (see `stop`); it raises if anything is left.
+metadata database, the scheduler, the DAG processor and the triggerer are healthy. `stop()` sends
+SIGINT to the whole group; what hangs is killed (see `stop`); it raises if anything is left.
 
-mode="standalone" runs `airflow standalone` instead (the same three plus a triggerer and a supervising
-process); measured here it starts slower, holds ~1.5x the memory and can take 30 s to stop, and our DAGs
-need no triggerer, so "components" is the default.
+mode="standalone" runs `airflow standalone` instead (the same four plus a supervising process); measured
+here it starts slower, holds ~1.5x the memory and can take 30 s to stop, so "components" is the default.
 
 The caller's env (e.g. from hamgam.devenv.airflow_env) wins over everything here except the API host,
 port and the execution API URL, which follow `port` (a free one by default); settings it does not make
@@ -56,7 +56,7 @@ import requests
 
 log = logging.getLogger(__name__)
 TERMINAL_STATES = frozenset({"success", "failed"})
-COMPONENTS = ("scheduler", "dag-processor", "api-server")
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 
 
 class AirflowServerError(RuntimeError):
@@ -175,7 +175,7 @@ class AirflowServer:
                                      f"{self.log_tail()}")
 
     def _wait_healthy(self, deadline: float) -> None:
-        wanted = ("metadatabase", "scheduler", "dag_processor")
+        wanted = ("metadatabase", "scheduler", "dag_processor", "triggerer")
         last: Any = None
         while time.monotonic() < deadline:
             self._check_alive()

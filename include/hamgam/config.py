@@ -18,6 +18,9 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "hamgam.yaml"
 ENTITIES = ("identities", "products", "quotes", "sales_invoices", "sales_returns", "receipts", "payments")
 DOCUMENT_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(AN)}"  # the vendor's Tadbir template
 TREASURY_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(FP:6)}-{*(AN)}"
+# how detection finds what changed in Tadbir (README "Change capture"): checksums the database computes per key
+# range (read-only, the default), the full hash diff of the scope (the ground truth), or SQL Server Change Tracking
+ChangeCapture = Literal["checksum", "scan", "change_tracking"]
 
 
 class ConfigError(ValueError):
@@ -37,6 +40,10 @@ class CompanyConfig(_Strict):
     sync_from_fiscal_year: int | None = Field(default=None, ge=1300, le=1500,
                                               description="Jalali year; older periods are not synced")
     entities: dict[str, bool] = Field(default_factory=dict, description="Per-entity switches; missing means on")
+    change_capture: ChangeCapture | None = Field(default=None, description="How detection finds changes in this "
+                                                 "company's Tadbir; default: sync.change_capture")
+    snapshot_reads: bool | None = Field(default=None, description="SQL Server: read under SNAPSHOT isolation "
+                                        "(the database must allow it); default: sync.snapshot_reads")
 
     @field_validator("entities")
     @classmethod
@@ -122,7 +129,8 @@ class ReverseConfig(_Strict):
 
 
 class SyncConfig(_Strict):
-    schedule: str | None = "*/2 * * * *"
+    schedule: str | None = Field(default="*/30 * * * *", description="Cron of the forward DAGs: the safety net "
+                                 "of event-driven runs, or their schedule when sync.event_driven is off")
     chunk_size: int = Field(default=500, ge=1, le=100_000)
     max_bad_share: float = Field(default=0.5, gt=0, le=1)
     max_delete_share: float = Field(default=0.5, gt=0, le=1, description="Larger delete waves need a confirmation")
@@ -136,8 +144,23 @@ class SyncConfig(_Strict):
     reference_wait_seconds: int = Field(default=120, ge=0, description="How long a document load waits for "
                                         "the identities or products lease to sync a missing reference")
     amount_tolerance_rial: int = Field(default=10, ge=0, description="Rounding slack when totals are compared")
+    event_driven: bool = Field(default=True, description="Start an entity's DAG within seconds of a save in "
+                               "Tadbir: a probe per company and entity in Airflow's triggerer emits an asset "
+                               "event; sync.schedule stays as the safety net")
+    probe_interval_seconds: float = Field(default=1.0, ge=0.2, le=3600, description="How often each probe "
+                                          "reads its token from Tadbir (event_driven)")
+    probe_timeout_seconds: float = Field(default=10.0, gt=0, le=600, description="A probe that takes longer "
+                                         "counts as failed (logged once) and polling goes on")
     crm_conn_id: str = "payamgostar_default"
     state_conn_id: str = "hamgam_state"
+    change_capture: ChangeCapture = Field(default="checksum", description="Default of every company's "
+                                          "change_capture: checksum, scan or change_tracking")
+    checksum_range_size: int = Field(default=1000, ge=10, le=1_000_000, description="Ids per key range whose "
+                                     "checksum the database computes (checksum change capture)")
+    read_lock_timeout_ms: int = Field(default=5000, ge=0, le=600_000, description="How long a Tadbir read waits "
+                                      "for a lock before it gives up (retriable); 0 = do not wait")
+    snapshot_reads: bool = Field(default=False, description="SQL Server: read under SNAPSHOT isolation; only "
+                                 "where the database has ALLOW_SNAPSHOT_ISOLATION ON (an assumption per site)")
 
 
 class LimitsConfig(_Strict):
@@ -202,6 +225,10 @@ class HamgamConfig(_Strict):
         if len(self.companies) == 1:
             return self.companies[0]
         raise ConfigError("no company is marked default, and a CRM number names none")
+
+    def change_capture_of(self, code: int) -> ChangeCapture:
+        """The change capture of company ``code``: its own setting, else ``sync.change_capture``."""
+        return self.company(code).change_capture or self.sync.change_capture
 
     def companies_for(self, entity: str) -> list[int]:
         return [c.code for c in self.companies if c.syncs(entity)]

@@ -47,4 +47,16 @@ def engine_for_url(url: str) -> sa.Engine:
 
 
 def engine_for(conn_id: str) -> sa.Engine:
-    return engine_for_url(sqlalchemy_url(conn_id))
+    """The engine of a Tadbir connection: every session it opens waits at most ``sync.read_lock_timeout_ms``
+    for a lock (``hamgam.tadbir.sessions``; detection and load also read under SNAPSHOT where configured)."""
+    from hamgam.tadbir import sessions
+
+    engine = engine_for_url(sqlalchemy_url(conn_id))
+    try:
+        from hamgam.config import load_config
+
+        timeout = load_config().sync.read_lock_timeout_ms
+    except Exception:  # noqa: BLE001 - no settings file here (a tool, a test): the default timeout
+        timeout = sessions.ReadSettings().lock_timeout_ms
+    sessions.configure(engine, sessions.ReadSettings(lock_timeout_ms=timeout))
+    return engine

@@ -103,13 +103,45 @@ def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = Fa
     return report()
 
 
+def change_asset(entity: str, companies: list[int], config: HamgamConfig):
+    """The asset a forward DAG is scheduled on: ``hamgam://tadbir/<entity>``, with one watcher per company
+    (a probe in Airflow's triggerer, ``hamgam.triggers``). Built at parse time without any I/O."""
+    from airflow.sdk import Asset, AssetWatcher
+
+    from hamgam.triggers import TadbirChangeTrigger, asset_uri
+
+    watchers = [AssetWatcher(name=f"tadbir_{entity}_{company}", trigger=TadbirChangeTrigger(
+        entity=entity, company=company, interval=config.sync.probe_interval_seconds,
+        timeout=config.sync.probe_timeout_seconds)) for company in companies]
+    return Asset(name=f"tadbir_{entity}", uri=asset_uri(entity), group="tadbir", watchers=watchers)
+
+
+def forward_schedule(entity: str, companies: list[int], config: HamgamConfig) -> Any:
+    """Event-driven (``sync.event_driven``): the entity's change asset, or the safety-net cron
+    (``sync.schedule``) when it is set; otherwise the cron alone."""
+    if not config.sync.event_driven or not companies:
+        return config.sync.schedule
+    asset = change_asset(entity, companies, config)
+    if not config.sync.schedule:
+        return [asset]
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(config.sync.schedule, timezone="Asia/Tehran"),
+                               assets=[asset])
+
+
 def forward_dag(entity: str, config: HamgamConfig) -> DAG:
     spec = SPECS[entity]
     companies = config.companies_for(entity)
+    trigger_doc = (f"It starts within seconds of a save in Tadbir: a probe per company in Airflow's triggerer "
+                   f"(every {config.sync.probe_interval_seconds:g} s) emits the asset event "
+                   f"`hamgam://tadbir/{entity}`; saves made while a run is busy make one next run. "
+                   f"The schedule `{config.sync.schedule}` is the safety net."
+                   if config.sync.event_driven else f"It runs on the schedule `{config.sync.schedule}`.")
 
     @dag(
         dag_id=spec.dag_id,
-        schedule=config.sync.schedule,
+        schedule=forward_schedule(entity, companies, config),
         start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Tehran"),
         catchup=False,
         max_active_runs=1,
@@ -121,7 +153,7 @@ def forward_dag(entity: str, config: HamgamConfig) -> DAG:
 Detects new, changed and deleted {spec.label}s in each company's Tadbir database (content hash
 against the hamgam ledger), validates them with Great Expectations, and upserts them into the CRM.
 Rows that fail validation or that the CRM rejects are recorded in the ledger with their reasons and
-listed by the `report` task. Companies: {", ".join(map(str, companies))}.
+listed by the `report` task. Companies: {", ".join(map(str, companies))}. {trigger_doc}
 """,
     )
     def forward():
@@ -232,3 +264,14 @@ with the reason (entities `crm_identities` / `crm_quotes`) and logged by `apply`
         apply(collect())
 
     return reverse()
+
+
+def build_dags(config: HamgamConfig, *, only: str | None = None) -> dict[str, DAG]:
+    """Every hamgam DAG by id, or only the DAG ``only`` names (a worker parsing the file to run one of its
+    tasks: ``airflow.sdk.get_parsing_context().dag_id``), which keeps a task's start-up short."""
+    factories: dict[str, Any] = {SPECS[name].dag_id: (lambda n=name: forward_dag(n, config)) for name in SPECS}
+    factories[BY_FISCAL_YEAR] = lambda: by_fiscal_year_dag(config)
+    factories.update({dag_id: (lambda s=source: reverse_dag(s, config)) for source, dag_id in REVERSE_DAGS.items()})
+    if only in factories:
+        return {only: factories[only]()}
+    return {dag_id: factory() for dag_id, factory in factories.items()}

@@ -1,7 +1,9 @@
 """The one generic run every forward DAG calls with an entity spec: detect, then load.
 
-detect: hash the current fiscal period's rows and diff them against the ledger; queue new, changed
-        and deleted keys (with where to find each row) in the ledger's pending-change queue.
+detect: find what changed in Tadbir through the company's change capture (``hamgam.tadbir.changes``: checksums
+        per key range by default, SQL Server Change Tracking, or a full scan), hash those rows and diff them
+        against the ledger; queue new, changed and deleted keys (with where to find each row) in the ledger's
+        pending-change queue.
 load:   take the queue in bounded chunks: extract those rows, validate (GX), transform (pandas),
         upsert or delete in the CRM on a bounded thread pool, and record every outcome in the ledger
         as it happens. A key leaves the queue only with a final outcome, so a crash or a retry
@@ -147,12 +149,69 @@ def _column(prepared: pd.DataFrame, name: str, default: Any) -> list[Any]:
 
 def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger, run_id: str,
            full_resync: bool = False, allow_mass_delete: bool = False,
-           fiscal_year: int | None = None, holder: str | None = None) -> dict[str, int]:
-    """Diff Tadbir against the ledger and queue the differences; returns counts (XCom-sized).
+           fiscal_year: int | None = None, holder: str | None = None,
+           capture: str | None = None) -> dict[str, int]:
+    """Find what changed in Tadbir since the ledger last looked and queue it; returns counts (XCom-sized).
 
-    Rows that are out of scope (a document with no lines, a cancelled one, a receipt with no
-    customer) are recorded as ``skipped`` with the reason; if the CRM holds them, they are deleted.
+    How is the company's change capture (``capture`` overrides it; ``hamgam.tadbir.changes``): ``checksum``
+    (default) and ``change_tracking`` read only the key ranges that changed; ``scan`` — and every
+    ``full_resync`` and fiscal-year backfill — reads the whole scope. Rows that are out of scope (a document
+    with no lines, a cancelled one, a receipt with no customer) are recorded as ``skipped`` with the reason;
+    if the CRM holds them, they are deleted.
     """
+    from hamgam.tadbir import changes, sessions
+
+    engine = sessions.read_engine(engine, sessions.settings_for(ctx))
+    capture = capture or changes.capture_of(ctx)
+    if capture != "scan" and not full_resync and fiscal_year is None:
+        return changes.detect_changes(spec, ctx, engine=engine, ledger=ledger, run_id=run_id, holder=holder,
+                                      allow_mass_delete=allow_mass_delete, capture=capture)
+    return scan(spec, ctx, engine=engine, ledger=ledger, run_id=run_id, full_resync=full_resync,
+                allow_mass_delete=allow_mass_delete, fiscal_year=fiscal_year, holder=holder)
+
+
+@dataclass
+class ScanDiff:
+    """What a full scan found: the changes to queue, the skips to record, and what it read."""
+
+    periods: list[reader.FiscalPeriod]
+    changes: list[Change]
+    skips: list[tuple[str, str, str]]
+    unchanged: int
+    rows_read: int
+    known: dict
+
+
+def judge(spec: EntitySpec, ctx: SyncContext, key: str, entry: _Seen, state: Any, *, retry: set[str],
+          full_resync: bool = False) -> Change | tuple[str, str, str] | None:
+    """One key as Tadbir has it now against what the ledger knows: a change to queue, a skip to record
+    ``(key, digest, reason)``, or None (unchanged). The same rule for every change capture."""
+    digest = key_digest(entry.digests)
+    if entry.skip:
+        if state is not None and state.status == "synced":
+            return Change(key, "delete", None, None)  # in the CRM, now out of scope: remove it
+        if state is not None and state.status == "skipped" and state.content_hash == digest:
+            return None
+        return (key, digest, f"{spec.label} {entry.display}: {entry.skip}")
+    final = state is not None and state.status in ("synced", "invalid", "rejected") and key not in retry
+    if not full_resync and final and state.content_hash == digest:
+        return None
+    refused = spec.admit(ctx, state) if spec.admit is not None else None
+    if refused and state is not None and state.status != "skipped":
+        return None  # the CRM owns this record's edits: keep what it has
+    if refused:
+        return (key, digest, f"{spec.label} {entry.display}: {refused}")
+    return Change(key, "upsert", digest, {"period": entry.period, "ids": entry.ids})
+
+
+def gone_from_tadbir(state: Any) -> bool:
+    """A record no longer in Tadbir is deleted in the CRM too, whichever side created it (vendor rule)."""
+    return state.status != "deleted" and (state.origin == "tadbir" or state.status == "synced")
+
+
+def scan_diff(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger,
+              full_resync: bool = False, fiscal_year: int | None = None) -> ScanDiff:
+    """The full hash diff of the scope against the ledger (the ground truth), without writing anything."""
     company = ctx.company.code
     periods = scope_periods(engine, spec, ctx, fiscal_year)
     known = ledger.records(company, spec.name)
@@ -162,15 +221,8 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
         pctx = SyncContext(ctx.config, ctx.company, period)
         salt = spec.fingerprint(pctx)
         for chunk in reader.read_period(engine, spec.source, period.id, ctx.config.sync.chunk_size):
-            prepared = prepare_rows(spec, pctx, engine, chunk)
-            hashes = content_hashes(prepared, spec.hash_columns, salt)
-            for key, row_id, digest, skip, display in zip(
-                    prepared[KEY], prepared[ROW_ID], hashes, _column(prepared, SKIP, None),
-                    _column(prepared, DISPLAY, None), strict=True):
-                entry = seen.setdefault(key, _Seen(period.id, display or key, skip))
-                entry.ids.append(int(row_id))
-                entry.digests.append(digest)
             rows_read += len(chunk)
+            collect_seen(spec, pctx, engine, chunk, salt, seen)
 
     if spec.scope == "fiscal_years":  # deletes only among the years this run read
         years = {p.year for p in periods}
@@ -180,33 +232,42 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
     unchanged = 0
     retry = rejections_to_retry(spec, company, ledger, known)
     for key, entry in seen.items():
-        digest = key_digest(entry.digests)
-        state = known.get(key)
-        if entry.skip:
-            if state is not None and state.status == "synced":
-                changes.append(Change(key, "delete", None, None))  # in the CRM, now out of scope: remove it
-            elif state is not None and state.status == "skipped" and state.content_hash == digest:
-                unchanged += 1
-            else:
-                skips.append((key, digest, f"{spec.label} {entry.display}: {entry.skip}"))
-            continue
-        final = state is not None and state.status in ("synced", "invalid", "rejected") and key not in retry
-        if not full_resync and final and state.content_hash == digest:
+        verdict = judge(spec, ctx, key, entry, known.get(key), retry=retry, full_resync=full_resync)
+        if verdict is None:
             unchanged += 1
-            continue
-        refused = spec.admit(ctx, state) if spec.admit is not None else None
-        if refused and state is not None and state.status != "skipped":
-            unchanged += 1  # the CRM owns this record's edits: keep what it has
-            continue
-        if refused:
-            skips.append((key, digest, f"{spec.label} {entry.display}: {refused}"))
-            continue
-        changes.append(Change(key, "upsert", digest, {"period": entry.period, "ids": entry.ids}))
+        elif isinstance(verdict, Change):
+            changes.append(verdict)
+        else:
+            skips.append(verdict)
     for key, state in known.items():
-        # deleted in Tadbir: deleted in the CRM too, whichever side created it (vendor rule)
-        if key not in seen and state.status != "deleted" and (state.origin == "tadbir" or state.status == "synced"):
+        if key not in seen and gone_from_tadbir(state):
             changes.append(Change(key, "delete", None, None))
+    return ScanDiff(periods, changes, skips, unchanged, rows_read, known)
 
+
+def collect_seen(spec: EntitySpec, pctx: SyncContext, engine: sa.Engine, chunk: pd.DataFrame, salt: str,
+                 seen: dict[str, _Seen]) -> None:
+    """Prepare and hash one chunk of header rows of ``pctx.period``; add each row to its key in ``seen``."""
+    assert pctx.period is not None
+    prepared = prepare_rows(spec, pctx, engine, chunk)
+    hashes = content_hashes(prepared, spec.hash_columns, salt)
+    for key, row_id, digest, skip, display in zip(
+            prepared[KEY], prepared[ROW_ID], hashes, _column(prepared, SKIP, None),
+            _column(prepared, DISPLAY, None), strict=True):
+        entry = seen.setdefault(key, _Seen(pctx.period.id, display or key, skip))
+        entry.ids.append(int(row_id))
+        entry.digests.append(digest)
+
+
+def scan(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledger, run_id: str,
+         full_resync: bool = False, allow_mass_delete: bool = False,
+         fiscal_year: int | None = None, holder: str | None = None, diff: ScanDiff | None = None) -> dict[str, int]:
+    """Change capture ``scan``: read every row of the scope, diff it all, and let the fresh diff replace the
+    queue of the scope (one fiscal year's keys for a backfill). ``diff``: one already computed."""
+    company = ctx.company.code
+    diff = diff or scan_diff(spec, ctx, engine=engine, ledger=ledger, full_resync=full_resync,
+                             fiscal_year=fiscal_year)
+    changes, skips, known, periods = diff.changes, diff.skips, diff.known, diff.periods
     _refuse_mass_delete(spec, company, changes, known, periods, allow=allow_mass_delete,
                         max_share=ctx.config.sync.max_delete_share)
     # the fresh diff replaces whatever an older run queued, but never under a load that is working it
@@ -218,11 +279,11 @@ def detect(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Led
                              [(c.key, c.action, c.content_hash, c.locator) for c in changes], run_id)
         for key, digest, reason in skips:
             ledger.record_outcome(company, spec.name, key, status="skipped", content_hash=digest, error=reason)
-    counts = {"rows_read": rows_read, "queued": len(changes), "unchanged": unchanged, "skipped": len(skips),
-              "to_delete": sum(c.action == "delete" for c in changes)}
-    log.info("%s company %s: fiscal period(s) %s, %d rows read, %d queued (%d deletes), %d unchanged, "
-             "%d skipped", spec.name, company, ", ".join(str(p.year) for p in periods) or "-", rows_read,
-             counts["queued"], counts["to_delete"], unchanged, len(skips))
+    counts = {"rows_read": diff.rows_read, "queued": len(changes), "unchanged": diff.unchanged,
+              "skipped": len(skips), "to_delete": sum(c.action == "delete" for c in changes)}
+    log.info("%s company %s: scan of fiscal period(s) %s, %d rows read, %d queued (%d deletes), %d unchanged, "
+             "%d skipped", spec.name, company, ", ".join(str(p.year) for p in periods) or "-", diff.rows_read,
+             counts["queued"], counts["to_delete"], diff.unchanged, len(skips))
     return counts
 
 
@@ -256,6 +317,12 @@ def _refuse_mass_delete(spec: EntitySpec, company: int, changes: list[Change], k
     """An empty or wrong Tadbir database must not empty the CRM: stop before queueing mass deletes."""
     live = sum(1 for state in known.values() if state.status == "synced")
     deletes = sum(1 for c in changes if c.action == "delete" and known[c.key].status == "synced")
+    refuse_mass_delete(spec, company, deletes, live, periods, allow=allow, max_share=max_share)
+
+
+def refuse_mass_delete(spec: EntitySpec, company: int, deletes: int, live: int, periods: list[reader.FiscalPeriod],
+                       *, allow: bool, max_share: float) -> None:
+    """Raise ``MassDeleteRefused`` when ``deletes`` of the ``live`` synced records is more than the share allowed."""
     if allow or live < 10 or deletes <= max_share * live:
         return
     where = (f"fiscal period {', '.join(str(p.year) for p in periods)}" if periods
@@ -273,9 +340,12 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
 
     ``holder``: this try's lease holder (``hamgam.ledger.try_holder``; default ``run_id``). The lease is
     renewed by a heartbeat and checked before each batch: a try whose lease was taken over stops."""
+    from hamgam.tadbir import sessions
+
     company = ctx.company.code
     counts: Counter[str] = Counter()
     holder = holder or run_id
+    engine = sessions.read_engine(engine, sessions.settings_for(ctx))  # lock timeout (and snapshot) on reads
     with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
         after: str | None = None
         while True:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -13,6 +15,7 @@ from hamgam.entities import SPECS
 from hamgam.entities.base import SyncContext
 
 log = logging.getLogger(__name__)
+REFERENCES = ":references"  # how pipeline.sync_keys names the lease holder of a document load's reference sync
 
 
 @lru_cache(maxsize=4)
@@ -40,6 +43,29 @@ def _record_failure(ledger, run_pk: int, counts: dict[str, int], exc: BaseExcept
         log.exception("could not record the failure of sync run %s in the ledger", run_pk)
 
 
+def _after_reference_syncs(ledger, config: HamgamConfig, company: int, entity: str, call: Callable[[], Any]) -> Any:
+    """``call()``, which takes the company + entity lease; if a document load holds it to sync a few of this
+    entity's records first (a new customer saved with its first invoice: both DAGs start at once), wait for
+    that (up to ``sync.reference_wait_seconds``) and call again, instead of failing into a retry minutes later.
+    Any other holder (another run of this entity) still fails the task at once."""
+    from hamgam.ledger.store import LeaseBusy
+
+    deadline = time.monotonic() + config.sync.reference_wait_seconds
+    while True:
+        try:
+            return call()
+        except LeaseBusy as busy:
+            if not (busy.holder_now or "").endswith(REFERENCES) or time.monotonic() >= deadline:
+                raise
+            log.info("company %s %s: a document load is syncing some of these records first (%s); waiting",
+                     company, entity, busy.holder_now)
+        while time.monotonic() < deadline:
+            held = ledger.lease_holder(company, entity)
+            if held is None or not held[0].endswith(REFERENCES):
+                break
+            time.sleep(0.2)
+
+
 def _detect_run(ledger, dag_id: str, run_id: str, company: int, entity: str, holder: str) -> int:
     """The ledger's record of this DAG run for company + entity: a retry of detect carries on the record
     of the try before it; otherwise (a new run, or a cleared one run again) a new record starts."""
@@ -65,9 +91,10 @@ def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None,
     try:
         ctx = SyncContext(config, config.company(company))
         with ledger.attribute(run_pk, holder):
-            counts = pipeline.detect(spec, ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger,
-                                     run_id=run_id, holder=holder, full_resync=full_resync,
-                                     allow_mass_delete=allow_mass_delete, fiscal_year=fiscal_year)
+            counts = _after_reference_syncs(ledger, config, company, entity, lambda: pipeline.detect(
+                spec, ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger, run_id=run_id,
+                holder=holder, full_resync=full_resync, allow_mass_delete=allow_mass_delete,
+                fiscal_year=fiscal_year))
     except Exception as exc:
         _record_failure(ledger, run_pk, {}, exc, holder)
         raise
@@ -97,8 +124,9 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, hol
         with ledger.attribute(run_pk, holder):
             hook = PayamgostarHook(config.sync.crm_conn_id, max_workers=config.sync.crm_max_workers)
             with hook.get_conn() as client:
-                pipeline.load(SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger,
-                              client=client, run_id=run_id, holder=holder)
+                _after_reference_syncs(ledger, config, company, entity, lambda: pipeline.load(
+                    SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger,
+                    client=client, run_id=run_id, holder=holder))
     except Exception as exc:
         try:
             counts = ledger.run_counts(run_pk, key_prefix=key_prefix)

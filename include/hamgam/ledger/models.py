@@ -244,3 +244,37 @@ class WebhookEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class DetectRange(Base):
+    """Change capture (``checksum``, ``change_tracking``): what detection last read of one key range of one
+    fiscal period of an entity — the checksums Tadbir computed for its headers and its lines just before the
+    read, and the ``basis`` they were compared under (settings that change content hashes, range size)."""
+
+    __tablename__ = "detect_range"
+
+    company: Mapped[int] = mapped_column(Company, primary_key=True)
+    entity: Mapped[str] = mapped_column(Entity, primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)  # the Tadbir fiscal period (FPId)
+    range_no: Mapped[int] = mapped_column(Integer, primary_key=True)  # Id // range size
+    header_checksum: Mapped[str | None] = mapped_column(String(100))
+    lines_checksum: Mapped[str | None] = mapped_column(String(100))
+    basis: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DetectKey(Base):
+    """Which keys a read key range held (and by which row ids): the keys whose ledger records a range's diff
+    reads, and where a deleted key was last seen."""
+
+    __tablename__ = "detect_key"
+    __table_args__ = (
+        Index("ix_detect_key_company_entity_period_range_no", "company", "entity", "period", "range_no"),
+    )
+
+    company: Mapped[int] = mapped_column(Company, primary_key=True)
+    entity: Mapped[str] = mapped_column(Entity, primary_key=True)
+    tadbir_key: Mapped[str] = mapped_column(Key, primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
+    range_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row_ids: Mapped[Any] = mapped_column(JSON)  # the key's row ids in this range

@@ -122,6 +122,12 @@ def record_forward_hash(entity: str, ctx: SyncContext, engine: sa.Engine, ledger
     ledger.record_outcome(ctx.company.code, entity, key, status="synced", crm_id=crm_id, crm_number=crm_number,
                           crm_kind=crm_kind, origin=origin,
                           content_hash=pipeline.key_digest(digests) if digests else None)
+    # checksum change capture: the row's range holds this key from now on (else a delete of it before the
+    # next detect would leave the range's checksum as stored, and the CRM copy would stay)
+    from hamgam.ledger.detect_state import DetectState
+
+    DetectState(ledger).place(ctx.company.code, entity, ctx.period.id, row_id // ctx.config.sync.checksum_range_size,
+                              key, [row_id])
 
 
 def delete_queued(ledger: Ledger, company: int, entity: str, key: str) -> bool:

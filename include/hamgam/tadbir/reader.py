@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from hamgam.tadbir.sessions import reading
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -41,7 +43,7 @@ def fiscal_periods(engine: sa.Engine, table: str = "__FiscalPeriod__") -> list[F
     import jdatetime
 
     t = sa.table(table, sa.column("Id"), sa.column("Name"), sa.column("StartDate"), sa.column("EndDate"))
-    with engine.connect() as conn:
+    with reading(table), engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.Id, t.c.Name, t.c.StartDate, t.c.EndDate).where(t.c.Id > 0)).all()
     periods = []
     for row in rows:
@@ -82,6 +84,11 @@ class QueryRef:
 Source = TableRef | QueryRef
 
 
+def table_name(ref: Source) -> str:
+    """The Tadbir table a source reads (its main table, for a query): how errors name it."""
+    return ref.table if isinstance(ref, TableRef) else ref.name
+
+
 _PARSED_TYPES = (sa.Date, sa.DateTime, sa.Time, sa.Numeric, sa.Boolean)  # SQLAlchemy converts their values
 
 
@@ -97,7 +104,7 @@ def periods_with_rows(engine: sa.Engine, ref: Source, period_ids: Sequence[int])
     t = ref.selectable()
     period = t.c[ref.period_column]
     stmt = sa.select(period).where(period.in_(list(period_ids))).group_by(period)
-    with engine.connect() as conn:
+    with reading(table_name(ref)), engine.connect() as conn:
         return {int(v) for v in conn.execute(stmt).scalars()}
 
 
@@ -108,7 +115,22 @@ def read_period(engine: sa.Engine, ref: Source, period_id: int, chunk_size: int)
     t = ref.selectable()
     stmt = (sa.select(*_as_stored(t)).where(t.c[ref.period_column] == period_id, t.c[ref.id_column] > 0)
             .order_by(t.c[ref.id_column]))
-    with engine.connect().execution_options(stream_results=True) as conn:
+    with reading(table_name(ref)), engine.connect().execution_options(stream_results=True) as conn:
+        yield from pd.read_sql(stmt, conn, chunksize=chunk_size)
+
+
+def read_range(engine: sa.Engine, ref: Source, period_id: int, first_id: int, end_id: int,
+               chunk_size: int) -> Iterator[pd.DataFrame]:
+    """The rows of one fiscal period with ``first_id <= Id < end_id`` (one key range), ordered by Id, in
+    chunks of ``chunk_size``."""
+    import pandas as pd
+
+    t = ref.selectable()
+    row_id = t.c[ref.id_column]
+    stmt = (sa.select(*_as_stored(t))
+            .where(t.c[ref.period_column] == period_id, row_id > 0, row_id >= first_id, row_id < end_id)
+            .order_by(row_id))
+    with reading(table_name(ref)), engine.connect().execution_options(stream_results=True) as conn:
         yield from pd.read_sql(stmt, conn, chunksize=chunk_size)
 
 
@@ -119,7 +141,7 @@ def read_rows(engine: sa.Engine, ref: Source, period_id: int, ids: Sequence[int]
     t = ref.selectable()
     frames = []
     unique_ids = sorted(set(int(i) for i in ids))
-    with engine.connect() as conn:
+    with reading(table_name(ref)), engine.connect() as conn:
         for start in range(0, len(unique_ids), MSSQL_MAX_PARAMS):
             batch = unique_ids[start:start + MSSQL_MAX_PARAMS]
             stmt = sa.select(*_as_stored(t)).where(t.c[ref.period_column] == period_id,
@@ -138,7 +160,7 @@ def read_children(engine: sa.Engine, ref: Source, parent_column: str, period_id:
     t = ref.selectable()
     unique_ids = sorted(set(int(i) for i in parent_ids))
     frames = []
-    with engine.connect() as conn:
+    with reading(table_name(ref)), engine.connect() as conn:
         for start in range(0, len(unique_ids), MSSQL_MAX_PARAMS):
             batch = unique_ids[start:start + MSSQL_MAX_PARAMS]
             stmt = (sa.select(*_as_stored(t)).where(t.c[ref.period_column] == period_id,
