@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
 
-.PHONY: setup demo backfill-demo bench-freshness test test-fast chaos lint lock up airflow airflow-init clean
+.PHONY: setup demo backfill-demo bench-freshness test test-slow test-fast chaos lint lock up airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -27,11 +27,14 @@ backfill-demo: setup  ## fiscal years 1403 and 1404 backfilled twice through a r
 bench-freshness: setup  ## commit in Tadbir -> record in the CRM under a real Airflow (event-driven runs): the demo Tadbir on SQLite, then on the local PostgreSQL
 	$(PY) benchmarks/bench_freshness.py $(BENCH_ARGS)
 
-test: setup  ## the whole suite (PostgreSQL tests skip when no server answers at 127.0.0.1:5432)
-	$(PY) -m pytest
+test: setup  ## the suite but the tests marked slow (PostgreSQL tests skip when no server answers at 127.0.0.1:5432)
+	$(PY) -m pytest -m "not slow"
+
+test-slow: setup  ## the tests that start a real Airflow (scheduler, triggerer, API server) and the long property searches
+	$(PY) -m pytest -m slow
 
 test-fast: setup  ## everything but the Airflow end-to-end tests
-	$(PY) -m pytest -m "not airflow"
+	$(PY) -m pytest -m "not airflow and not slow"
 
 chaos: setup  ## every DAG through a fault matrix (CRM faults, kills, sandbox restarts) against a no-fault baseline
 	$(PY) -m hamgam_dev.chaos $(CHAOS_ARGS)

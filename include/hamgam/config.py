@@ -151,6 +151,10 @@ class SyncConfig(_Strict):
                                           "reads its token from Tadbir (event_driven)")
     probe_timeout_seconds: float = Field(default=10.0, gt=0, le=600, description="A probe that takes longer "
                                          "counts as failed (logged once) and polling goes on")
+    reconcile_schedule: str | None = Field(default="0 3 * * *", description="Cron of hamgam_drift_report: every "
+                                           "company and entity read in full (scan) and compared with what the "
+                                           "fast change capture queued; a miss is synced and alerted. None: on "
+                                           "demand only")
     crm_conn_id: str = "payamgostar_default"
     state_conn_id: str = "hamgam_state"
     change_capture: ChangeCapture = Field(default="checksum", description="Default of every company's "

@@ -45,8 +45,10 @@ def _holder(context: Any) -> str:
     return try_holder(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
 
 
-def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_year: bool, start_month: int = 1):
+def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_year: bool, start_month: int = 1,
+                reconcile: bool = False):
     """detect → load for one entity, in a task group mapped over its companies (group id: the entity).
+    ``reconcile``: detect is the daily ground truth (``hamgam.tadbir.changes.reconcile``).
 
     Company i's load waits for company i's detect only, so one company's failure never stops another's
     load. Returns the mapped group (for ordering)."""
@@ -55,7 +57,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
     # in a backfill, a later layer runs even if an earlier one failed somewhere: references are
     # synced on demand anyway, and the report still turns the run red
     @task(task_id="detect", multiple_outputs=False, map_index_template="{{ company_label }}",
-          trigger_rule=TriggerRule.ALL_DONE if per_fiscal_year else TriggerRule.ALL_SUCCESS)
+          trigger_rule=TriggerRule.ALL_DONE if per_fiscal_year or reconcile else TriggerRule.ALL_SUCCESS)
     def detect(company: int) -> dict[str, Any]:
         from hamgam import tasks
 
@@ -69,7 +71,8 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
             fiscal_year = fiscal_year_of_interval(context["data_interval_start"], start_month=start_month)
         return tasks.detect(entity, company, run_id=context["run_id"], dag_id=dag_id, holder=_holder(context),
                             full_resync=bool(params.get("full_resync")),
-                            allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year)
+                            allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year,
+                            reconcile=reconcile)
 
     @task(task_id="load", pool=CRM_POOL, multiple_outputs=False, map_index_template="{{ company_label }}")
     def load(detected: dict[str, Any]) -> dict[str, Any]:
@@ -86,9 +89,13 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
     return company_sync.expand(company=companies)
 
 
-def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = False, start_month: int = 1):
-    # runs whatever happened upstream; the failing detect or load task already sent the alert
-    @task(task_id="report", multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=None)
+def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = False, start_month: int = 1,
+                 reconcile: bool = False):
+    # runs whatever happened upstream; the failing detect or load task already sent the alert, except for
+    # what only the reconcile's report finds (changes the fast capture missed): that one alerts itself
+    alert: dict[str, Any] = {} if reconcile else {"on_failure_callback": None}
+
+    @task(task_id="report", multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE, retries=0, **alert)
     def report() -> dict[str, Any]:
         from hamgam import tasks
 
@@ -98,7 +105,8 @@ def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = Fa
             from hamgam.timetables import fiscal_year_of_interval
 
             fiscal_year = fiscal_year_of_interval(context["data_interval_start"], start_month=start_month)
-        return tasks.report(entities, run_id=context["run_id"], dag_id=dag_id, fiscal_year=fiscal_year)
+        return tasks.report(entities, run_id=context["run_id"], dag_id=dag_id, fiscal_year=fiscal_year,
+                            reconcile=reconcile)
 
     return report()
 
@@ -167,8 +175,6 @@ BY_FISCAL_YEAR = "tadbir_to_payamgostar__by_fiscal_year"
 
 def by_fiscal_year_dag(config: HamgamConfig) -> DAG:
     """One run per Jalali fiscal year (its data interval): every enabled entity, in dependency order."""
-    from airflow.sdk import TaskGroup
-
     from hamgam.timetables import FiscalYearTimetable
 
     entities = [e for layer in LAYERS for e in layer if config.companies_for(e)]
@@ -192,22 +198,62 @@ already in step. Entities: {", ".join(entities)}.
 """,
     )
     def by_fiscal_year():
-        previous: list[TaskGroup] = []
-        groups: list[TaskGroup] = []
-        for layer in LAYERS:
-            current = []
-            for entity in (e for e in layer if e in entities):
-                group = _sync_tasks(entity, config.companies_for(entity), BY_FISCAL_YEAR, per_fiscal_year=True,
-                                    start_month=config.fiscal_year_start_month)
-                for upstream in previous:
-                    upstream >> group
-                current.append(group)
-            previous = current or previous
-            groups += current
-        groups >> _report_task(entities, BY_FISCAL_YEAR, per_fiscal_year=True,
-                               start_month=config.fiscal_year_start_month)
+        _in_layers(entities, config, BY_FISCAL_YEAR, per_fiscal_year=True,
+                   start_month=config.fiscal_year_start_month) >> _report_task(
+            entities, BY_FISCAL_YEAR, per_fiscal_year=True, start_month=config.fiscal_year_start_month)
 
     return by_fiscal_year()
+
+
+def _in_layers(entities: list[str], config: HamgamConfig, dag_id: str, **options: Any) -> list[Any]:
+    """Each entity's detect → load groups, a layer after the one before it (``LAYERS``); returns them all."""
+    previous: list[Any] = []
+    groups: list[Any] = []
+    for layer in LAYERS:
+        current = []
+        for entity in (e for e in layer if e in entities):
+            group = _sync_tasks(entity, config.companies_for(entity), dag_id, **options)
+            for upstream in previous:
+                upstream >> group
+            current.append(group)
+        previous = current or previous
+        groups += current
+    return groups
+
+
+DRIFT_REPORT = "hamgam_drift_report"
+
+
+def drift_report_dag(config: HamgamConfig) -> DAG:
+    """Daily (``sync.reconcile_schedule``) and on demand: every company and entity read in full and compared
+    with the ledger and what the fast change capture queued; what it missed is synced, and reported."""
+    entities = [e for layer in LAYERS for e in layer if config.companies_for(e)]
+
+    @dag(
+        dag_id=DRIFT_REPORT,
+        schedule=config.sync.reconcile_schedule,
+        start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Tehran"),
+        catchup=False,
+        max_active_runs=1,
+        tags=["hamgam", "tadbir_to_payamgostar", "reconcile"],
+        default_args=default_args(config),
+        params={"allow_mass_delete": ALLOW_MASS_DELETE},
+        doc_md=f"""
+### The daily reconcile: Tadbir against the ledger and the CRM
+Every company and entity is read in full (change capture `scan`, the ground truth) after its fast change
+capture (`checksum` or `change_tracking`) has run; every change the scan finds that the fast capture had
+not queued is a miss: logged by key by `detect`, synced by `load`, its key ranges read again by the next
+fast run, and the `report` task fails naming them (an alert: a miss means a checksum collision or a
+change Tadbir did not track). The scan's work is what a forward run does when nothing was missed, so a
+green run also proves the CRM holds what Tadbir holds. Schedule: `{config.sync.reconcile_schedule}`
+(`sync.reconcile_schedule`). Entities: {", ".join(entities)}.
+""",
+    )
+    def drift_report():
+        _in_layers(entities, config, DRIFT_REPORT, per_fiscal_year=False, reconcile=True) >> _report_task(
+            entities, DRIFT_REPORT, reconcile=True)
+
+    return drift_report()
 
 
 REVERSE_DAGS = {"customer": "payamgostar_to_tadbir__identities", "salequote": "payamgostar_to_tadbir__quotes"}
@@ -271,6 +317,7 @@ def build_dags(config: HamgamConfig, *, only: str | None = None) -> dict[str, DA
     tasks: ``airflow.sdk.get_parsing_context().dag_id``), which keeps a task's start-up short."""
     factories: dict[str, Any] = {SPECS[name].dag_id: (lambda n=name: forward_dag(n, config)) for name in SPECS}
     factories[BY_FISCAL_YEAR] = lambda: by_fiscal_year_dag(config)
+    factories[DRIFT_REPORT] = lambda: drift_report_dag(config)
     factories.update({dag_id: (lambda s=source: reverse_dag(s, config)) for source, dag_id in REVERSE_DAGS.items()})
     if only in factories:
         return {only: factories[only]()}

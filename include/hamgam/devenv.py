@@ -1,7 +1,9 @@
 """The project's own Airflow settings and demo connections, as environment variables.
 
 Used by the demo, `make up`, `make airflow ARGS=...` and the tests, so all of them run Airflow the
-same way: AIRFLOW_HOME inside the project, our dags/ and plugins/, no examples, a small executor.
+same way: AIRFLOW_HOME inside the project, our dags/ and plugins/, no examples, a small executor
+(``hamgam.executor.WarmLocalExecutor``: Airflow's LocalExecutor whose task processes start with Great
+Expectations and the task code already imported).
 `python -m hamgam.devenv` prints them as shell exports.
 """
 
@@ -29,7 +31,7 @@ def airflow_env(data_dir: Path, *, sandbox_url: str = f"http://127.0.0.1:{SANDBO
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": "hamgam.executor.WarmLocalExecutor",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Tehran",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",

@@ -77,9 +77,11 @@ def _detect_run(ledger, dag_id: str, run_id: str, company: int, entity: str, hol
 
 
 def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None, holder: str | None = None,
-           full_resync: bool = False, allow_mass_delete: bool = False, fiscal_year: int | None = None
-           ) -> dict[str, Any]:
+           full_resync: bool = False, allow_mass_delete: bool = False, fiscal_year: int | None = None,
+           reconcile: bool = False) -> dict[str, Any]:
     """Detect one company's changes. ``holder``: this try's lease holder (``hamgam.ledger.try_holder``).
+    ``reconcile``: the daily ground truth instead (``hamgam.tadbir.changes.reconcile``); what the fast change
+    capture missed goes on to the load as the run's ``note``.
 
     Starts the run's record in the ledger; a failure is recorded there with its error, for the report.
     """
@@ -90,17 +92,38 @@ def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None,
     run_pk = _detect_run(ledger, dag_id or spec.dag_id, run_id, company, entity, holder)
     try:
         ctx = SyncContext(config, config.company(company))
+        engine = engine_for(ctx.company.tadbir_conn_id)
+        if reconcile:
+            from hamgam.tadbir.changes import reconcile as run_reconcile
+
+            call = lambda: run_reconcile(spec, ctx, engine=engine, ledger=ledger,  # noqa: E731
+                                         run_id=run_id, holder=holder, allow_mass_delete=allow_mass_delete)
+        else:
+            call = lambda: pipeline.detect(  # noqa: E731
+                spec, ctx, engine=engine, ledger=ledger, run_id=run_id, holder=holder, full_resync=full_resync,
+                allow_mass_delete=allow_mass_delete, fiscal_year=fiscal_year)
         with ledger.attribute(run_pk, holder):
-            counts = _after_reference_syncs(ledger, config, company, entity, lambda: pipeline.detect(
-                spec, ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger, run_id=run_id,
-                holder=holder, full_resync=full_resync, allow_mass_delete=allow_mass_delete,
-                fiscal_year=fiscal_year))
+            counts = _after_reference_syncs(ledger, config, company, entity, call)
     except Exception as exc:
         _record_failure(ledger, run_pk, {}, exc, holder)
         raise
     ledger.set_stage(run_pk, "detected", holder=holder)
     key_prefix = f"{fiscal_year}/" if fiscal_year is not None and spec.scope == "fiscal_years" else None
+    if reconcile:
+        counts = {**counts, "note": missed_note(counts)}
     return {"company": company, "run_pk": run_pk, "key_prefix": key_prefix, **counts}
+
+
+MISSED = "missed by the change capture"  # how a reconcile run's note starts when it found something
+
+
+def missed_note(counts: dict[str, Any]) -> str | None:
+    """The note a reconcile run keeps in the ledger (``SyncRun.message`` of a successful run), or None."""
+    if not counts.get("missed"):
+        return None
+    keys = ", ".join(counts.get("missed_keys", []))
+    more = " …" if counts["missed"] > len(counts.get("missed_keys", [])) else ""
+    return f"{counts['missed']} difference(s) {MISSED} ({counts.get('capture')}), synced now: {keys}{more}"
 
 
 def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, holder: str | None = None
@@ -135,19 +158,21 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, hol
         _record_failure(ledger, run_pk, counts, exc, holder)
         raise
     counts = ledger.run_counts(run_pk, key_prefix=key_prefix)
-    ledger.finish_run(run_pk, "success", counts, holder=holder)
+    ledger.finish_run(run_pk, "success", counts, message=detected.get("note"), holder=holder)
     return {"company": company, **counts}
 
 
 def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
-           fiscal_year: int | None = None) -> dict[str, Any]:
+           fiscal_year: int | None = None, reconcile: bool = False) -> dict[str, Any]:
     """Log this run's outcome per entity and company, and the records that need a person's attention;
-    fail naming each company's task that did not finish, with its error."""
+    fail naming each company's task that did not finish, with its error. ``reconcile`` (the drift report):
+    also fail, naming the keys, where the daily scan found changes the fast change capture had missed."""
     from hamgam.summary import run_report
 
     config = load_config()
     ledger = open_ledger(config)
     unfinished: list[str] = []
+    missed: list[str] = []
     totals: dict[str, Any] = {}
     for entity in [entities] if isinstance(entities, str) else entities:
         spec = SPECS[entity]
@@ -157,6 +182,26 @@ def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
         log.info("%s\n%s", entity, result.text)
         totals[entity] = result.totals
         unfinished += result.failures.values()
+        if reconcile:
+            missed += _missed_by_capture(ledger, entity, config.companies_for(entity), run_id,
+                                         dag_id or spec.dag_id)
+    problems = []
     if unfinished:  # the report is the DAG's last task: the run is green only if every company is
-        raise pipeline.SyncError("not every company finished:\n" + "\n".join(unfinished))
+        problems.append("not every company finished:\n" + "\n".join(unfinished))
+    if missed:
+        problems.append("the daily reconcile found changes the fast change capture had missed (they are "
+                        "synced now; a miss means a checksum collision or a change Tadbir did not track):\n"
+                        + "\n".join(missed))
+    if problems:
+        raise pipeline.SyncError("\n".join(problems))
     return totals[entities] if isinstance(entities, str) else totals
+
+
+def _missed_by_capture(ledger, entity: str, companies: list[int], run_id: str, dag_id: str) -> list[str]:
+    """Per company whose reconcile run found misses: its note (``missed_note``)."""
+    lines = []
+    for company in companies:
+        run = ledger.find_run(dag_id, run_id, company, entity)
+        if run is not None and run.state == "success" and MISSED in (run.message or ""):
+            lines.append(f"{entity} company {company}: {run.message}")
+    return lines

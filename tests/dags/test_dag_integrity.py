@@ -16,7 +16,7 @@ DAGS = ROOT / "dags"
 FORWARD = {f"tadbir_to_payamgostar__{e}" for e in ("identities", "products", "quotes", "sales_invoices",
                                                     "sales_returns", "receipts", "payments")}
 EXPECTED = FORWARD | {"tadbir_to_payamgostar__by_fiscal_year", "payamgostar_to_tadbir__identities",
-                      "payamgostar_to_tadbir__quotes"}  # the DAG ids DESIGN.md fixes
+                      "payamgostar_to_tadbir__quotes", "hamgam_drift_report"}  # the DAG ids DESIGN.md fixes
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +75,11 @@ def test_each_company_has_its_own_detect_and_load(dagbag, dag_id):
     assert sorted(dag.task_ids) == sorted([f"{entity}.detect", f"{entity}.load", "report"])
 
 
-def test_the_fiscal_year_dag_maps_each_entity_over_its_companies_in_layers(dagbag):
+@pytest.mark.parametrize("dag_id", ["tadbir_to_payamgostar__by_fiscal_year", "hamgam_drift_report"])
+def test_the_fiscal_year_and_reconcile_dags_map_each_entity_over_its_companies_in_layers(dagbag, dag_id):
     from hamgam.dagbuilder import LAYERS
 
-    dag = dagbag.dags["tadbir_to_payamgostar__by_fiscal_year"]
+    dag = dagbag.dags[dag_id]
     groups = _company_groups(dag)
     assert set(groups) == {e for layer in LAYERS for e in layer}
     for entity in groups:
@@ -106,7 +107,20 @@ def test_backfill_and_reverse_dags_retry_alert_and_bound_crm_work(dagbag, dag_id
     for task in dag.tasks:
         if task.task_id == "report":
             assert task.trigger_rule == "all_done"
+            # what only the reconcile's report finds (changes the fast capture missed) alerts from there
+            assert bool(task.on_failure_callback) == (dag_id == "hamgam_drift_report")
             continue
         assert task.retries >= 2 and task.on_failure_callback, task.task_id
         if task.task_id.endswith(("load", "collect", "apply")):
             assert task.pool == "payamgostar_api", task.task_id
+
+
+def test_the_reconcile_runs_daily_by_default_and_on_demand_only_without_a_cron():
+    from hamgam.config import load_config
+    from hamgam.dagbuilder import drift_report_dag
+
+    config = load_config()
+    daily = drift_report_dag(config).timetable
+    assert (daily.expression, str(daily.timezone)) == ("0 3 * * *", "Asia/Tehran")
+    manual = config.model_copy(update={"sync": config.sync.model_copy(update={"reconcile_schedule": None})})
+    assert type(drift_report_dag(manual).timetable).__name__ == "NullTimetable"

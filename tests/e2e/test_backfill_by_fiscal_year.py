@@ -22,7 +22,7 @@ from hamgam.dagbuilder import BY_FISCAL_YEAR, CRM_POOL
 from hamgam.devenv import airflow_env
 from hamgam.timetables import fiscal_year_interval
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 YEARS = (1403, 1404)
 COMPANIES = (100, 200)

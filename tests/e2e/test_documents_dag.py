@@ -410,3 +410,66 @@ def test_a_rerun_over_unchanged_data_makes_no_write_call(world, entity):
     assert world.writes() == 0
     assert write_calls(world) == {}
     assert {e: crm_records(world, e) for e in ENTITIES} == before
+
+
+# -- 3. the daily reconcile (hamgam_drift_report) --------------------------------------------------
+
+def _drift_run(world):
+    from hamgam.config import load_config
+    from hamgam.dagbuilder import drift_report_dag
+
+    return drift_report_dag(load_config()).test()
+
+
+def _checksums_miss(world, entity: str, company: int, fp: int) -> None:
+    """A checksum collision, simulated: the ledger's stored checksums of the period become the ones Tadbir
+    gives now, so the fast change capture sees no change where there is one."""
+    import sqlalchemy as sa
+
+    from hamgam.config import load_config
+    from hamgam.entities import SPECS
+    from hamgam.tadbir import changes
+
+    engine = sa.create_engine(f"sqlite:///{world.data / 'demo' / f'tadbir_{company}.sqlite'}")
+    current = changes.period_checksums(engine, SPECS[entity], fp, load_config().sync.checksum_range_size)
+    engine.dispose()
+    with world.ledger().engine.begin() as conn:
+        for range_no, (headers, lines) in current.items():
+            conn.execute(sa.text("UPDATE detect_range SET header_checksum = :h, lines_checksum = :l WHERE company = "
+                                 ":c AND entity = :e AND period = :p AND range_no = :r"),
+                         {"h": headers, "l": lines, "c": company, "e": entity, "p": fp, "r": range_no})
+
+
+def test_the_daily_reconcile_syncs_and_alerts_what_the_fast_change_capture_missed(world, smtp):
+    from airflow.utils.state import TaskInstanceState
+    from e2e_world import task_states
+
+    number, fp, row_id = clean_rows(world, "quotes")[0]
+    key = _key_of(world, "quotes", number)
+    with world.tadbir(100) as conn:
+        conn.execute("UPDATE __SPFactor__ SET SPDesc = ? WHERE Id = ? AND FPId = ?", ("تحویل در انبار مرکزی", row_id, fp))
+    _checksums_miss(world, "quotes", 100, fp)
+    world.sandbox.reset_stats()
+    run(world, "quotes")
+    assert world.writes() == 0  # missed: the CRM still has the old description
+    assert crm_records(world, "quotes")[number]["description"] != "تحویل در انبار مرکزی"
+
+    smtp.messages.clear()
+    smtp.arrived.clear()
+    dag_run = _drift_run(world)
+    # the miss is synced in the same run (one write), and the run is red, naming it: an alert
+    assert world.writes() == 1, write_calls(world)
+    _expect(crm_records(world, "quotes")[number], description="تحویل در انبار مرکزی")
+    assert world.ledger().get(100, "quotes", key).status == "synced"
+    states = task_states(dag_run)
+    assert dag_run.state == "failed" and states[("report", -1)] == TaskInstanceState.FAILED
+    assert {state for (task, _), state in states.items() if task != "report"} == {TaskInstanceState.SUCCESS}
+    note = world.ledger().find_run("hamgam_drift_report", dag_run.run_id, 100, "quotes").message
+    assert note.startswith("1 difference(s) missed by the change capture (checksum)") and f"{key} (upsert)" in note
+    assert smtp.arrived.wait(10), "no alert e-mail arrived"
+    assert any("hamgam_drift_report" in m["Subject"] and key in m.get_body().get_content() for m in smtp.messages)
+
+    # everything in step now: the next reconcile is green and writes nothing
+    world.sandbox.reset_stats()
+    assert _drift_run(world).state == "success"
+    assert world.writes() == 0, write_calls(world)

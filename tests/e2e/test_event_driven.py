@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from hamgam.tadbir import schema
 from hamgam_dev.freshness import Finance, burst, event_world
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 ARRIVAL_TIMEOUT = 240.0
 

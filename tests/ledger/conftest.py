@@ -6,52 +6,21 @@ an empty database (migrations) get one of their own from ``fresh_db_url``.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import delete, inspect
 
 from hamgam.ledger import Base, Ledger, make_engine
-
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-BACKENDS = [pytest.param("sqlite", id="sqlite"),
-            pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
-
-
-@functools.cache
-def _pg_problem() -> str | None:
-    try:
-        with psycopg.connect(PG_ADMIN):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}"
-
-
-@contextmanager
-def pg_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
-    if _pg_problem():
-        pytest.skip(_pg_problem())
-    name = f"hamgam_ledger_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from throwaway_pg import BACKENDS, pg_database
 
 
 @pytest.fixture(scope="module")
 def pg_module_url() -> Iterator[str]:
-    with pg_database() as url:
+    with pg_database("hamgam_ledger_test") as url:
         yield url
 
 
@@ -85,7 +54,7 @@ def new_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Callable[
         def new() -> str:
             if request.param == "sqlite":
                 return f"sqlite:///{tmp_path / f'fresh-{uuid.uuid4().hex[:8]}.db'}"
-            return stack.enter_context(pg_database())
+            return stack.enter_context(pg_database("hamgam_ledger_test"))
 
         yield new
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 import pytest
 from reverse_world import CURRENT_PERIOD, EARLIEST
 
+from throwaway_pg import BACKENDS, pg_database
+
 STAGES = ("not_detected", "queued", "delete_failed")  # how far the forward flow's CRM delete has come
 _runs = itertools.count(1)
 SWEPT: list[tuple[str, str]] = []  # (code, CRM id) of the customers the sweep test deleted in Tadbir
@@ -272,34 +274,17 @@ def test_once_the_crm_copies_are_deleted_nothing_comes_back_either(world):
 
 
 # -- the rule itself, on both ledger databases ----------------------------------------------------------
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
-                        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def any_ledger(request, tmp_path) -> Iterator[object]:
     """A fresh ledger on SQLite, or on a new PostgreSQL database (dropped afterwards)."""
-    import uuid
-
     from hamgam.ledger import Ledger
 
     if request.param == "sqlite":
         with Ledger.connect(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
             yield ledger
         return
-    import psycopg
-
-    admin_dsn = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-    try:
-        admin = psycopg.connect(admin_dsn, autocommit=True)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
-    name = f"hamgam_reverse_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with Ledger.connect(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}") as ledger:
-            yield ledger
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database("hamgam_reverse_test") as url, Ledger.connect(url) as ledger:
+        yield ledger
 
 
 def test_the_deletion_rule_reads_the_forward_ledger_and_queue(any_ledger):

@@ -6,56 +6,23 @@ documents and lines are added, edited, moved and deleted by the helpers below.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 import yaml
 
 from hamgam.config import parse_config
 from hamgam.entities.base import SyncContext
 from hamgam.tadbir import schema
+from throwaway_pg import pg_database
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 PERIOD = {1403: 1, 1404: 2}
 DAY = {1: datetime(2024, 6, 1), 2: datetime(2025, 6, 1)}
 FACTOR_TYPE = {"quotes": 4, "sales_invoices": 1, "sales_returns": 3}
-BACKENDS = [pytest.param("sqlite", id="sqlite"),
-            pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
-
-
-@functools.cache
-def pg_problem() -> str | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_ADMIN):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}"
-
-
-@contextmanager
-def pg_database(prefix: str = "hamgam_tadbir_test") -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
-    import psycopg
-
-    if pg_problem():
-        pytest.skip(pg_problem())
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -69,7 +36,7 @@ def tadbir_engine(backend: str, tmp_path) -> Iterator[sa.Engine]:
         finally:
             engine.dispose()
         return
-    with pg_database() as url:
+    with pg_database("hamgam_tadbir_test") as url:
         engine = sa.create_engine(url)
         try:
             fill_base(engine)

@@ -23,7 +23,6 @@ from change_world import (
     fill_base,
     install_fake_change_tracking,
     move_document,
-    pg_database,
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -32,6 +31,9 @@ from hamgam import pipeline
 from hamgam.entities import SPECS
 from hamgam.ledger import Ledger
 from hamgam.tadbir import changes, schema
+from throwaway_pg import pg_database
+
+pytestmark = pytest.mark.slow  # a long search for a counterexample: make test-slow
 
 ENTITIES = ("sales_invoices", "quotes", "identities")
 RANGE = 10  # small ranges: a handful of documents spans several

@@ -13,10 +13,11 @@ import shutil
 import psycopg
 import pytest
 import sqlalchemy as sa
-from change_world import PG_ADMIN, fill_base, pg_database, update
+from change_world import fill_base, update
 
 from hamgam.tadbir import schema
 from hamgam.triggers import TadbirChangeTrigger
+from throwaway_pg import PG_ADMIN, pg_database
 
 WAIT = 60.0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from change_world import (
-    BACKENDS,
     add_document,
     context,
     delete_document,
@@ -17,6 +16,7 @@ from change_world import (
 from hamgam.entities import SPECS
 from hamgam.tadbir import schema
 from hamgam.tadbir.changes import probe_token
+from throwaway_pg import BACKENDS
 
 
 @pytest.fixture(params=BACKENDS)

@@ -4,7 +4,6 @@ notifier; a demo Tadbir (one SQLite file per company) reachable through AIRFLOW_
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from webapp_support import SECRET, Notifier, make_client
 
 from hamgam.ledger import Ledger
 from hamgam.webapp import create_app
+from throwaway_pg import BACKENDS, pg_database
 
 
 @pytest.fixture
@@ -21,30 +21,14 @@ def ledger_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
 
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-
-
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
-                        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def any_ledger_url(request, tmp_path: Path) -> Iterator[str]:
     """A ledger on SQLite (a temporary file) or on a fresh PostgreSQL database (dropped afterwards)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
         return
-    import psycopg
-
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
-    name = f"hamgam_webapp_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database("hamgam_webapp_test") as url:
+        yield url
 
 
 @pytest.fixture

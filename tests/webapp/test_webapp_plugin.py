@@ -169,6 +169,7 @@ hamgam_webhook_probe()
 
 
 @pytest.mark.airflow
+@pytest.mark.slow
 def test_a_webhook_through_the_airflow_api_server_runs_the_dag_on_its_asset(tmp_path: Path):
     from hamgam.airflow_server import AirflowServer
 

@@ -4,10 +4,9 @@ two writers at once — on SQLite (the demo) and on PostgreSQL holding the same 
 from __future__ import annotations
 
 import multiprocessing
-import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from writer_workers import header, lines, write_customers, write_quotes
@@ -15,36 +14,24 @@ from writer_workers import header, lines, write_customers, write_quotes
 from hamgam.tadbir import schema
 from hamgam.tadbir.writer import NumberTaken, QuoteLine, TadbirWriter
 from tadbir_demo import fill_company
+from throwaway_pg import BACKENDS, pg_database
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+
+def _filled(url: str) -> str:
+    engine = sa.create_engine(url)
+    fill_company(engine, 100)
+    engine.dispose()
+    return url
 
 
 @pytest.fixture(params=BACKENDS)
-def tadbir_url(request, tmp_path):
+def tadbir_url(request, tmp_path) -> Iterator[str]:
     """A demo Tadbir database (company 100) on SQLite or on a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tadbir.sqlite'}"
-        engine = sa.create_engine(url)
-        fill_company(engine, 100)
-        engine.dispose()
-        yield url
+        yield _filled(f"sqlite:///{tmp_path / 'tadbir.sqlite'}")
         return
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    name = f"hamgam_tadbir_test_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        engine = sa.create_engine(url)
-        fill_company(engine, 100)
-        engine.dispose()
-        yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with pg_database("hamgam_tadbir_test") as url:
+        yield _filled(url)
 
 
 def _count(engine, table, *where) -> int:
