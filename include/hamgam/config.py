@@ -155,6 +155,16 @@ class SyncConfig(_Strict):
                                            "company and entity read in full (scan) and compared with what the "
                                            "fast change capture queued; a miss is synced and alerted. None: on "
                                            "demand only")
+    adoption: Literal["first_load", "always"] = Field(
+        default="first_load", description="When a new record looks for a CRM record holding its number (or "
+        "code) before it is created: first_load — only until a load of its company, entity (and fiscal year) "
+        "has once emptied the queue (the CRM's existing records are adopted then), and after a create that "
+        "may have landed unanswered; always — before every create (2-3 calls per new record instead of 1), "
+        "for a site whose users also type Tadbir's numbers into the CRM by hand")
+    settle_batch_size: int = Field(default=200, ge=1, le=10_000, description="Outcomes written to the ledger "
+                                   "per transaction during a load (hamgam.ledger.batch)")
+    settle_max_seconds: float = Field(default=0.25, gt=0, le=600, description="The longest an outcome waits to "
+                                      "be written with others")
     crm_conn_id: str = "payamgostar_default"
     state_conn_id: str = "hamgam_state"
     change_capture: ChangeCapture = Field(default="checksum", description="Default of every company's "

@@ -5,9 +5,11 @@ detect: find what changed in Tadbir through the company's change capture (``hamg
         against the ledger; queue new, changed and deleted keys (with where to find each row) in the ledger's
         pending-change queue.
 load:   take the queue in bounded chunks: extract those rows, validate (GX), transform (pandas),
-        upsert or delete in the CRM on a bounded thread pool, and record every outcome in the ledger
-        as it happens. A key leaves the queue only with a final outcome, so a crash or a retry
-        repeats nothing that landed and loses nothing that did not.
+        upsert or delete in the CRM on a bounded thread pool, one call per record once the CRM's existing
+        records are adopted (``adoption``), and settle the outcomes in the ledger in batches
+        (``hamgam.ledger.batch``). A key leaves the queue only with a final outcome, and a create sent
+        without a look first is marked before it goes, so a crash or a retry repeats nothing that landed
+        and loses nothing that did not.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from hamgam.entities.base import (
     content_hashes,
     reference_name,
 )
+from hamgam.ledger.batch import OutcomeBatch
+from hamgam.ledger.store import Settlement
 from hamgam.payamgostar.errors import AuthError, PayamgostarError, RecordRejected
 from hamgam.tadbir import reader
 from hamgam.transform.codes import mask
@@ -346,6 +350,7 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
     counts: Counter[str] = Counter()
     holder = holder or run_id
     engine = sessions.read_engine(engine, sessions.settings_for(ctx))  # lock timeout (and snapshot) on reads
+    scopes: set[str] = set()
     with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
         after: str | None = None
         while True:
@@ -353,12 +358,15 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
             if not batch:
                 break
             after = batch[-1].tadbir_key
+            scopes.update(adoption_scope(spec, p.tadbir_key) for p in batch)
             if not ledger.acquire_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
                 raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
             _load_deletes(spec, ctx, [p for p in batch if p.action == "delete"], ledger, client, counts)
             _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client, counts,
                           holder)  # references are synced under a lease derived from this try's holder
             log.info("%s company %s: %s so far", spec.name, company, dict(counts))
+        if not counts["failed"] and ledger.pending_count(company, spec.name) == 0:
+            mark_adopted(ledger, company, spec, scopes)
     if counts["failed"]:
         raise SyncIncomplete(f"{spec.name} company {company}: {counts['failed']} record(s) could not reach the "
                              f"CRM and stay queued for the next try; see the ledger's last_error")
@@ -370,17 +378,17 @@ def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Led
     company = ctx.company.code
     if not pending:
         return
-    states = {p.tadbir_key: ledger.get(company, spec.name, p.tadbir_key) for p in pending}
-    ledger.dequeue(company, spec.name, [k for k, s in states.items() if s is None])  # nothing to delete
-    work = [s for s in states.values() if s is not None]
-    for state, outcome, error in client.map_concurrent(lambda s: spec.target.delete(client, s), work):
-        if error is not None:
-            _handle_error(spec, ledger, company, state.tadbir_key, error, counts, content_hash=state.content_hash)
-            continue
-        ledger.record_outcome(company, spec.name, state.tadbir_key, status="deleted", crm_id=outcome.crm_id,
-                crm_kind=outcome.crm_kind, content_hash=None)
-        ledger.dequeue(company, spec.name, [state.tadbir_key])
-        counts["deleted" if outcome.action == "deleted" else "skipped"] += 1
+    states = ledger.states(company, spec.name, [p.tadbir_key for p in pending])
+    ledger.dequeue(company, spec.name, [p.tadbir_key for p in pending if p.tadbir_key not in states])  # nothing there
+    with _outcome_batch(ledger, ctx, spec) as settled:
+        for state, outcome, error in client.map_concurrent(lambda s: spec.target.delete(client, s),
+                                                           list(states.values())):
+            if error is not None:
+                settled.add(_error_outcome(spec, state.tadbir_key, error, counts, content_hash=state.content_hash))
+                continue
+            settled.add(Settlement(state.tadbir_key, "deleted", crm_id=outcome.crm_id, crm_kind=outcome.crm_kind,
+                                   dequeue=True))
+            counts["deleted" if outcome.action == "deleted" else "skipped"] += 1
 
 
 def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.Engine, ledger: Ledger,
@@ -422,6 +430,14 @@ def _display(prepared: pd.DataFrame, index: Any) -> str:
 def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
                     ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str) -> None:
     """Validate prepared rows, make sure what they reference is in the CRM, upsert them, record each outcome."""
+    with _outcome_batch(ledger, ctx, spec) as settled:
+        _upsert_prepared(spec, ctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
+                         run_id=run_id, settled=settled)
+
+
+def _upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
+                     ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str,
+                     settled: OutcomeBatch) -> None:
     company = ctx.company.code
     outcome = validate_frame(prepared, spec.checks, suite_name=spec.name)
     bad = prepared.loc[outcome.failed_index()]
@@ -434,11 +450,11 @@ def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, 
         reasons = "; ".join(dict.fromkeys(_reason(f, spec) for f in failures))
         ids = ", ".join(f"Id {int(i)}" for i in group[ROW_ID])
         digest = key_digest(list(bad_hashes[group.index]))
-        ledger.record_outcome(company, spec.name, key, status="invalid", content_hash=digest,
-                error=f"{spec.label} {_display(prepared, group.index[0])} ({ids}): {reasons}",
-                error_details=details)
+        settled.add(Settlement(key, "invalid", content_hash=digest, dequeue=True,
+                               error=f"{spec.label} {_display(prepared, group.index[0])} ({ids}): {reasons}",
+                               error_details=details))
         counts["invalid"] += 1
-    ledger.dequeue(company, spec.name, list(bad[KEY].unique()))
+    settled.flush()  # before a batch can be refused as mostly invalid: what is invalid is recorded
 
     rows = len(prepared)
     bad_share = bad[KEY].nunique() / max(prepared[KEY].nunique(), 1)
@@ -454,50 +470,95 @@ def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, 
                                           run_id=run_id)
     for index in valid.index[valid[KEY].isin(list(unresolved))]:
         key = valid.at[index, KEY]
-        _set_aside_for_references(spec, ctx, ledger, key, unresolved[key], counts,
-                                  content_hash=content_hashes(valid.loc[[index]], spec.hash_columns, salt).iloc[0],
-                                  display=_display(valid, index))
+        settled.add(_set_aside_for_references(
+            spec, key, unresolved[key], counts, display=_display(valid, index),
+            content_hash=content_hashes(valid.loc[[index]], spec.hash_columns, salt).iloc[0]))
     valid = valid[~valid[KEY].isin(list(unresolved))]
-    items = _build_items(spec, ctx, valid, refs, ledger=ledger, counts=counts)
-    known = {item.key: ledger.get(company, spec.name, item.key) for item in items}
+    items = _build_items(spec, ctx, valid, refs, counts=counts, settled=settled)
+    known = ledger.states(company, spec.name, [item.key for item in items])
+    look_first = keys_to_look_up(spec, ctx, ledger, [item.key for item in items], known)
+    # a create sent without a look first is marked before it goes: the next try looks if it is unanswered
+    ledger.mark_sent(company, spec.name, [item.key for item in items
+                                          if item.key not in look_first and not _in_crm(known.get(item.key))],
+                     holder=run_id)
 
     def upsert(item: LoadItem) -> Outcome:
-        return spec.target.upsert(client, item, known[item.key])
+        return spec.target.upsert(client, item, known.get(item.key), look_first=item.key in look_first)
 
     for item, result, error in client.map_concurrent(upsert, items):
         if error is not None:
-            _handle_error(spec, ledger, company, item.key, error, counts, content_hash=item.content_hash,
-                          crm_number=item.number)
+            settled.add(_error_outcome(spec, item.key, error, counts, content_hash=item.content_hash,
+                                       crm_number=item.number))
             continue
-        ledger.record_outcome(company, spec.name, item.key, status="synced", crm_id=result.crm_id,
-                              crm_kind=result.crm_kind, crm_number=item.number, content_hash=item.content_hash)
-        ledger.dequeue(company, spec.name, [item.key])
+        settled.add(Settlement(item.key, "synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
+                               crm_number=item.number, content_hash=item.content_hash, dequeue=True))
         counts["created" if result.action == "created" else "updated"] += 1
 
 
-def _set_aside_for_references(spec: EntitySpec, ctx: SyncContext, ledger: Ledger, key: str,
-                              problems: list[Unresolved], counts: Counter[str], *, content_hash: str,
-                              display: str) -> None:
+def _outcome_batch(ledger: Ledger, ctx: SyncContext, spec: EntitySpec) -> OutcomeBatch:
+    return OutcomeBatch(ledger, ctx.company.code, spec.name, size=ctx.config.sync.settle_batch_size,
+                        seconds=ctx.config.sync.settle_max_seconds)
+
+
+def _in_crm(state: Any) -> bool:
+    return state is not None and bool(state.crm_id) and state.status != "deleted"
+
+
+# -- adoption: a new record looks for the CRM's record with its number only while the CRM may hold it --
+
+ADOPTED = "adopted"  # the ledger cursor of a company + entity (+ ":<fiscal year>") whose adoption is done
+
+
+def adoption_scope(spec: EntitySpec, key: str) -> str:
+    """The cursor that says whether ``key``'s records were adopted: per fiscal year for documents."""
+    if spec.scope == "fiscal_years":
+        return f"{ADOPTED}:{key_year(key)}"
+    return ADOPTED
+
+
+def mark_adopted(ledger: Ledger, company: int, spec: EntitySpec, scopes: set[str]) -> None:
+    """A load that emptied the queue without a failure: every record of those scopes that the CRM held is
+    matched to its Tadbir record now (detection had queued every key of a scope the first time)."""
+    for scope in sorted(scopes):
+        if ledger.get_cursor(company, spec.name, scope) is None:
+            ledger.set_cursor(company, spec.name, scope, "done")
+            log.info("%s company %s: adoption of the CRM's existing records done (%s): new records are "
+                     "created without a look first", spec.name, company, scope)
+
+
+def keys_to_look_up(spec: EntitySpec, ctx: SyncContext, ledger: Ledger, keys: list[str],
+                    known: dict[str, Any]) -> set[str]:
+    """The keys whose create must look for the CRM's record with that number first: always with
+    ``sync.adoption: always``; else while their scope's adoption is not done, when the ledger knows the key
+    from before (rejected, failed, deleted ...), or when a create of it may have landed unanswered (a send
+    mark). Records the CRM is known to hold are updated by their id and are not in the set."""
+    company = ctx.company.code
+    new = [k for k in keys if not _in_crm(known.get(k))]
+    if ctx.config.sync.adoption == "always" or not new:
+        return set(new)
+    adopted = {scope for scope in {adoption_scope(spec, k) for k in new}
+               if ledger.get_cursor(company, spec.name, scope) is not None}
+    marked = ledger.sent_marks(company, spec.name, new)
+    return {k for k in new if k in known or k in marked or adoption_scope(spec, k) not in adopted}
+
+
+def _set_aside_for_references(spec: EntitySpec, key: str, problems: list[Unresolved], counts: Counter[str], *,
+                              content_hash: str, display: str) -> Settlement:
     """A record whose references are not in the CRM: ``failed`` and still queued while one of them only met an
     outage (never final: the task fails and Airflow retries); else ``rejected``, keeping the references it
     waits for, so detection queues it again once one of them is synced."""
-    company = ctx.company.code
     error = f"{spec.label} {display}: " + "; ".join(p.message for p in problems)
     details = {"references": [{"entity": p.entity, "key": p.key, "transient": p.transient} for p in problems]}
     if any(p.transient for p in problems):
-        ledger.record_outcome(company, spec.name, key, status="failed", content_hash=content_hash, error=error,
-                              error_details=details)
         counts["failed"] += 1
         log.warning("%s (stays queued)", error)
-        return
-    ledger.record_outcome(company, spec.name, key, status="rejected", content_hash=content_hash, error=error,
-                          error_details=details)
-    ledger.dequeue(company, spec.name, [key])
+        return Settlement(key, "failed", content_hash=content_hash, error=error, error_details=details)
     counts["rejected"] += 1
+    return Settlement(key, "rejected", content_hash=content_hash, error=error, error_details=details, dequeue=True)
 
 
-def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: Refs, *, ledger: Ledger,
-                 counts: Counter[str]) -> list[LoadItem]:
+def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: Refs, *, counts: Counter[str],
+                 settled: OutcomeBatch) -> list[LoadItem]:
     """The CRM payloads of ``valid``; a record whose payload cannot be built is set aside on its own (rejected
     when it names a record not in the CRM, else invalid), and the others go on."""
     try:
@@ -505,7 +566,6 @@ def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: 
     except Exception:  # noqa: BLE001 - find the record(s) that cannot be built, one by one
         if valid.empty:
             raise
-    company = ctx.company.code
     salt = spec.fingerprint(ctx)
     items: list[LoadItem] = []
     for index in valid.index:
@@ -514,19 +574,17 @@ def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: 
             items.extend(spec.build_items(row, ctx, refs))
             continue
         except PayloadError as error:
-            _set_aside_for_references(spec, ctx, ledger, row.at[index, KEY],
-                                      [Unresolved(error.entity, error.key or "", str(error), transient=False)],
-                                      counts, content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
-                                      display=_display(valid, index))
+            settled.add(_set_aside_for_references(
+                spec, row.at[index, KEY], [Unresolved(error.entity, error.key or "", str(error), transient=False)],
+                counts, content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
+                display=_display(valid, index)))
             continue
         except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as error:
             reason = f"its CRM payload cannot be built ({type(error).__name__}: {error})"
-        key = row.at[index, KEY]
-        ledger.record_outcome(company, spec.name, key, status="invalid",
-                              content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
-                              error=f"{spec.label} {_display(valid, index)} (Id {int(row.at[index, ROW_ID])}): "
-                                    f"{reason}")
-        ledger.dequeue(company, spec.name, [key])
+        settled.add(Settlement(row.at[index, KEY], "invalid", dequeue=True,
+                               content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
+                               error=f"{spec.label} {_display(valid, index)} (Id {int(row.at[index, ROW_ID])}): "
+                                     f"{reason}"))
         counts["invalid"] += 1
         log.warning("%s %s: %s", spec.label, _display(valid, index), reason)
     return items
@@ -547,7 +605,7 @@ def resolve_references(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, 
         if not needed:
             refs[ref.entity] = {}
             continue
-        states = {k: s for k, s in ledger.records(company, ref.entity).items() if k in needed}
+        states = ledger.states(company, ref.entity, needed)
         missing = sorted(k for k in needed
                          if k not in states or states[k].status == "failed"
                          or (states[k].status == "synced" and not states[k].crm_id))
@@ -602,18 +660,17 @@ def sync_keys(spec: EntitySpec, ctx: SyncContext, keys: list[str], *, engine: sa
                                     client=client, counts=counts, run_id=holder)
 
 
-def _handle_error(spec: EntitySpec, ledger: Ledger, company: int, key: str, error: PayamgostarError,
-                  counts: Counter[str], **fields: Any) -> None:
+def _error_outcome(spec: EntitySpec, key: str, error: PayamgostarError, counts: Counter[str],
+                   **fields: Any) -> Settlement:
     if isinstance(error, AuthError):
         raise error  # every other record would fail the same way
     if isinstance(error, RecordRejected):
-        ledger.record_outcome(company, spec.name, key, status="rejected", error=str(error), **fields)
-        ledger.dequeue(company, spec.name, [key])
         counts["rejected"] += 1
-    else:  # retriable and exhausted: stays queued, the task fails and Airflow retries it
-        ledger.record_outcome(company, spec.name, key, status="failed", error=str(error), **fields)
-        counts["failed"] += 1
-        log.warning("%s", error)
+        return Settlement(key, "rejected", error=str(error), dequeue=True, **fields)
+    # retriable and exhausted: stays queued, the task fails and Airflow retries it
+    counts["failed"] += 1
+    log.warning("%s", error)
+    return Settlement(key, "failed", error=str(error), **fields)
 
 
 def _reason(failure: Any, spec: EntitySpec) -> str:

@@ -130,3 +130,64 @@ def test_an_orphaned_try_stops_before_its_next_batch_and_the_report_counts_every
         assert report.totals["created"] == loaded["created"] == synced  # ... and what the run did, over both
         run = ledger.find_run(DAG, run_id, 100, "identities")
         assert (run.state, run.created) == ("success", synced)  # the orphan's failure did not overwrite it
+
+
+def _add_customers(world, company: int, count: int) -> list[str]:
+    """``count`` new customers in Tadbir, copies of a clean one with new codes; returns their CRM numbers."""
+    from hamgam.transform.codes import make_national_code
+
+    dirty = {i for ids in world.built["companies"][company]["dirty_customer_ids"].values() for i in ids}
+    fp = world.current_period(company)
+    with world.tadbir(company) as conn:
+        conn.row_factory = __import__("sqlite3").Row
+        rows = conn.execute("SELECT * FROM __Customer__ WHERE FPId = ? ORDER BY Id", (fp,)).fetchall()
+        template = dict(next(r for r in rows if r["Id"] not in dirty and r["SubscriptionNo"].isdigit()))
+        top = max(r["Id"] for r in rows)
+        numbers = []
+        for n in range(1, count + 1):
+            code = str(80000 + n)
+            row = {**template, "Id": top + n, "SubscriptionNo": code, "Name": f"مشتری تازه {code}",
+                   "RegisterCode": make_national_code(f"{123450000 + n}")}
+            conn.execute(f"INSERT INTO __Customer__ ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                         list(row.values()))
+            numbers.append(f"{company}-{code}")
+    return numbers
+
+
+def test_a_kill_between_crm_creates_and_their_settle_doubles_and_loses_nothing(tmp_path, airflow_db, smtp):
+    """Once the CRM's records are adopted, a new customer costs one call: a create, with no look first. Its
+    outcome reaches the ledger with others in a batch; the worker is killed after creates the CRM made and
+    before their batch was written. The rerun looks those up (their send marks) and adopts them."""
+    with open_world(tmp_path, airflow_db, smtp, lease_ttl_seconds=2, settle_batch_size=1000,
+                    settle_max_seconds=600) as world:
+        assert world.run().state == "success"  # the first load: the CRM's records are adopted
+        ledger = world.ledger()
+        assert ledger.get_cursor(100, "identities", "adopted") == "done"
+        new = _add_customers(world, 100, 40)
+        world.sandbox.reset_stats()
+        world.sandbox.set_faults(latency_ms=40)
+        worker = subprocess.Popen([sys.executable, "-c", CRASHING_LOAD], env=dict(os.environ),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: creates(world) >= 10 or worker.poll() is not None, "10 creates")
+        worker.kill()
+        _, stderr = worker.communicate()
+        sent = creates(world)
+        assert 10 <= sent < len(new), stderr[-3000:]
+        calls = world.sandbox.stats()["calls"]
+        assert sum(n for name, n in calls.items() if "search" in name or "find" in name.lower()) == 0, calls
+        # the CRM holds what was sent; the ledger has none of it yet, and every new key is still queued
+        assert {ledger.get(100, "identities", n.split("-", 1)[1]) for n in new} == {None}
+        assert ledger.pending_count(100, "identities") == len(new)
+        world.sandbox.set_faults(latency_ms=0)
+        wait_for(lambda: ledger.lease_holder(100, "identities") is None, "the killed load's lease to expire",
+                 timeout=10)
+
+        assert world.run().state == "success"
+
+        numbers = [r["customerNumber"] for r in world.sandbox.records("person", "organization")]
+        assert len(numbers) == len(set(numbers)), "a customer exists twice in the CRM"
+        assert set(new) <= set(numbers)
+        assert creates(world) == len(new), "a customer was created more than once"
+        assert {ledger.get(100, "identities", n.split("-", 1)[1]).status for n in new} == {"synced"}
+        assert ledger.pending_count(100, "identities") == 0
+        assert ledger.sent_marks(100, "identities", [n.split("-", 1)[1] for n in new]) == set()

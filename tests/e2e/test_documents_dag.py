@@ -473,3 +473,57 @@ def test_the_daily_reconcile_syncs_and_alerts_what_the_fast_change_capture_misse
     world.sandbox.reset_stats()
     assert _drift_run(world).state == "success"
     assert world.writes() == 0, write_calls(world)
+
+
+# -- 4. one call per record once the CRM's records are adopted ------------------------------------
+
+def _copy_row(conn, table: str, where: str, args: tuple, **changes: Any) -> dict:
+    conn.row_factory = __import__("sqlite3").Row
+    row = {**dict(conn.execute(f"SELECT * FROM {table} WHERE {where}", args).fetchone()), **changes}
+    conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+    return row
+
+
+def _next_id(conn, table: str, fp: int) -> int:
+    return conn.execute(f"SELECT MAX(Id) FROM {table} WHERE FPId = ?", (fp,)).fetchone()[0] + 1
+
+
+def _new_record(world, entity: str, company: int = 100) -> str:
+    """A new row of ``entity`` in Tadbir's current period, a copy of a synced one; returns its CRM number."""
+    number, fp, row_id = clean_rows(world, entity, company)[-1]
+    year = years(world, company)[fp]
+    with world.tadbir(company) as conn:
+        if entity == "products":
+            code = f"NEW{row_id}"
+            _copy_row(conn, "__Merchandise__", "Id = ? AND FPId = ?", (row_id, fp),
+                      Id=_next_id(conn, "__Merchandise__", fp), Code=code)
+            return f"{company}-{normalize_code(code)}"
+        if entity in FACTOR_TYPE:
+            new_id = _next_id(conn, "__SPFactor__", fp)
+            no = conn.execute("SELECT MAX(FactorNo) FROM __SPFactor__ WHERE FPId = ? AND FactorType = ?",
+                              (fp, FACTOR_TYPE[entity])).fetchone()[0] + 1
+            _copy_row(conn, "__SPFactor__", "Id = ? AND FPId = ?", (row_id, fp), Id=new_id, FactorNo=no)
+            for (line_id,) in conn.execute("SELECT Id FROM __SPArticle__ WHERE SPId = ? AND FPId = ? ORDER BY Id",
+                                           (row_id, fp)).fetchall():
+                _copy_row(conn, "__SPArticle__", "Id = ? AND FPId = ?", (line_id, fp),
+                          Id=_next_id(conn, "__SPArticle__", fp), SPId=new_id)
+            return crm_number(entity, company, year, no)
+        no = conn.execute("SELECT MAX(No) FROM __PayReceive__ WHERE FPId = ? AND Type = ?",
+                          (fp, PAY_TYPE[entity])).fetchone()[0] + 1
+        _copy_row(conn, "__PayReceive__", "Id = ? AND FPId = ?", (row_id, fp),
+                  Id=_next_id(conn, "__PayReceive__", fp), No=no)
+        return crm_number(entity, company, year, no)
+
+
+@pytest.mark.parametrize("entity", ENTITIES)
+def test_once_adopted_a_new_record_costs_one_call_and_an_edit_one_call(world, entity):
+    number = _new_record(world, entity)
+    edited, fp, row_id = clean_rows(world, entity)[1]  # not edited before: the edit changes it
+    with world.tadbir(100) as conn:
+        check = EDITS[entity](world, conn, edited, fp, row_id)
+    world.sandbox.reset_stats()
+    run(world, entity)
+    calls = {name: n for name, n in world.sandbox.stats()["calls"].items() if name != "auth/login"}
+    assert sum(calls.values()) == 2, calls  # one create, one update: no look-up before either
+    assert number in crm_records(world, entity)
+    check(crm_records(world, entity)[edited])

@@ -114,6 +114,8 @@ def test_an_edit_in_tadbir_is_exactly_one_update(world):
     updates = world.calls("person/update") + world.calls("organization/update")
     assert updates == 1
     assert world.writes() == 1
+    calls = {name: n for name, n in world.sandbox.stats()["calls"].items() if name != "auth/login"}
+    assert sum(calls.values()) == 1, calls  # straight to the stored id: no look-up first
     assert world.crm()[f"100-{code}"]["nickName"] == "شرکت ویرایش‌شده نمونه"
 
 

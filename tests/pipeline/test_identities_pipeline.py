@@ -102,6 +102,34 @@ def test_an_identity_already_in_the_crm_is_adopted_not_created_twice(tadbir, led
     assert ledger.get(100, "identities", "601").crm_id == existing
 
 
+@pytest.mark.parametrize("adoption", ["first_load", "always"])
+def test_after_the_first_load_a_new_customer_is_created_without_a_look_unless_adoption_is_always(
+        tadbir, ledger, crm, sandbox, adoption):
+    """The first load looks for every customer's number (and adopts what the CRM holds); once it has emptied
+    the queue, a new customer costs one create. A customer whose number a CRM user typed in by hand meanwhile
+    is adopted either way: the CRM refuses the second number and the refusal is looked up (first_load), or
+    the look comes first (``sync.adoption: always``)."""
+    settings = f"\nsync: {{chunk_size: 50, adoption: {adoption}}}"
+    add_customer(tadbir, 1, "601", "شرکت پارس")
+    sync(tadbir, ledger, crm, settings=settings)
+    assert sandbox.stats()["calls"].get("organization/find", 0) == 1  # the first load looked
+    assert ledger.get_cursor(100, "identities", "adopted") == "done"
+    add_customer(tadbir, 2, "602", "شرکت تازه")
+    sandbox.reset_stats()
+    assert sync(tadbir, ledger, crm, settings=settings)["created"] == 1
+    calls = {name: n for name, n in sandbox.stats()["calls"].items() if name != "auth/login"}
+    assert calls == ({"organization/create": 1} if adoption == "first_load" else
+                     {"organization/find": 1, "person/find": 1, "organization/create": 1})
+
+    typed = crm.create_identity("organization", {"crmObjectTypeCode": "organization", "nickName": "دستی",
+                                                 "customerNumber": "100-603"})
+    add_customer(tadbir, 3, "603", "شرکت سوم")
+    counts = sync(tadbir, ledger, crm, settings=settings)
+    assert (counts["created"], counts["updated"], counts["rejected"]) == (0, 1, 0)
+    holders = [r for r in sandbox.records("person", "organization") if r["customerNumber"] == "100-603"]
+    assert [(r["crmId"], r["nickName"]) for r in holders] == [(typed, "شرکت سوم")]
+
+
 def test_a_kind_change_in_tadbir_is_not_applied_to_the_crm(tadbir, ledger, crm, sandbox):
     add_customer(tadbir, 1, "701", "علی احمدی", RegisterCode=PERSON_CODE)
     sync(tadbir, ledger, crm)

@@ -50,11 +50,22 @@ class Outcome:
 
 
 class CrmTarget(Protocol):
-    """How one entity is written to the CRM: upsert (update, adopt or create) and delete."""
+    """How one entity is written to the CRM: upsert (update, adopt or create) and delete.
 
-    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome: ...
+    ``upsert``: a record the ledger knows in the CRM (``known.crm_id``) is updated by that id — one call; a new
+    one is created — one call — unless ``look_first`` (the CRM may already hold it: adoption, or a create that
+    may have landed unanswered), when the record holding its number is looked for and adopted first."""
+
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
+               look_first: bool = True) -> Outcome: ...
 
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome: ...
+
+
+def stored_in_crm(known: RecordState | None, item: LoadItem) -> bool:
+    """The CRM holds this record under the id the ledger stored, with the number (or code) it has now."""
+    return (known is not None and bool(known.crm_id) and known.status != "deleted"
+            and known.crm_number == item.number)
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,10 @@ from hamgam.entities.base import (
     SyncContext,
     content_hashes,
     crm_id_of,
+    stored_in_crm,
 )
 from hamgam.entities.products import crm_product_code
-from hamgam.payamgostar.errors import NotFound
+from hamgam.payamgostar.errors import NotFound, RecordRejected
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
 from hamgam.transform.cells import Unreadable, tadbir_date, tadbir_number, tadbir_whole_number
@@ -485,17 +486,26 @@ def make_build_items(spec_ref: list[EntitySpec], kind: Kind):
 class RestSalesInvoiceTarget:
     """Sales invoices over REST v2: known id → update; else adopt the invoice with that number; else create."""
 
-    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
+               look_first: bool = True) -> Outcome:
         payload = item.payloads["rest"]
         type_code = payload["crmObjectTypeCode"]
-        _retire_renumbered(known, item, lambda: self.delete(client, known))
-        if known is not None and known.crm_id and known.crm_number == item.number:
+        look_first = _retire_renumbered(known, item, lambda: self.delete(client, known)) or look_first
+        if stored_in_crm(known, item):
             try:
                 client.update_sales_invoice(known.crm_id, payload, record=item.label)
                 return Outcome("updated", known.crm_id, type_code)
             except NotFound:
-                pass  # deleted in the CRM meanwhile: adopt or create below
-        found = client.find_sales_invoice_by_number(item.number, type_code, record=item.label)
+                look_first = True  # deleted in the CRM meanwhile: adopt or create below
+        if not look_first:
+            try:
+                return Outcome("created", client.create_sales_invoice(payload, record=item.label), type_code)
+            except RecordRejected:  # the CRM may hold the number already (typed in by hand): adopt that one
+                found = client.find_sales_invoice_by_number(item.number, type_code, record=item.label)
+                if found is None:
+                    raise
+        else:
+            found = client.find_sales_invoice_by_number(item.number, type_code, record=item.label)
         if found is not None:
             crm_id = found.get("crmId") or found.get("CrmId")
             client.update_sales_invoice(crm_id, payload, record=item.label)
@@ -512,31 +522,46 @@ class RestSalesInvoiceTarget:
         return Outcome("deleted", known.crm_id, known.crm_kind)
 
 
-def _retire_renumbered(known: RecordState | None, item: LoadItem, delete) -> None:
-    """A changed numbering template renumbers a document: the CRM keeps numbers, so the old one goes."""
+def _retire_renumbered(known: RecordState | None, item: LoadItem, delete) -> bool:
+    """A changed numbering template renumbers a document: the CRM keeps numbers, so the old one goes (True:
+    the new number is looked for before it is created, as a retry after a crash would find it there)."""
     if known is not None and known.status == "synced" and known.crm_number and known.crm_number != item.number:
         delete()
+        return True
+    return False
 
 
 class SoapDocumentTarget:
     """Quotes, returns, receipts and payments over SOAP: ``Save*`` updates when ``CrmId`` is set and
-    creates otherwise, so the number (the CRM's key for these) is looked up first. The ledger keeps the
-    CRM type code as the record's kind, which the delete-by-number operations need."""
+    creates otherwise. A known document is saved under its stored id (one call); a save the CRM refuses is
+    looked up by number: gone from the CRM → adopt or create, still there → the refusal stands. A new one is
+    created, after a look for its number with ``look_first``. The ledger keeps the CRM type code as the
+    record's kind, which the delete-by-number operations need."""
 
     def __init__(self, save: str, find: str, delete: str) -> None:
         self.save, self.find, self.remove = save, find, delete
 
-    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
+               look_first: bool = True) -> Outcome:
         info = dict(item.payloads["soap"])
         type_code = info["CrmObjectTypeCode"]
-        _retire_renumbered(known, item, lambda: self.delete(client, known))
-        found = getattr(client, self.find)(item.number, type_code, record=item.label)
+        look_first = _retire_renumbered(known, item, lambda: self.delete(client, known)) or look_first
+        save, find = getattr(client, self.save), getattr(client, self.find)
+        if stored_in_crm(known, item):
+            try:
+                save({**info, "CrmId": known.crm_id}, record=item.label)
+                return Outcome("updated", known.crm_id, type_code)
+            except RecordRejected:
+                found = find(item.number, type_code, record=item.label)
+                if found is not None and found["CrmId"] == known.crm_id:
+                    raise
+        else:
+            found = find(item.number, type_code, record=item.label) if look_first else None
         if found is not None:
-            info["CrmId"] = found["CrmId"]
-            getattr(client, self.save)(info, record=item.label)
-            action = "updated" if known is not None and known.crm_id == found["CrmId"] else "adopted"
-            return Outcome(action, found["CrmId"], type_code)
-        return Outcome("created", getattr(client, self.save)(info, record=item.label), type_code)
+            save({**info, "CrmId": found["CrmId"]}, record=item.label)
+            return Outcome("adopted", found["CrmId"], type_code)
+        return Outcome("created", save(info, record=item.label), type_code)
+
 
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
         if not known.crm_number:

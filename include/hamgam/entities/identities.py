@@ -23,7 +23,7 @@ from hamgam.entities.base import (
     SyncContext,
     content_hashes,
 )
-from hamgam.payamgostar.errors import NotFound
+from hamgam.payamgostar.errors import NotFound, RecordRejected
 from hamgam.tadbir.reader import TableRef
 from hamgam.transform.limits import too_long, truncate
 from hamgam.transform.numbering import Template, TemplateError
@@ -201,16 +201,26 @@ class IdentityTarget:
     """Upsert by key: known CRM id → update; else adopt the identity holding the customer number;
     else create. The kind the CRM already has wins (a kind change in Tadbir is not applied)."""
 
-    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
-        if known is not None and known.crm_id:
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
+               look_first: bool = True) -> Outcome:
+        if known is not None and known.crm_id and known.status != "deleted":
             kind = known.crm_kind or item.kind
             try:
                 client.update_identity(kind, known.crm_id, item.payloads[kind], record=item.label)
                 return Outcome("updated", known.crm_id, kind)
             except NotFound:
-                pass  # deleted in the CRM meanwhile: adopt or create it again below
+                look_first = True  # deleted in the CRM meanwhile: adopt or create it again below
         kinds = (item.kind, *(k for k in ("person", "organization") if k != item.kind))
-        found = client.find_identity_by_customer_number(item.number, kinds=kinds, record=item.label)
+        if not look_first:
+            try:
+                crm_id = client.create_identity(item.kind, item.payloads[item.kind], record=item.label)
+                return Outcome("created", crm_id, item.kind)
+            except RecordRejected:  # the CRM may hold the number already (typed in by hand): adopt that one
+                found = client.find_identity_by_customer_number(item.number, kinds=kinds, record=item.label)
+                if found is None:
+                    raise
+        else:
+            found = client.find_identity_by_customer_number(item.number, kinds=kinds, record=item.label)
         if found is not None:
             kind, record = found
             crm_id = record["crmId"]

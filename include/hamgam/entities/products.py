@@ -25,7 +25,9 @@ from hamgam.entities.base import (
     Refs,
     SyncContext,
     content_hashes,
+    stored_in_crm,
 )
+from hamgam.payamgostar.errors import RecordRejected
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
 from hamgam.transform.limits import too_long, truncate
@@ -146,16 +148,31 @@ def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None)
 
 
 class ProductTarget:
-    """Upsert by code: the product holding the code is updated (known or adopted), else created."""
+    """Known product → saved under its stored id (one call); else, with ``look_first``, the product holding
+    the code is adopted; else created. A save under the stored id that the CRM refuses is looked up by
+    code: gone from the CRM → adopt or create; still there → the refusal stands."""
 
-    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None) -> Outcome:
+    def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
+               look_first: bool = True) -> Outcome:
         info = dict(item.payloads["soap"])
-        found = client.find_product_by_code(item.number, record=item.label)
+        if stored_in_crm(known, item):
+            try:
+                return Outcome("updated", client.save_product({**info, "Id": known.crm_id}, record=item.label)
+                               or known.crm_id, "product")
+            except RecordRejected:
+                found = client.find_product_by_code(item.number, record=item.label)
+                if found is not None and found["Id"] == known.crm_id:
+                    raise
+                return self._adopt_or_create(client, item, info, found)
+        found = client.find_product_by_code(item.number, record=item.label) if look_first else None
+        return self._adopt_or_create(client, item, info, found)
+
+    @staticmethod
+    def _adopt_or_create(client: PayamgostarClient, item: LoadItem, info: dict[str, Any],
+                         found: dict | None) -> Outcome:
         if found is not None:
-            info["Id"] = found["Id"]
-            crm_id = client.save_product(info, record=item.label)
-            return Outcome("updated" if known is not None and known.crm_id else "adopted", crm_id or found["Id"],
-                           "product")
+            return Outcome("adopted", client.save_product({**info, "Id": found["Id"]}, record=item.label)
+                           or found["Id"], "product")
         return Outcome("created", client.save_product(info, record=item.label), "product")
 
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:

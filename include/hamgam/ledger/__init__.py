@@ -33,6 +33,7 @@ from hamgam.ledger.store import (
     RecordState,
     ReferenceWrites,
     RunRow,
+    Settlement,
     try_holder,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "ACTIONS", "COUNT_NAMES", "EVENT_KINDS", "EVENT_SOURCES", "EVENT_STATUSES", "ORIGINS", "OUTCOMES",
     "PROBLEM_STATUSES", "RUN_STAGES", "RUN_STATES", "STATUSES", "Base", "EventRow", "Lease", "LeaseBusy",
     "LeaseLost", "Ledger", "OutcomeRow", "PendingChangeRow", "ProblemRecord", "RecordState", "ReferenceWrites",
-    "RunRow", "make_engine", "normalize_url", "try_holder", "upgrade",
+    "RunRow",
+    "Settlement", "make_engine", "normalize_url", "try_holder", "upgrade",
 ]

@@ -199,6 +199,19 @@ class SyncOutcome(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SendMark(Base):
+    """A create about to be sent to the CRM without looking for the record first (``Ledger.mark_sent``),
+    written before the call: until its outcome is settled, a later try looks before it creates again."""
+
+    __tablename__ = "crm_send_mark"
+
+    company: Mapped[int] = mapped_column(Company, primary_key=True)
+    entity: Mapped[str] = mapped_column(Entity, primary_key=True)
+    tadbir_key: Mapped[str] = mapped_column(Key, primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(250))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SyncLease(Base):
     """Who is loading a company + entity right now, and until when."""
 

@@ -1,7 +1,7 @@
 """The ledger's API: what the CRM holds per record, the change queue, cursors, runs, leases and webhooks.
 
 Every write is its own short transaction, committed before the call returns, so an outcome written
-is never lost to a later crash. Upserts are single ``INSERT ... ON CONFLICT DO UPDATE`` statements,
+is never lost to a later crash; ``settle`` writes many records' outcomes in one. Upserts are single ``INSERT ... ON CONFLICT DO UPDATE`` statements,
 atomic under concurrency on both PostgreSQL and SQLite.
 """
 
@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -39,6 +39,7 @@ from hamgam.ledger.models import (
     STATUSES,
     Cursor,
     PendingChange,
+    SendMark,
     SyncLease,
     SyncOutcome,
     SyncRecord,
@@ -84,6 +85,29 @@ class RecordState:
     last_error: str | None
     origin: str = "tadbir"
     crm_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One record's outcome, as ``Ledger.settle`` writes it (``Ledger.record_outcome`` has the rules);
+    ``dequeue``: the outcome is final and the key leaves the queue."""
+
+    key: str
+    status: str
+    crm_id: str | None = None
+    crm_number: str | None = None
+    crm_kind: str | None = None
+    content_hash: str | None = None
+    error: str | None = None
+    error_details: Any = None
+    origin: str = "tadbir"
+    dequeue: bool = False
+
+
+@dataclass(frozen=True)
+class _Prior:
+    crm_id: str | None
+    status: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,6 +408,18 @@ class Ledger:
             row = conn.execute(query).first()
         return None if row is None else _record(row)
 
+    def states(self, company: int, entity: str, keys: Iterable[str]) -> dict[str, RecordState]:
+        """The records of these keys that the ledger has, by key (a few queries, however many keys)."""
+        found: dict[str, RecordState] = {}
+        wanted = list(dict.fromkeys(keys))
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _DELETE_CHUNK):
+                query = select(*_RECORD_COLUMNS).where(
+                    SyncRecord.company == company, SyncRecord.entity == entity,
+                    SyncRecord.tadbir_key.in_(wanted[start:start + _DELETE_CHUNK]))
+                found.update({row.tadbir_key: _record(row) for row in conn.execute(query)})
+        return found
+
     def record_outcome(self, company: int, entity: str, key: str, *, status: str, crm_id: str | None = None,
                        crm_number: str | None = None, content_hash: str | None = None, origin: str = "tadbir",
                        error: str | None = None, error_details: Any = None, crm_kind: str | None = None) -> None:
@@ -394,20 +430,26 @@ class Ledger:
         stores this call's ``error`` and ``error_details``. ``origin`` is kept from the first write
         (where the record was born).
         """
-        _check(status, STATUSES, "status")
-        _check(origin, ORIGINS, "origin")
-        _check_key(key)
+        self.settle(company, entity, [Settlement(key, status, crm_id=crm_id, crm_number=crm_number,
+                                                 crm_kind=crm_kind, content_hash=content_hash, error=error,
+                                                 error_details=error_details, origin=origin)])
+
+    def settle(self, company: int, entity: str, settlements: Sequence[Settlement]) -> None:
+        """Write many records' outcomes in one transaction (each as ``record_outcome`` would, with its line
+        in the outcome log), take those with ``dequeue`` off the queue, and clear the send marks of those
+        the CRM now holds or no longer holds (synced, deleted). All or nothing: a crash before the commit
+        leaves every one of them queued, as if none had been sent, for the next try to find."""
+        if not settlements:
+            return
+        for item in settlements:
+            _check(item.status, STATUSES, "status")
+            _check(item.origin, ORIGINS, "origin")
+            _check_key(item.key)
         now = self._now()
-        synced = status == "synced"
-        table = SyncRecord.__table__
         run_pk, holder = _ATTRIBUTION.get()
-        stmt = self._insert(table).values(
-            company=company, entity=entity, tadbir_key=key, crm_id=crm_id, crm_number=crm_number,
-            crm_kind=crm_kind, content_hash=content_hash, origin=origin, status=status, last_error=None if synced else error,
-            error_details=None if synced else error_details, attempts=1, created_at=now, updated_at=now,
-            synced_at=now if synced else None)
-        new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
+        table = SyncRecord.__table__
+        new = self._insert(table).excluded
+        upsert = self._insert(table).on_conflict_do_update(
             index_elements=[table.c.company, table.c.entity, table.c.tadbir_key],
             set_={"crm_id": func.coalesce(new.crm_id, table.c.crm_id),
                   "crm_number": func.coalesce(new.crm_number, table.c.crm_number),
@@ -419,13 +461,68 @@ class Ledger:
                   "attempts": table.c.attempts + 1,
                   "updated_at": new.updated_at,
                   "synced_at": func.coalesce(new.synced_at, table.c.synced_at)})
+        keys = list(dict.fromkeys(item.key for item in settlements))
         with self._write() as conn:
-            prior = conn.execute(select(table.c.crm_id, table.c.status).where(
-                table.c.company == company, table.c.entity == entity, table.c.tadbir_key == key)).first()
-            conn.execute(stmt)
-            conn.execute(SyncOutcome.__table__.insert().values(
-                sync_run_id=run_pk, holder=holder, company=company, entity=entity, tadbir_key=key,
-                outcome=_outcome(status, prior, crm_id), recorded_at=now))
+            prior: dict[str, _Prior] = {}
+            for start in range(0, len(keys), _DELETE_CHUNK):
+                prior.update({row.tadbir_key: _Prior(row.crm_id, row.status) for row in conn.execute(
+                    select(table.c.tadbir_key, table.c.crm_id, table.c.status).where(
+                        table.c.company == company, table.c.entity == entity,
+                        table.c.tadbir_key.in_(keys[start:start + _DELETE_CHUNK])))})
+            rows, outcomes = [], []
+            for item in settlements:  # in order: a key settled twice in one batch sees its first outcome
+                synced = item.status == "synced"
+                rows.append({"company": company, "entity": entity, "tadbir_key": item.key, "crm_id": item.crm_id,
+                             "crm_number": item.crm_number, "crm_kind": item.crm_kind,
+                             "content_hash": item.content_hash, "origin": item.origin, "status": item.status,
+                             "last_error": None if synced else item.error,
+                             "error_details": None if synced else item.error_details, "attempts": 1,
+                             "created_at": now, "updated_at": now, "synced_at": now if synced else None})
+                before = prior.get(item.key)
+                outcomes.append({"sync_run_id": run_pk, "holder": holder, "company": company, "entity": entity,
+                                 "tadbir_key": item.key, "outcome": _outcome(item.status, before, item.crm_id),
+                                 "recorded_at": now})
+                prior[item.key] = _Prior(item.crm_id or (before.crm_id if before else None), item.status)
+            if len(keys) == len(rows):
+                conn.execute(upsert, rows)
+            else:  # one statement may not touch a row twice (PostgreSQL): one at a time
+                for row in rows:
+                    conn.execute(upsert, [row])
+            conn.execute(SyncOutcome.__table__.insert(), outcomes)
+            gone = [item.key for item in settlements if item.dequeue]
+            settled = [item.key for item in settlements if item.status in ("synced", "deleted")]
+            for start in range(0, max(len(gone), len(settled)), _DELETE_CHUNK):
+                if chunk := gone[start:start + _DELETE_CHUNK]:
+                    conn.execute(delete(PendingChange).where(PendingChange.company == company,
+                                                             PendingChange.entity == entity,
+                                                             PendingChange.tadbir_key.in_(chunk)))
+                if chunk := settled[start:start + _DELETE_CHUNK]:
+                    conn.execute(delete(SendMark).where(SendMark.company == company, SendMark.entity == entity,
+                                                        SendMark.tadbir_key.in_(chunk)))
+
+    def mark_sent(self, company: int, entity: str, keys: Iterable[str], *, holder: str | None = None) -> None:
+        """Before creates go to the CRM without a look first: mark their keys (one transaction). Until an
+        outcome settles a key as synced (or deleted), ``sent_marks`` names it: the create may have
+        reached the CRM unanswered, so the next try looks before it creates."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return
+        now = self._now()
+        stmt = self._insert(SendMark.__table__).on_conflict_do_nothing()
+        with self._write() as conn:
+            conn.execute(stmt, [{"company": company, "entity": entity, "tadbir_key": key, "holder": holder,
+                                 "marked_at": now} for key in keys])
+
+    def sent_marks(self, company: int, entity: str, keys: Iterable[str]) -> set[str]:
+        """Which of these keys carry a send mark (``mark_sent``)."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _DELETE_CHUNK):
+                found.update(conn.execute(select(SendMark.tadbir_key).where(
+                    SendMark.company == company, SendMark.entity == entity,
+                    SendMark.tadbir_key.in_(wanted[start:start + _DELETE_CHUNK]))).scalars())
+        return found
 
     @contextmanager
     def attribute(self, run_pk: int | None, holder: str | None = None) -> Iterator[None]:
