@@ -35,12 +35,13 @@ from hamgam.entities.base import (
     content_hashes,
     reference_name,
 )
+from hamgam.lane import Lane
 from hamgam.ledger.batch import OutcomeBatch
 from hamgam.ledger.store import Settlement
 from hamgam.payamgostar.errors import AuthError, PayamgostarError, RecordRejected
 from hamgam.tadbir import reader
 from hamgam.transform.codes import mask
-from hamgam.validate import validate_frame
+from hamgam.validate import ValidationOutcome, validate_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -351,20 +352,33 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
     holder = holder or run_id
     engine = sessions.read_engine(engine, sessions.settings_for(ctx))  # lock timeout (and snapshot) on reads
     scopes: set[str] = set()
-    with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds):
-        after: str | None = None
-        while True:
-            batch = ledger.pending(company, spec.name, limit=ctx.config.sync.chunk_size, after_key=after)
-            if not batch:
-                break
-            after = batch[-1].tadbir_key
-            scopes.update(adoption_scope(spec, p.tadbir_key) for p in batch)
-            if not ledger.acquire_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
-                raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
-            _load_deletes(spec, ctx, [p for p in batch if p.action == "delete"], ledger, client, counts)
-            _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client, counts,
-                          holder)  # references are synced under a lease derived from this try's holder
-            log.info("%s company %s: %s so far", spec.name, company, dict(counts))
+
+    def still_ours() -> None:
+        if not ledger.acquire_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
+            raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
+
+    lane = Lane(check=still_ours)  # a chunk's calls run while the next chunk is prepared
+    with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds), \
+            _outcome_batch(ledger, ctx, spec) as settled:
+        try:
+            after: str | None = None
+            while True:
+                batch = ledger.pending(company, spec.name, limit=ctx.config.sync.chunk_size, after_key=after)
+                if not batch:
+                    break
+                after = batch[-1].tadbir_key
+                scopes.update(adoption_scope(spec, p.tadbir_key) for p in batch)
+                still_ours()
+                deletes = [p for p in batch if p.action == "delete"]
+                if deletes:
+                    lane.finish()
+                    _load_deletes(spec, ctx, deletes, ledger, client, counts, settled)
+                _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client,
+                              counts, holder, settled, lane)  # references: under a lease derived from holder
+                log.info("%s company %s: %s so far", spec.name, company, dict(counts))
+        finally:
+            lane.finish()  # what the CRM answered is settled, whatever stopped the load
+        settled.flush()
         if not counts["failed"] and ledger.pending_count(company, spec.name) == 0:
             mark_adopted(ledger, company, spec, scopes)
     if counts["failed"]:
@@ -374,25 +388,25 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
 
 
 def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Ledger,
-                  client: PayamgostarClient, counts: Counter[str]) -> None:
+                  client: PayamgostarClient, counts: Counter[str], settled: OutcomeBatch) -> None:
     company = ctx.company.code
     if not pending:
         return
     states = ledger.states(company, spec.name, [p.tadbir_key for p in pending])
     ledger.dequeue(company, spec.name, [p.tadbir_key for p in pending if p.tadbir_key not in states])  # nothing there
-    with _outcome_batch(ledger, ctx, spec) as settled:
-        for state, outcome, error in client.map_concurrent(lambda s: spec.target.delete(client, s),
-                                                           list(states.values())):
-            if error is not None:
-                settled.add(_error_outcome(spec, state.tadbir_key, error, counts, content_hash=state.content_hash))
-                continue
-            settled.add(Settlement(state.tadbir_key, "deleted", crm_id=outcome.crm_id, crm_kind=outcome.crm_kind,
-                                   dequeue=True))
-            counts["deleted" if outcome.action == "deleted" else "skipped"] += 1
+    for state, outcome, error in client.map_concurrent(lambda s: spec.target.delete(client, s),
+                                                       list(states.values())):
+        if error is not None:
+            settled.add(_error_outcome(spec, state.tadbir_key, error, counts, content_hash=state.content_hash))
+            continue
+        settled.add(Settlement(state.tadbir_key, "deleted", crm_id=outcome.crm_id, crm_kind=outcome.crm_kind,
+                               dequeue=True))
+        counts["deleted" if outcome.action == "deleted" else "skipped"] += 1
 
 
 def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.Engine, ledger: Ledger,
-                  client: PayamgostarClient, counts: Counter[str], run_id: str) -> None:
+                  client: PayamgostarClient, counts: Counter[str], run_id: str, settled: OutcomeBatch,
+                  lane: Lane) -> None:
     company = ctx.company.code
     if not pending:
         return
@@ -400,6 +414,7 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
     by_period: dict[int, list] = {}
     for p in pending:
         by_period.setdefault(int(p.locator["period"]), []).append(p)
+    parts: list[tuple[SyncContext, pd.DataFrame]] = []
     for period_id, changes in by_period.items():
         wanted = {p.tadbir_key for p in changes}
         period = periods.get(period_id)
@@ -411,14 +426,25 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
             prepared = prepared[prepared[KEY].isin(wanted)]
             if SKIP in prepared.columns:  # cancelled or emptied since detection: the next detection records it
                 prepared = prepared[prepared[SKIP].isna()]
-            prepared = prepared.reset_index(drop=True)
         vanished = wanted - (set(prepared[KEY]) if prepared is not None else set())
         if vanished:  # edited or removed since detection: the next detection sees the new state
             ledger.dequeue(company, spec.name, sorted(vanished))
             counts["skipped"] += len(vanished)
         if prepared is not None and not prepared.empty:
-            upsert_prepared(spec, pctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
-                            run_id=run_id)
+            parts.append((pctx, prepared))
+    if not parts:
+        return
+    # one validation for the whole chunk (GX's cost is mostly per run, not per row), then per fiscal period
+    import pandas as pd
+
+    whole = pd.concat([frame for _, frame in parts], ignore_index=True)
+    outcome = validate_frame(whole, spec.checks, suite_name=spec.name)
+    start = 0
+    for pctx, frame in parts:
+        part = whole.iloc[start:start + len(frame)]
+        start += len(frame)
+        _upsert_prepared(spec, pctx, part, engine=engine, ledger=ledger, client=client, counts=counts,
+                         run_id=run_id, settled=settled, lane=lane, outcome=outcome.within(part.index))
 
 
 def _display(prepared: pd.DataFrame, index: Any) -> str:
@@ -430,16 +456,24 @@ def _display(prepared: pd.DataFrame, index: Any) -> str:
 def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
                     ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str) -> None:
     """Validate prepared rows, make sure what they reference is in the CRM, upsert them, record each outcome."""
+    lane = Lane()
     with _outcome_batch(ledger, ctx, spec) as settled:
-        _upsert_prepared(spec, ctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
-                         run_id=run_id, settled=settled)
+        try:
+            _upsert_prepared(spec, ctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
+                             run_id=run_id, settled=settled, lane=lane)
+        finally:
+            lane.finish()
 
 
 def _upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
                      ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str,
-                     settled: OutcomeBatch) -> None:
+                     settled: OutcomeBatch, lane: Lane, outcome: ValidationOutcome | None = None) -> None:
+    """Validate (unless ``outcome`` is given), resolve references, build the payloads, mark the creates sent
+    without a look; then send them on ``lane`` (the chunk before is finished first) with their outcomes
+    settled into ``settled``."""
     company = ctx.company.code
-    outcome = validate_frame(prepared, spec.checks, suite_name=spec.name)
+    if outcome is None:
+        outcome = validate_frame(prepared, spec.checks, suite_name=spec.name)
     bad = prepared.loc[outcome.failed_index()]
     salt = spec.fingerprint(ctx)
     bad_hashes = content_hashes(bad, spec.hash_columns, salt)
@@ -485,14 +519,17 @@ def _upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame,
     def upsert(item: LoadItem) -> Outcome:
         return spec.target.upsert(client, item, known.get(item.key), look_first=item.key in look_first)
 
-    for item, result, error in client.map_concurrent(upsert, items):
+    def settle(item: LoadItem, result: Outcome | None, error: Any) -> None:
         if error is not None:
             settled.add(_error_outcome(spec, item.key, error, counts, content_hash=item.content_hash,
                                        crm_number=item.number))
-            continue
+            return
         settled.add(Settlement(item.key, "synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
                                crm_number=item.number, content_hash=item.content_hash, dequeue=True))
         counts["created" if result.action == "created" else "updated"] += 1
+
+    if items:
+        lane.send(lambda: client.map_concurrent(upsert, items), settle)
 
 
 def _outcome_batch(ledger: Ledger, ctx: SyncContext, spec: EntitySpec) -> OutcomeBatch:

@@ -53,6 +53,11 @@ class ValidationOutcome:
     def failed_index(self) -> list[Any]:
         return list(self.failures)
 
+    def within(self, index: Any) -> ValidationOutcome:
+        """The failures of the rows of ``index`` (one part of a frame validated whole)."""
+        rows = set(index)
+        return ValidationOutcome(failures={i: f for i, f in self.failures.items() if i in rows})
+
 
 _lock = threading.Lock()
 

@@ -39,6 +39,7 @@ from hamgam.entities.base import (
     SyncContext,
     content_hashes,
     crm_id_of,
+    records_of,
     stored_in_crm,
 )
 from hamgam.entities.products import crm_product_code
@@ -164,12 +165,6 @@ class Cells:
         except Unreadable as error:
             self._unreadable(column, error)
             return None, str(self.row[column])
-
-
-def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows as dicts, with pandas' missing values (NaN) as None."""
-    return [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()}
-            for row in frame.to_dict("records")]
 
 
 def document_number(ctx: SyncContext, template: Template, tadbir_number: Any) -> str | None:

@@ -22,6 +22,7 @@ from hamgam.entities.base import (
     Refs,
     SyncContext,
     content_hashes,
+    records_of,
 )
 from hamgam.payamgostar.errors import NotFound, RecordRejected
 from hamgam.tadbir.reader import TableRef
@@ -116,9 +117,10 @@ def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = No
     frame["email"] = frame["email"].str.lower()
 
     frame["register_code_ok"] = frame["register_code"].map(_register_code_ok)
-    invalid_phones = frame[list(PHONE_COLUMNS)].apply(
-        lambda row: [part for text in row if text for part in split_phones(text).invalid], axis=1)
-    frame["phones_invalid"] = invalid_phones.map(lambda parts: ", ".join(parts) or None)
+    frame["phones_invalid"] = pd.Series(
+        [", ".join(part for text in texts if text for part in split_phones(text).invalid) or None
+         for texts in frame[list(PHONE_COLUMNS)].itertuples(index=False, name=None)], index=frame.index,
+        dtype=object)
     any_phone = frame[list(PHONE_COLUMNS)].notna().any(axis=1)
     frame["phones_ok"] = (frame["phones_invalid"].isna()).where(any_phone, None)
     frame["kind"] = frame["register_code"].map(lambda c: _kind(c, ctx.config.identities.kind_policy))
@@ -189,8 +191,7 @@ def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]
 def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None) -> list[LoadItem]:
     hashes = content_hashes(valid, HASH_COLUMNS, IDENTITIES.fingerprint(ctx))
     items = []
-    for (_, row), digest in zip(valid.iterrows(), hashes, strict=True):
-        data = row.where(row.notna(), None).to_dict()
+    for data, digest in zip(records_of(valid), hashes, strict=True):
         items.append(LoadItem(key=data[KEY], label=f"customer {data['customer_number']}", kind=data["kind"],
                               number=data["customer_number"], payloads=_payloads(data, ctx),
                               content_hash=digest))

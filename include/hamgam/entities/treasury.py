@@ -29,8 +29,9 @@ from hamgam.entities.base import (
     SyncContext,
     content_hashes,
     crm_id_of,
+    records_of,
 )
-from hamgam.entities.documents import Cells, SoapDocumentTarget, document_number, records_of
+from hamgam.entities.documents import Cells, SoapDocumentTarget, document_number
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
 from hamgam.transform.limits import too_long, truncate
