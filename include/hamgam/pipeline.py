@@ -362,11 +362,15 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
             _outcome_batch(ledger, ctx, spec) as settled:
         try:
             after: str | None = None
+            # a small first chunk starts the CRM calls soon; each next one (twice as big, up to chunk_size) is
+            # prepared while the one before is sent
+            size = min(ctx.config.sync.chunk_size, 4 * ctx.config.sync.crm_max_workers)
             while True:
-                batch = ledger.pending(company, spec.name, limit=ctx.config.sync.chunk_size, after_key=after)
+                batch = ledger.pending(company, spec.name, limit=size, after_key=after)
                 if not batch:
                     break
                 after = batch[-1].tadbir_key
+                size = min(ctx.config.sync.chunk_size, 2 * size)
                 scopes.update(adoption_scope(spec, p.tadbir_key) for p in batch)
                 still_ours()
                 deletes = [p for p in batch if p.action == "delete"]
@@ -440,11 +444,13 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
     whole = pd.concat([frame for _, frame in parts], ignore_index=True)
     outcome = validate_frame(whole, spec.checks, suite_name=spec.name)
     start = 0
+    work: list[_Upsert] = []
     for pctx, frame in parts:
         part = whole.iloc[start:start + len(frame)]
         start += len(frame)
-        _upsert_prepared(spec, pctx, part, engine=engine, ledger=ledger, client=client, counts=counts,
-                         run_id=run_id, settled=settled, lane=lane, outcome=outcome.within(part.index))
+        work += _plan_upserts(spec, pctx, part, engine=engine, ledger=ledger, client=client, counts=counts,
+                              run_id=run_id, settled=settled, outcome=outcome.within(part.index))
+    _send_upserts(spec, client, lane, work, settled, counts)  # the whole chunk at once: one tail, not one a year
 
 
 def _display(prepared: pd.DataFrame, index: Any) -> str:
@@ -459,18 +465,47 @@ def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, 
     lane = Lane()
     with _outcome_batch(ledger, ctx, spec) as settled:
         try:
-            _upsert_prepared(spec, ctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
-                             run_id=run_id, settled=settled, lane=lane)
+            work = _plan_upserts(spec, ctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
+                                 run_id=run_id, settled=settled)
+            _send_upserts(spec, client, lane, work, settled, counts)
         finally:
             lane.finish()
 
 
-def _upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
-                     ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str,
-                     settled: OutcomeBatch, lane: Lane, outcome: ValidationOutcome | None = None) -> None:
-    """Validate (unless ``outcome`` is given), resolve references, build the payloads, mark the creates sent
-    without a look; then send them on ``lane`` (the chunk before is finished first) with their outcomes
-    settled into ``settled``."""
+@dataclass(frozen=True)
+class _Upsert:
+    """One record's CRM write, ready to send: its payloads, what the ledger knows, whether to look first."""
+
+    item: LoadItem
+    known: Any
+    look_first: bool
+
+
+def _send_upserts(spec: EntitySpec, client: PayamgostarClient, lane: Lane, work: list[_Upsert],
+                  settled: OutcomeBatch, counts: Counter[str]) -> None:
+    """Send ``work`` on ``lane`` (the chunk before is finished first); outcomes are settled into ``settled``."""
+    def upsert(w: _Upsert) -> Outcome:
+        return spec.target.upsert(client, w.item, w.known, look_first=w.look_first)
+
+    def settle(w: _Upsert, result: Outcome | None, error: Any) -> None:
+        item = w.item
+        if error is not None:
+            settled.add(_error_outcome(spec, item.key, error, counts, content_hash=item.content_hash,
+                                       crm_number=item.number))
+            return
+        settled.add(Settlement(item.key, "synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
+                               crm_number=item.number, content_hash=item.content_hash, dequeue=True))
+        counts["created" if result.action == "created" else "updated"] += 1
+
+    if work:
+        lane.send(lambda: client.map_concurrent(upsert, work), settle)
+
+
+def _plan_upserts(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
+                  ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str,
+                  settled: OutcomeBatch, outcome: ValidationOutcome | None = None) -> list[_Upsert]:
+    """Validate (unless ``outcome`` is given), resolve references, build the payloads and mark the creates
+    sent without a look; what is set aside goes to ``settled``, what is to be sent is returned."""
     company = ctx.company.code
     if outcome is None:
         outcome = validate_frame(prepared, spec.checks, suite_name=spec.name)
@@ -516,20 +551,7 @@ def _upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame,
                                           if item.key not in look_first and not _in_crm(known.get(item.key))],
                      holder=run_id)
 
-    def upsert(item: LoadItem) -> Outcome:
-        return spec.target.upsert(client, item, known.get(item.key), look_first=item.key in look_first)
-
-    def settle(item: LoadItem, result: Outcome | None, error: Any) -> None:
-        if error is not None:
-            settled.add(_error_outcome(spec, item.key, error, counts, content_hash=item.content_hash,
-                                       crm_number=item.number))
-            return
-        settled.add(Settlement(item.key, "synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
-                               crm_number=item.number, content_hash=item.content_hash, dequeue=True))
-        counts["created" if result.action == "created" else "updated"] += 1
-
-    if items:
-        lane.send(lambda: client.map_concurrent(upsert, items), settle)
+    return [_Upsert(item, known.get(item.key), item.key in look_first) for item in items]
 
 
 def _outcome_batch(ledger: Ledger, ctx: SyncContext, spec: EntitySpec) -> OutcomeBatch:
