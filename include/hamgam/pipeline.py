@@ -362,15 +362,11 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
             _outcome_batch(ledger, ctx, spec) as settled:
         try:
             after: str | None = None
-            # a small first chunk starts the CRM calls soon; each next one (twice as big, up to chunk_size) is
-            # prepared while the one before is sent
-            size = min(ctx.config.sync.chunk_size, 4 * ctx.config.sync.crm_max_workers)
             while True:
-                batch = ledger.pending(company, spec.name, limit=size, after_key=after)
+                batch = ledger.pending(company, spec.name, limit=ctx.config.sync.chunk_size, after_key=after)
                 if not batch:
                     break
                 after = batch[-1].tadbir_key
-                size = min(ctx.config.sync.chunk_size, 2 * size)
                 scopes.update(adoption_scope(spec, p.tadbir_key) for p in batch)
                 still_ours()
                 deletes = [p for p in batch if p.action == "delete"]
