@@ -33,6 +33,7 @@ from hamgam.entities.base import (
     Refs,
     SyncContext,
     content_hashes,
+    in_crm,
     reference_name,
 )
 from hamgam.lane import Lane
@@ -544,7 +545,7 @@ def _plan_upserts(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *,
     look_first = keys_to_look_up(spec, ctx, ledger, [item.key for item in items], known)
     # a create sent without a look first is marked before it goes: the next try looks if it is unanswered
     ledger.mark_sent(company, spec.name, [item.key for item in items
-                                          if item.key not in look_first and not _in_crm(known.get(item.key))],
+                                          if item.key not in look_first and not in_crm(known.get(item.key))],
                      holder=run_id)
 
     return [_Upsert(item, known.get(item.key), item.key in look_first) for item in items]
@@ -553,10 +554,6 @@ def _plan_upserts(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *,
 def _outcome_batch(ledger: Ledger, ctx: SyncContext, spec: EntitySpec) -> OutcomeBatch:
     return OutcomeBatch(ledger, ctx.company.code, spec.name, size=ctx.config.sync.settle_batch_size,
                         seconds=ctx.config.sync.settle_max_seconds)
-
-
-def _in_crm(state: Any) -> bool:
-    return state is not None and bool(state.crm_id) and state.status != "deleted"
 
 
 # -- adoption: a new record looks for the CRM's record with its number only while the CRM may hold it --
@@ -588,7 +585,7 @@ def keys_to_look_up(spec: EntitySpec, ctx: SyncContext, ledger: Ledger, keys: li
     from before (rejected, failed, deleted ...), or when a create of it may have landed unanswered (a send
     mark). Records the CRM is known to hold are updated by their id and are not in the set."""
     company = ctx.company.code
-    new = [k for k in keys if not _in_crm(known.get(k))]
+    new = [k for k in keys if not in_crm(known.get(k))]
     if ctx.config.sync.adoption == "always" or not new:
         return set(new)
     adopted = {scope for scope in {adoption_scope(spec, k) for k in new}

@@ -4,6 +4,7 @@ try whose lease the retry took stops before its next batch, and the run's report
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -139,7 +140,7 @@ def _add_customers(world, company: int, count: int) -> list[str]:
     dirty = {i for ids in world.built["companies"][company]["dirty_customer_ids"].values() for i in ids}
     fp = world.current_period(company)
     with world.tadbir(company) as conn:
-        conn.row_factory = __import__("sqlite3").Row
+        conn.row_factory = sqlite3.Row
         rows = conn.execute("SELECT * FROM __Customer__ WHERE FPId = ? ORDER BY Id", (fp,)).fetchall()
         template = dict(next(r for r in rows if r["Id"] not in dirty and r["SubscriptionNo"].isdigit()))
         top = max(r["Id"] for r in rows)

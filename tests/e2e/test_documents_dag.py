@@ -16,6 +16,7 @@ so one entity's step never changes another entity's records.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -478,7 +479,7 @@ def test_the_daily_reconcile_syncs_and_alerts_what_the_fast_change_capture_misse
 # -- 4. one call per record once the CRM's records are adopted ------------------------------------
 
 def _copy_row(conn, table: str, where: str, args: tuple, **changes: Any) -> dict:
-    conn.row_factory = __import__("sqlite3").Row
+    conn.row_factory = sqlite3.Row
     row = {**dict(conn.execute(f"SELECT * FROM {table} WHERE {where}", args).fetchone()), **changes}
     conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
     return row

@@ -15,11 +15,10 @@ import pytest
 import sqlalchemy as sa
 from change_world import fill_base, update
 
+from async_wait import WAIT, until
 from hamgam.tadbir import schema
 from hamgam.triggers import TadbirChangeTrigger
 from throwaway_pg import PG_ADMIN, pg_database
-
-WAIT = 60.0
 
 
 class Counted(TadbirChangeTrigger):
@@ -39,15 +38,6 @@ def point_tadbir_at(monkeypatch, url: str) -> None:
 def make_trigger() -> Counted:
     return Counted(entity="identities", company=100, interval=0.05, timeout=1.0)
 
-
-async def until(condition, what: str) -> None:
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.01)
-    try:
-        await asyncio.wait_for(poll(), WAIT)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 async def stop(events, pending) -> None:

@@ -12,9 +12,8 @@ import types
 
 import pytest
 
+from async_wait import WAIT, until
 from hamgam.triggers import TadbirChangeTrigger, asset_uri
-
-WAIT = 30.0  # generous: a condition that holds arrives long before
 
 
 class FakeProbe:
@@ -73,16 +72,6 @@ def make(probe: FakeProbe | None = None, **kwargs) -> Trigger:
     return Trigger(entity="identities", company=100, interval=kwargs.pop("interval", 0.01),
                    timeout=kwargs.pop("timeout", 5.0), probe="hamgam_fake_probe.probe_token", **kwargs)
 
-
-async def until(condition, what: str) -> None:
-    """Wait for ``condition()`` (no fixed sleeps: poll the loop), failing after WAIT seconds."""
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.005)
-    try:
-        await asyncio.wait_for(poll(), WAIT)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 async def stop(events, pending=None) -> None:

@@ -62,10 +62,14 @@ class CrmTarget(Protocol):
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome: ...
 
 
+def in_crm(known: RecordState | None) -> bool:
+    """The ledger knows the CRM to hold this record (its id, and not deleted since)."""
+    return known is not None and bool(known.crm_id) and known.status != "deleted"
+
+
 def stored_in_crm(known: RecordState | None, item: LoadItem) -> bool:
     """The CRM holds this record under the id the ledger stored, with the number (or code) it has now."""
-    return (known is not None and bool(known.crm_id) and known.status != "deleted"
-            and known.crm_number == item.number)
+    return in_crm(known) and known.crm_number == item.number
 
 
 @dataclass(frozen=True)

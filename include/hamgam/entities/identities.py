@@ -22,6 +22,7 @@ from hamgam.entities.base import (
     Refs,
     SyncContext,
     content_hashes,
+    in_crm,
     records_of,
 )
 from hamgam.payamgostar.errors import NotFound, RecordRejected
@@ -204,7 +205,7 @@ class IdentityTarget:
 
     def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
                look_first: bool = True) -> Outcome:
-        if known is not None and known.crm_id and known.status != "deleted":
+        if in_crm(known):
             kind = known.crm_kind or item.kind
             try:
                 client.update_identity(kind, known.crm_id, item.payloads[kind], record=item.label)
