@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,9 @@ from hamgam.lane import Lane
 from hamgam.ledger.batch import OutcomeBatch
 from hamgam.ledger.store import Settlement
 from hamgam.payamgostar.errors import AuthError, PayamgostarError, RecordRejected
+from hamgam.preparer import Preparer
 from hamgam.tadbir import reader
+from hamgam.tadbir.reader import FiscalPeriod
 from hamgam.transform.codes import mask
 from hamgam.validate import ValidationOutcome, validate_frame
 
@@ -358,25 +361,28 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
         if not ledger.acquire_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
             raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
 
-    lane = Lane(check=still_ours)  # a chunk's calls run while the next chunk is prepared
+    lane = Lane(client, check=still_ours)  # a chunk's calls run while the next chunk is prepared
     with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds), \
-            _outcome_batch(ledger, ctx, spec) as settled:
+            _outcome_batch(ledger, ctx, spec) as settled, \
+            Preparer(spec, ctx, engine, queued=ledger.pending_count(company, spec.name)) as preparer:
         try:
-            after: str | None = None
-            while True:
-                batch = ledger.pending(company, spec.name, limit=ctx.config.sync.chunk_size, after_key=after)
-                if not batch:
-                    break
-                after = batch[-1].tadbir_key
+            sizes = chunk_sizes(ctx.config.sync.chunk_size, client.max_workers)
+            batch = ledger.pending(company, spec.name, limit=next(sizes))
+            ahead = preparer.submit([p for p in batch if p.action == "upsert"])
+            while batch:
+                # the next chunk is read now: a preparing process works on it while this one is loaded
+                following = ledger.pending(company, spec.name, limit=next(sizes), after_key=batch[-1].tadbir_key)
+                following_ahead = preparer.submit([p for p in following if p.action == "upsert"])
                 scopes.update(adoption_scope(spec, p.tadbir_key) for p in batch)
                 still_ours()
                 deletes = [p for p in batch if p.action == "delete"]
                 if deletes:
                     lane.finish()
                     _load_deletes(spec, ctx, deletes, ledger, client, counts, settled)
-                _load_upserts(spec, ctx, [p for p in batch if p.action == "upsert"], engine, ledger, client,
-                              counts, holder, settled, lane)  # references: under a lease derived from holder
+                _load_upserts(spec, ctx, ahead(), engine, ledger, client, counts, holder, settled,
+                              lane)  # references: under a lease derived from holder
                 log.info("%s company %s: %s so far", spec.name, company, dict(counts))
+                batch, ahead = following, following_ahead
         finally:
             lane.finish()  # what the CRM answered is settled, whatever stopped the load
         settled.flush()
@@ -386,6 +392,16 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
         raise SyncIncomplete(f"{spec.name} company {company}: {counts['failed']} record(s) could not reach the "
                              f"CRM and stay queued for the next try; see the ledger's last_error")
     return {name: counts[name] for name in LOAD_COUNTS}
+
+
+def chunk_sizes(chunk_size: int, workers: int) -> Iterator[int]:
+    """A load's chunk sizes: small first, so that the CRM is called soon after the load starts (a chunk is
+    sent only once it is prepared), doubling up to ``chunk_size`` (a chunk's validation costs about the
+    same whatever its size)."""
+    size = min(chunk_size, max(4 * workers, 32))
+    while True:
+        yield size
+        size = min(chunk_size, 2 * size)
 
 
 def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Ledger,
@@ -405,17 +421,29 @@ def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Led
         counts["deleted" if outcome.action == "deleted" else "skipped"] += 1
 
 
-def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.Engine, ledger: Ledger,
-                  client: PayamgostarClient, counts: Counter[str], run_id: str, settled: OutcomeBatch,
-                  lane: Lane) -> None:
-    company = ctx.company.code
+@dataclass
+class PreparedChunk:
+    """A chunk's upserts read from Tadbir, prepared and validated (``prepare_chunk``): ``whole`` holds the
+    rows of every fiscal period in turn (``parts``: each period and its number of rows), ``outcome`` its
+    validation; ``vanished``: keys whose rows are gone or cancelled since detection."""
+
+    parts: list[tuple[FiscalPeriod, int]] = field(default_factory=list)
+    whole: pd.DataFrame | None = None
+    outcome: ValidationOutcome | None = None
+    vanished: list[str] = field(default_factory=list)
+
+
+def prepare_chunk(spec: EntitySpec, ctx: SyncContext, engine: sa.Engine, pending: list) -> PreparedChunk:
+    """Read, prepare and validate the rows of ``pending`` upserts: Tadbir and CPU only, no ledger or CRM (so
+    that a second process can do it, ``hamgam.preparer``)."""
+    chunk = PreparedChunk()
     if not pending:
-        return
+        return chunk
     periods = {p.id: p for p in reader.fiscal_periods(engine)}
     by_period: dict[int, list] = {}
     for p in pending:
         by_period.setdefault(int(p.locator["period"]), []).append(p)
-    parts: list[tuple[SyncContext, pd.DataFrame]] = []
+    frames: list[pd.DataFrame] = []
     for period_id, changes in by_period.items():
         wanted = {p.tadbir_key for p in changes}
         period = periods.get(period_id)
@@ -427,26 +455,38 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, pending: list, engine: sa.
             prepared = prepared[prepared[KEY].isin(wanted)]
             if SKIP in prepared.columns:  # cancelled or emptied since detection: the next detection records it
                 prepared = prepared[prepared[SKIP].isna()]
-        vanished = wanted - (set(prepared[KEY]) if prepared is not None else set())
-        if vanished:  # edited or removed since detection: the next detection sees the new state
-            ledger.dequeue(company, spec.name, sorted(vanished))
-            counts["skipped"] += len(vanished)
-        if prepared is not None and not prepared.empty:
-            parts.append((pctx, prepared))
-    if not parts:
-        return
-    # one validation for the whole chunk (GX's cost is mostly per run, not per row), then per fiscal period
-    import pandas as pd
+        # edited or removed since detection: the next detection sees the new state
+        chunk.vanished += sorted(wanted - (set(prepared[KEY]) if prepared is not None else set()))
+        if period is not None and prepared is not None and not prepared.empty:
+            chunk.parts.append((period, len(prepared)))
+            frames.append(prepared)
+    if frames:
+        # one validation for the whole chunk (GX's cost is mostly per run, not per row), then per fiscal period
+        import pandas as pd
 
-    whole = pd.concat([frame for _, frame in parts], ignore_index=True)
-    outcome = validate_frame(whole, spec.checks, suite_name=spec.name)
+        chunk.whole = pd.concat(frames, ignore_index=True)
+        chunk.outcome = validate_frame(chunk.whole, spec.checks, suite_name=spec.name)
+    return chunk
+
+
+def _load_upserts(spec: EntitySpec, ctx: SyncContext, prepared: PreparedChunk, engine: sa.Engine, ledger: Ledger,
+                  client: PayamgostarClient, counts: Counter[str], run_id: str, settled: OutcomeBatch,
+                  lane: Lane) -> None:
+    company = ctx.company.code
+    if prepared.vanished:
+        ledger.dequeue(company, spec.name, prepared.vanished)
+        counts["skipped"] += len(prepared.vanished)
+    if prepared.whole is None or prepared.outcome is None:
+        return
+    whole, outcome = prepared.whole, prepared.outcome
     start = 0
-    work: list[_Upsert] = []
-    for pctx, frame in parts:
-        part = whole.iloc[start:start + len(frame)]
-        start += len(frame)
-        work += _plan_upserts(spec, pctx, part, engine=engine, ledger=ledger, client=client, counts=counts,
-                              run_id=run_id, settled=settled, outcome=outcome.within(part.index))
+    parts = []
+    for period, rows in prepared.parts:
+        part = whole.iloc[start:start + rows]
+        start += rows
+        parts.append((SyncContext(ctx.config, ctx.company, period), part, outcome.within(part.index)))
+    work = _plan_upserts(spec, parts, engine=engine, ledger=ledger, client=client, counts=counts, run_id=run_id,
+                         settled=settled)
     _send_upserts(spec, client, lane, work, settled, counts)  # the whole chunk at once: one tail, not one a year
 
 
@@ -459,11 +499,11 @@ def _display(prepared: pd.DataFrame, index: Any) -> str:
 def upsert_prepared(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
                     ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str) -> None:
     """Validate prepared rows, make sure what they reference is in the CRM, upsert them, record each outcome."""
-    lane = Lane()
+    lane = Lane(client)
     with _outcome_batch(ledger, ctx, spec) as settled:
         try:
-            work = _plan_upserts(spec, ctx, prepared, engine=engine, ledger=ledger, client=client, counts=counts,
-                                 run_id=run_id, settled=settled)
+            work = _plan_upserts(spec, [(ctx, prepared, None)], engine=engine, ledger=ledger, client=client,
+                                 counts=counts, run_id=run_id, settled=settled)
             _send_upserts(spec, client, lane, work, settled, counts)
         finally:
             lane.finish()
@@ -495,14 +535,53 @@ def _send_upserts(spec: EntitySpec, client: PayamgostarClient, lane: Lane, work:
         counts["created" if result.action == "created" else "updated"] += 1
 
     if work:
-        lane.send(lambda: client.map_concurrent(upsert, work), settle)
+        lane.send(upsert, work, settle)
 
 
-def _plan_upserts(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *, engine: sa.Engine,
-                  ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str,
-                  settled: OutcomeBatch, outcome: ValidationOutcome | None = None) -> list[_Upsert]:
-    """Validate (unless ``outcome`` is given), resolve references, build the payloads and mark the creates
-    sent without a look; what is set aside goes to ``settled``, what is to be sent is returned."""
+def _plan_upserts(spec: EntitySpec, parts: list[tuple[SyncContext, pd.DataFrame, ValidationOutcome | None]], *,
+                  engine: sa.Engine, ledger: Ledger, client: PayamgostarClient, counts: Counter[str], run_id: str,
+                  settled: OutcomeBatch) -> list[_Upsert]:
+    """For each part (one fiscal period's rows, validated unless its outcome is given): set aside what is
+    invalid; then, for all parts at once, resolve references, build the payloads (each part with its period)
+    and mark the creates sent without a look; what is set aside goes to ``settled``, what is to be sent is
+    returned. The ledger is asked once per chunk, not once per fiscal period."""
+    valid_parts = [(ctx, _set_aside_invalid(spec, ctx, prepared, outcome, counts=counts, settled=settled))
+                   for ctx, prepared, outcome in parts]
+    valid_parts = [(ctx, valid) for ctx, valid in valid_parts if not valid.empty]
+    if not valid_parts:
+        return []
+    import pandas as pd
+
+    ctx = valid_parts[0][0]
+    company = ctx.company.code
+    whole = pd.concat([valid for _, valid in valid_parts])  # the parts' own index labels: none repeats
+    refs, unresolved = resolve_references(spec, SyncContext(ctx.config, ctx.company), whole, engine=engine,
+                                          ledger=ledger, client=client, run_id=run_id)
+    items: list[LoadItem] = []
+    for part_ctx, valid in valid_parts:
+        waiting = valid[valid[KEY].isin(list(unresolved))]
+        if not waiting.empty:
+            hashes = content_hashes(waiting, spec.hash_columns, spec.fingerprint(part_ctx))
+            for index in waiting.index:
+                key = waiting.at[index, KEY]
+                settled.add(_set_aside_for_references(spec, key, unresolved[key], counts,
+                                                      display=_display(waiting, index), content_hash=hashes[index]))
+        items += _build_items(spec, part_ctx, valid[~valid[KEY].isin(list(unresolved))], refs, counts=counts,
+                              settled=settled)
+    known = ledger.states(company, spec.name, [item.key for item in items])
+    look_first = keys_to_look_up(spec, ctx, ledger, [item.key for item in items], known)
+    # a create sent without a look first is marked before it goes: the next try looks if it is unanswered
+    ledger.mark_sent(company, spec.name, [item.key for item in items
+                                          if item.key not in look_first and not in_crm(known.get(item.key))],
+                     holder=run_id)
+    return [_Upsert(item, known.get(item.key), item.key in look_first) for item in items]
+
+
+def _set_aside_invalid(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame,
+                       outcome: ValidationOutcome | None, *, counts: Counter[str], settled: OutcomeBatch
+                       ) -> pd.DataFrame:
+    """Validate (unless ``outcome`` is given) and set aside the invalid records, each with its reasons;
+    refuse a batch that is mostly invalid. Returns the valid rows."""
     company = ctx.company.code
     if outcome is None:
         outcome = validate_frame(prepared, spec.checks, suite_name=spec.name)
@@ -530,25 +609,7 @@ def _plan_upserts(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFrame, *,
             f"{spec.name} company {company}: {bad[KEY].nunique()} of {prepared[KEY].nunique()} records in a batch "
             f"failed validation (more than {ctx.config.sync.max_bad_share:.0%}); the batch was not loaded. "
             f"Most common: " + "; ".join(f"{reason} ×{n}" for reason, n in top))
-
-    valid = prepared.drop(index=outcome.failed_index())
-    refs, unresolved = resolve_references(spec, ctx, valid, engine=engine, ledger=ledger, client=client,
-                                          run_id=run_id)
-    for index in valid.index[valid[KEY].isin(list(unresolved))]:
-        key = valid.at[index, KEY]
-        settled.add(_set_aside_for_references(
-            spec, key, unresolved[key], counts, display=_display(valid, index),
-            content_hash=content_hashes(valid.loc[[index]], spec.hash_columns, salt).iloc[0]))
-    valid = valid[~valid[KEY].isin(list(unresolved))]
-    items = _build_items(spec, ctx, valid, refs, counts=counts, settled=settled)
-    known = ledger.states(company, spec.name, [item.key for item in items])
-    look_first = keys_to_look_up(spec, ctx, ledger, [item.key for item in items], known)
-    # a create sent without a look first is marked before it goes: the next try looks if it is unanswered
-    ledger.mark_sent(company, spec.name, [item.key for item in items
-                                          if item.key not in look_first and not in_crm(known.get(item.key))],
-                     holder=run_id)
-
-    return [_Upsert(item, known.get(item.key), item.key in look_first) for item in items]
+    return prepared.drop(index=outcome.failed_index())
 
 
 def _outcome_batch(ledger: Ledger, ctx: SyncContext, spec: EntitySpec) -> OutcomeBatch:

@@ -168,8 +168,8 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows as dicts, with pandas' missing values (NaN, NA, NaT) as None; fast (no Series per row)."""
     import pandas as pd
 
-    missing = (pd.NA, pd.NaT)
-    return [{k: None if (isinstance(v, float) and v != v) or any(v is m for m in missing) else v
+    na, nat = pd.NA, pd.NaT
+    return [{k: None if v is na or v is nat or (v.__class__ is float and v != v) else v
              for k, v in row.items()} for row in frame.to_dict("records")]
 
 
@@ -179,5 +179,9 @@ def content_hashes(frame: pd.DataFrame, columns: tuple[str, ...], salt: str) -> 
 
     if frame.empty:
         return pd.Series([], index=frame.index, dtype=object)
-    text = frame[list(columns)].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
-    return (salt + "\x1e" + text).map(lambda s: hashlib.sha1(s.encode("utf-8")).hexdigest())
+    text = frame[list(columns)].astype("string").fillna("\x00")
+    head = salt + "\x1e"
+    # column by column into tuples: the same text as a row-wise "\x1f".join, without a Series per row
+    return pd.Series([hashlib.sha1((head + "\x1f".join(row)).encode("utf-8")).hexdigest()
+                      for row in zip(*(text[c].tolist() for c in text.columns), strict=True)],
+                     index=frame.index, dtype=object)

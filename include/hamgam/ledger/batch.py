@@ -9,13 +9,14 @@ finds them in the CRM (send marks, ``Ledger.mark_sent``) instead of creating the
 
 from __future__ import annotations
 
+import threading
 import time
 from types import TracebackType
 
 from hamgam.ledger.store import Ledger, Settlement
 
 BATCH_SIZE = 200
-BATCH_SECONDS = 0.25
+BATCH_SECONDS = 0.1
 
 
 class OutcomeBatch:
@@ -28,18 +29,24 @@ class OutcomeBatch:
         self._items: list[Settlement] = []
         self._keys: set[str] = set()
         self._oldest = 0.0
+        self._lock = threading.RLock()  # the lease check may discard from a sending thread
 
     def add(self, settlement: Settlement) -> None:
-        if settlement.key in self._keys:
-            self.flush()  # one key once per transaction: its outcomes stay in order
-        if not self._items:
-            self._oldest = time.monotonic()
-        self._items.append(settlement)
-        self._keys.add(settlement.key)
-        if len(self._items) >= self.size or time.monotonic() - self._oldest >= self.seconds:
-            self.flush()
+        with self._lock:
+            if settlement.key in self._keys:
+                self._flush()  # one key once per transaction: its outcomes stay in order
+            if not self._items:
+                self._oldest = time.monotonic()
+            self._items.append(settlement)
+            self._keys.add(settlement.key)
+            if len(self._items) >= self.size or time.monotonic() - self._oldest >= self.seconds:
+                self._flush()
 
     def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if not self._items:
             return
         items, self._items, self._keys = self._items, [], set()

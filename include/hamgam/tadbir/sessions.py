@@ -34,9 +34,12 @@ class TadbirBusy(RuntimeError):
     retriable = True
 
     def __init__(self, table: str, detail: str = "") -> None:
-        self.table = table
+        self.table, self.detail = table, detail
         super().__init__(f"Tadbir table {table} is locked by another session; the read gave up waiting "
                          f"(sync.read_lock_timeout_ms) and will be retried" + (f" ({detail})" if detail else ""))
+
+    def __reduce__(self) -> tuple[type[TadbirBusy], tuple[str, str]]:  # as itself from a preparing process
+        return TadbirBusy, (self.table, self.detail)
 
 
 @dataclass(frozen=True)
