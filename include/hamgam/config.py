@@ -163,7 +163,7 @@ class SyncConfig(_Strict):
         "for a site whose users also type Tadbir's numbers into the CRM by hand")
     settle_batch_size: int = Field(default=200, ge=1, le=10_000, description="Outcomes written to the ledger "
                                    "per transaction during a load (hamgam.ledger.batch)")
-    settle_max_seconds: float = Field(default=0.1, gt=0, le=600, description="The longest an outcome waits to "
+    settle_max_seconds: float = Field(default=0.05, gt=0, le=600, description="The longest an outcome waits to "
                                       "be written with others")
     prepare_process_from: int | None = Field(default=1000, ge=1, description="A load of at least this many "
                                              "queued records reads, prepares and validates its chunks in a "

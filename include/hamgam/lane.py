@@ -105,10 +105,12 @@ class InFlight:
 class Lane:
     """A load's chunks in flight (see the module). ``check`` also runs each time answers are settled: once it
     fails, no call starts any more (those not started stay queued for the lease's new holder), the answers
-    of the calls that had started are still settled, and the failure is raised."""
+    of the calls that had started are still settled, and the failure is raised. ``flush`` writes what is due
+    of what was settled; it runs each time answers are settled while the caller waits for a chunk."""
 
-    def __init__(self, client: PayamgostarClient, check: Callable[[], None] = lambda: None) -> None:
-        self._client, self._check = client, check
+    def __init__(self, client: PayamgostarClient, check: Callable[[], None] = lambda: None,
+                 flush: Callable[[], None] = lambda: None) -> None:
+        self._client, self._check, self._flush = client, check, flush
         self._outstanding: deque[InFlight] = deque()
         self._stop = threading.Event()  # set when the check fails: calls not started are left out
         self._lost: BaseException | None = None  # what the failed check raised
@@ -152,7 +154,9 @@ class Lane:
                     self._checked()  # a lost lease stops the calls not yet started at once
                 except BaseException as error:  # noqa: BLE001 - raised once the started calls are settled
                     failed = error
-            chunk.settle_ready()
+            if chunk.has_answers:
+                chunk.settle_ready()
+                self._flush()  # what is due is written now, not when the next answer comes
         chunk.settle_ready()
         if failed is not None:
             raise failed

@@ -16,7 +16,7 @@ from types import TracebackType
 from hamgam.ledger.store import Ledger, Settlement
 
 BATCH_SIZE = 200
-BATCH_SECONDS = 0.1
+BATCH_SECONDS = 0.05
 
 
 class OutcomeBatch:
@@ -45,6 +45,13 @@ class OutcomeBatch:
     def flush(self) -> None:
         with self._lock:
             self._flush()
+
+    def flush_due(self) -> None:
+        """Write the batch if it is full or its oldest outcome has waited long enough (a caller that waits
+        for answers asks this between them, so nothing waits for the next answer to be written)."""
+        with self._lock:
+            if len(self._items) >= self.size or (self._items and time.monotonic() - self._oldest >= self.seconds):
+                self._flush()
 
     def _flush(self) -> None:
         if not self._items:
