@@ -165,9 +165,10 @@ class SyncConfig(_Strict):
                                    "per transaction during a load (hamgam.ledger.batch)")
     settle_max_seconds: float = Field(default=0.05, gt=0, le=600, description="The longest an outcome waits to "
                                       "be written with others")
-    prepare_process_from: int | None = Field(default=1000, ge=1, description="A load of at least this many "
+    prepare_process_from: int | None = Field(default=250, ge=1, description="A load of at least this many "
                                              "queued records reads, prepares and validates its chunks in a "
-                                             "second (forked) process while this one sends (hamgam.preparer); "
+                                             "second (forked) process while this one sends, and its chunks' calls "
+                                             "follow each other without a gap (hamgam.preparer, hamgam.lane); "
                                              "null: always in the load's own process")
     crm_conn_id: str = "payamgostar_default"
     state_conn_id: str = "hamgam_state"

@@ -11,7 +11,10 @@ earlier chunk's last calls free them (one pool per client: the CRM never sees mo
 calls at once). ``check`` runs right before a chunk's first call (a load checks that it still holds its
 lease): a try that lost its lease finishes the calls it had started and starts no others. At most two chunks
 are outstanding. The answers are settled in the caller's thread (``settle``): those that have arrived each
-time a chunk is sent, and all of them by ``finish``.
+time a chunk is sent, as they come while it waits for a chunk, and all of them by ``finish``. A caller that
+prepares chunks in its own thread settles nothing meanwhile, so answers of two chunks could wait for it: it
+asks for no overlap (``overlap=False``), one chunk at a time, as a load that prepares in its own process
+does (``hamgam.preparer``: the load's thread then mostly waits, and settles as answers come).
 """
 
 from __future__ import annotations
@@ -109,8 +112,11 @@ class Lane:
     of what was settled; it runs each time answers are settled while the caller waits for a chunk."""
 
     def __init__(self, client: PayamgostarClient, check: Callable[[], None] = lambda: None,
-                 flush: Callable[[], None] = lambda: None) -> None:
+                 flush: Callable[[], None] = lambda: None, *, overlap: bool = True) -> None:
         self._client, self._check, self._flush = client, check, flush
+        # without overlap a chunk starts only once the one before is answered and settled: for a caller that
+        # prepares chunks in its own thread, during which it settles nothing (see the module)
+        self._outstanding_at_most = OUTSTANDING if overlap else 1
         self._outstanding: deque[InFlight] = deque()
         self._stop = threading.Event()  # set when the check fails: calls not started are left out
         self._lost: BaseException | None = None  # what the failed check raised
@@ -120,7 +126,7 @@ class Lane:
         """Call ``fn`` on every item, on the client's pool, after the chunk before has started all its calls;
         each (item, result, error) goes to ``settle`` in this thread."""
         self.settle_ready()
-        while len(self._outstanding) >= OUTSTANDING:
+        while len(self._outstanding) >= self._outstanding_at_most:
             self._finish(self._outstanding.popleft())
         before = self._outstanding[-1] if self._outstanding else None
         self._outstanding.append(InFlight(self._client, fn, items, settle, before=before, check=self._checked,

@@ -361,11 +361,12 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
         if not ledger.acquire_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
             raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
 
-    # a chunk's calls run while the next chunk is prepared; answers are written as they come
-    lane = Lane(client, check=still_ours, flush=lambda: settled.flush_due())
     with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds), \
             _outcome_batch(ledger, ctx, spec) as settled, \
             Preparer(spec, ctx, engine, queued=ledger.pending_count(company, spec.name)) as preparer:
+        # a chunk's calls run while the next chunk is prepared; answers are written as they come; chunks
+        # overlap when a second process prepares them (this thread then settles answers as they come)
+        lane = Lane(client, check=still_ours, flush=settled.flush_due, overlap=preparer.in_child)
         try:
             sizes = chunk_sizes(ctx.config.sync.chunk_size, client.max_workers)
             batch = ledger.pending(company, spec.name, limit=next(sizes))
