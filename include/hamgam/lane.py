@@ -35,10 +35,10 @@ SETTLE_EVERY = 0.02  # seconds: how often answers are settled while the caller w
 
 
 class InFlight:
-    """One chunk's calls, made on a background thread once ``after`` is set (every call of the chunk before
-    has started) and ``check`` passed. ``settle_ready`` hands the answers that have arrived to ``settle``;
-    ``finish`` waits for the rest, hands them over and then raises what ended the calls early (a lost lease,
-    an AuthError, a bug), if anything did."""
+    """One chunk's calls, made on a background thread once every call of the chunk ``before`` has started
+    and ``check`` passed. ``settle_ready`` hands the answers that have arrived to ``settle``; ``join`` waits
+    for the calls to end; ``raise_error`` raises what ended them early (a lost lease, an AuthError, a bug),
+    if anything did."""
 
     def __init__(self, client: PayamgostarClient, fn: Callable[[Any], Any], items: Sequence[Any], settle: Settle,
                  *, before: InFlight | None, check: Callable[[], None], stop: threading.Event) -> None:
@@ -123,8 +123,9 @@ class Lane:
         self._check_lock = threading.Lock()
 
     def send(self, fn: Callable[[Any], Any], items: Sequence[Any], settle: Settle) -> None:
-        """Call ``fn`` on every item, on the client's pool, after the chunk before has started all its calls;
-        each (item, result, error) goes to ``settle`` in this thread."""
+        """Call ``fn`` on every item, on the client's pool, once the chunk before has started all its calls
+        (without overlap: once it is answered and settled); each (item, result, error) goes to ``settle`` in
+        this thread."""
         self.settle_ready()
         while len(self._outstanding) >= self._outstanding_at_most:
             self._finish(self._outstanding.popleft())
