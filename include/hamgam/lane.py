@@ -9,8 +9,9 @@ A ``Lane`` sends each chunk from a background thread while the caller prepares t
 chunk's calls as soon as every call of the chunk before has started, so they fill the pool's threads as the
 earlier chunk's last calls free them (one pool per client: the CRM never sees more than its ``max_workers``
 calls at once). ``check`` runs right before a chunk's first call (a load checks that it still holds its
-lease): a try that lost its lease finishes the calls it had started and starts no others. At most two chunks
-are outstanding. The answers are settled in the caller's thread (``settle``): those that have arrived each
+lease): a try that lost its lease finishes the calls it had started and starts no others (a check that
+passed within ``CHECK_EVERY`` stands: the pool's threads do not each ask the ledger before every call). At
+most two chunks are outstanding. The answers are settled in the caller's thread (``settle``): those that have arrived each
 time a chunk is sent, as they come while it waits for a chunk, and all of them by ``finish``. A caller that
 prepares chunks in its own thread settles nothing meanwhile, so answers of two chunks could wait for it: it
 asks for no overlap (``overlap=False``), one chunk at a time, as a load that prepares in its own process
@@ -20,6 +21,7 @@ does (``hamgam.preparer``: the load's thread then mostly waits, and settles as a
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ Settle = Callable[[Any, Any, BaseException | None], None]
 
 OUTSTANDING = 2  # chunks: the one being sent and the one waiting to start behind it
 SETTLE_EVERY = 0.02  # seconds: how often answers are settled while the caller waits for a chunk
+CHECK_EVERY = 0.01  # seconds: a check that passed this recently stands (the pool's threads share it)
 
 
 class InFlight:
@@ -121,6 +124,7 @@ class Lane:
         self._stop = threading.Event()  # set when the check fails: calls not started are left out
         self._lost: BaseException | None = None  # what the failed check raised
         self._check_lock = threading.Lock()
+        self._passed_at = float("-inf")  # time.monotonic() of the last check that passed
 
     def send(self, fn: Callable[[Any], Any], items: Sequence[Any], settle: Settle) -> None:
         """Call ``fn`` on every item, on the client's pool, once the chunk before has started all its calls
@@ -134,11 +138,15 @@ class Lane:
                                           stop=self._stop))
 
     def _checked(self) -> None:
-        """``check``; a failure stops every call not yet started and is remembered. Any thread may call it."""
+        """``check``, unless one passed within ``CHECK_EVERY``; a failure stops every call not yet started and
+        is remembered. Any thread may call it."""
         with self._check_lock:
             if self._lost is None:
+                if time.monotonic() - self._passed_at < CHECK_EVERY:
+                    return
                 try:
                     self._check()
+                    self._passed_at = time.monotonic()
                     return
                 except BaseException as error:
                     self._lost = error

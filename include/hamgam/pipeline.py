@@ -14,15 +14,18 @@ load:   take the queue in bounded chunks: extract those rows, validate (GX), tra
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from hamgam.entities.base import (
+    CONTENT_HASH,
     DISPLAY,
     KEY,
     ROW_ID,
@@ -141,13 +144,16 @@ def scope_periods(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext,
 
 
 def prepare_rows(spec: EntitySpec, ctx: SyncContext, engine: sa.Engine, raw: pd.DataFrame) -> pd.DataFrame:
-    """Raw header rows of one fiscal period (``ctx.period``) → the spec's prepared frame, lines included."""
+    """Raw header rows of one fiscal period (``ctx.period``) → the spec's prepared frame, lines included, with
+    each row's content hash (``CONTENT_HASH``: ``spec.hash_columns`` and the mapping settings)."""
     lines = None
     if spec.lines is not None:
         assert ctx.period is not None
         lines = reader.read_children(engine, spec.lines.source, spec.lines.parent_column, ctx.period.id,
                                      raw[spec.source.id_column].tolist())
-    return spec.prepare(raw, ctx, lines)
+    prepared = spec.prepare(raw, ctx, lines)
+    prepared[CONTENT_HASH] = content_hashes(prepared, spec.hash_columns, spec.fingerprint(ctx))
+    return prepared
 
 
 def _column(prepared: pd.DataFrame, name: str, default: Any) -> list[Any]:
@@ -228,10 +234,9 @@ def scan_diff(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: 
     rows_read = 0
     for period in periods:
         pctx = SyncContext(ctx.config, ctx.company, period)
-        salt = spec.fingerprint(pctx)
         for chunk in reader.read_period(engine, spec.source, period.id, ctx.config.sync.chunk_size):
             rows_read += len(chunk)
-            collect_seen(spec, pctx, engine, chunk, salt, seen)
+            collect_seen(spec, pctx, engine, chunk, seen)
 
     if spec.scope == "fiscal_years":  # deletes only among the years this run read
         years = {p.year for p in periods}
@@ -254,12 +259,12 @@ def scan_diff(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: 
     return ScanDiff(periods, changes, skips, unchanged, rows_read, known)
 
 
-def collect_seen(spec: EntitySpec, pctx: SyncContext, engine: sa.Engine, chunk: pd.DataFrame, salt: str,
+def collect_seen(spec: EntitySpec, pctx: SyncContext, engine: sa.Engine, chunk: pd.DataFrame,
                  seen: dict[str, _Seen]) -> None:
     """Prepare and hash one chunk of header rows of ``pctx.period``; add each row to its key in ``seen``."""
     assert pctx.period is not None
     prepared = prepare_rows(spec, pctx, engine, chunk)
-    hashes = content_hashes(prepared, spec.hash_columns, salt)
+    hashes = prepared[CONTENT_HASH]
     for key, row_id, digest, skip, display in zip(
             prepared[KEY], prepared[ROW_ID], hashes, _column(prepared, SKIP, None),
             _column(prepared, DISPLAY, None), strict=True):
@@ -358,10 +363,11 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
     scopes: set[str] = set()
 
     def still_ours() -> None:
-        if not ledger.acquire_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
+        if not ledger.holds_lease(company, spec.name, holder, ctx.config.sync.lease_ttl_seconds):
             raise SyncError(f"{spec.name} company {company}: another run took over the lease; stopping")
 
-    with ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds), \
+    with _heap_frozen(), \
+            ledger.lease(company, spec.name, holder=holder, ttl_seconds=ctx.config.sync.lease_ttl_seconds), \
             _outcome_batch(ledger, ctx, spec) as settled, \
             Preparer(spec, ctx, engine, queued=ledger.pending_count(company, spec.name)) as preparer:
         # a chunk's calls run while the next chunk is prepared; answers are written as they come; chunks
@@ -370,7 +376,7 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
         try:
             sizes = chunk_sizes(ctx.config.sync.chunk_size, client.max_workers)
             batch = ledger.pending(company, spec.name, limit=next(sizes))
-            ahead = preparer.submit([p for p in batch if p.action == "upsert"])
+            ahead = preparer.submit([p for p in batch if p.action == "upsert"], here=True)
             while batch:
                 # the next chunk is read now: a preparing process works on it while this one is loaded
                 following = ledger.pending(company, spec.name, limit=next(sizes), after_key=batch[-1].tadbir_key)
@@ -394,6 +400,21 @@ def load(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, ledger: Ledge
         raise SyncIncomplete(f"{spec.name} company {company}: {counts['failed']} record(s) could not reach the "
                              f"CRM and stay queued for the next try; see the ledger's last_error")
     return {name: counts[name] for name in LOAD_COUNTS}
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """The objects alive when a load starts (GX, pandas, Airflow: ~330,000) left out of the garbage collector's
+    full passes while it runs (``gc.freeze``). Each full pass over them holds the GIL ~0.2 s, stalling every
+    CRM call in flight; a forked preparing process also leaves their pages shared. Given back to the
+    collector after the load, unless someone had frozen objects before (then they stay as they found them)."""
+    thawed = gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if thawed:
+            gc.unfreeze()
 
 
 def chunk_sizes(chunk_size: int, workers: int) -> Iterator[int]:
@@ -563,11 +584,11 @@ def _plan_upserts(spec: EntitySpec, parts: list[tuple[SyncContext, pd.DataFrame,
     for part_ctx, valid in valid_parts:
         waiting = valid[valid[KEY].isin(list(unresolved))]
         if not waiting.empty:
-            hashes = content_hashes(waiting, spec.hash_columns, spec.fingerprint(part_ctx))
             for index in waiting.index:
                 key = waiting.at[index, KEY]
                 settled.add(_set_aside_for_references(spec, key, unresolved[key], counts,
-                                                      display=_display(waiting, index), content_hash=hashes[index]))
+                                                      display=_display(waiting, index),
+                                                      content_hash=waiting.at[index, CONTENT_HASH]))
         items += _build_items(spec, part_ctx, valid[~valid[KEY].isin(list(unresolved))], refs, counts=counts,
                               settled=settled)
     known = ledger.states(company, spec.name, [item.key for item in items])
@@ -587,28 +608,30 @@ def _set_aside_invalid(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFram
     company = ctx.company.code
     if outcome is None:
         outcome = validate_frame(prepared, spec.checks, suite_name=spec.name)
-    bad = prepared.loc[outcome.failed_index()]
-    salt = spec.fingerprint(ctx)
-    bad_hashes = content_hashes(bad, spec.hash_columns, salt)
-    for key, group in bad.groupby(KEY, sort=False):
-        failures = [f for index in group.index for f in outcome.failures[index]]
-        details = [_masked(f.as_dict(), spec) | {"row_id": int(prepared.at[i, ROW_ID])}
-                   for i in group.index for f in outcome.failures[i]]
-        reasons = "; ".join(dict.fromkeys(_reason(f, spec) for f in failures))
-        ids = ", ".join(f"Id {int(i)}" for i in group[ROW_ID])
-        digest = key_digest(list(bad_hashes[group.index]))
-        settled.add(Settlement(key, "invalid", content_hash=digest, dequeue=True,
-                               error=f"{spec.label} {_display(prepared, group.index[0])} ({ids}): {reasons}",
+    failed = outcome.failed_index()
+    bad = prepared.loc[failed]
+    rows_of: dict[str, list[Any]] = {}  # key → its failed rows' index labels, keys in order of appearance
+    for index, key in zip(failed, bad[KEY].tolist(), strict=True):
+        rows_of.setdefault(key, []).append(index)
+    row_ids = dict(zip(failed, bad[ROW_ID].tolist(), strict=True))
+    hashes = dict(zip(failed, bad[CONTENT_HASH].tolist(), strict=True))
+    for key, indexes in rows_of.items():
+        failures = [(i, f) for i in indexes for f in outcome.failures[i]]
+        details = [_masked(f.as_dict(), spec) | {"row_id": int(row_ids[i])} for i, f in failures]
+        reasons = "; ".join(dict.fromkeys(_reason(f, spec) for _, f in failures))
+        ids = ", ".join(f"Id {int(row_ids[i])}" for i in indexes)
+        settled.add(Settlement(key, "invalid", content_hash=key_digest([hashes[i] for i in indexes]), dequeue=True,
+                               error=f"{spec.label} {_display(prepared, indexes[0])} ({ids}): {reasons}",
                                error_details=details))
         counts["invalid"] += 1
-    settled.flush()  # before a batch can be refused as mostly invalid: what is invalid is recorded
 
     rows = len(prepared)
-    bad_share = bad[KEY].nunique() / max(prepared[KEY].nunique(), 1)
+    bad_share = len(rows_of) / max(prepared[KEY].nunique(), 1)
     if rows >= ctx.config.sync.min_batch_for_bad_share and bad_share > ctx.config.sync.max_bad_share:
+        settled.flush()  # what is invalid is recorded before the batch is refused
         top = Counter(f.reason for fs in outcome.failures.values() for f in fs).most_common(3)
         raise MostlyInvalid(
-            f"{spec.name} company {company}: {bad[KEY].nunique()} of {prepared[KEY].nunique()} records in a batch "
+            f"{spec.name} company {company}: {len(rows_of)} of {prepared[KEY].nunique()} records in a batch "
             f"failed validation (more than {ctx.config.sync.max_bad_share:.0%}); the batch was not loaded. "
             f"Most common: " + "; ".join(f"{reason} ×{n}" for reason, n in top))
     return prepared.drop(index=outcome.failed_index())
@@ -681,7 +704,6 @@ def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: 
     except Exception:  # noqa: BLE001 - find the record(s) that cannot be built, one by one
         if valid.empty:
             raise
-    salt = spec.fingerprint(ctx)
     items: list[LoadItem] = []
     for index in valid.index:
         row = valid.loc[[index]]
@@ -691,13 +713,13 @@ def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: 
         except PayloadError as error:
             settled.add(_set_aside_for_references(
                 spec, row.at[index, KEY], [Unresolved(error.entity, error.key or "", str(error), transient=False)],
-                counts, content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
+                counts, content_hash=row.at[index, CONTENT_HASH],
                 display=_display(valid, index)))
             continue
         except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as error:
             reason = f"its CRM payload cannot be built ({type(error).__name__}: {error})"
         settled.add(Settlement(row.at[index, KEY], "invalid", dequeue=True,
-                               content_hash=content_hashes(row, spec.hash_columns, salt).iloc[0],
+                               content_hash=row.at[index, CONTENT_HASH],
                                error=f"{spec.label} {_display(valid, index)} (Id {int(row.at[index, ROW_ID])}): "
                                      f"{reason}"))
         counts["invalid"] += 1

@@ -4,14 +4,17 @@ A load's process holds one GIL for two kinds of work: preparing chunks (read fro
 with GX: ~1 ms of CPU per sales invoice) and sending them (the client's threads: JSON, HTTP, ~1 ms a call).
 On its own it cannot use a second core, so at a fast CRM the preparation, not the CRM, sets the pace. A
 ``Preparer`` forks one child process for a load of at least ``sync.prepare_process_from`` queued records; the
-child runs ``pipeline.prepare_chunk`` for the next chunk while the parent sends the current one. It has no
+child runs ``pipeline.prepare_chunk`` for the next chunk while the parent sends the current one (the first
+chunk is prepared in the parent, ``submit(here=True)``, while the child prepares the second, so the CRM's
+first calls do not wait for the child). It has no
 side effects (it reads Tadbir and computes), so a child that dies costs nothing but time: its chunk is
 prepared again in this process, and so is the rest of the load. A smaller load, a process that may not fork
 (a daemonic worker), or ``prepare_process_from: null`` prepares in this process as before, one chunk at a
 time when it is needed.
 
-The child is forked, not spawned: it starts at once with what this process has imported (GX, the specs) and
-the load's context; the Tadbir engine's pooled connections are left to the parent (``dispose(close=False)``)
+The child is forked, not spawned: it starts at once with what this process has imported and the load's
+context (GX is imported and the entity's suite built before the fork, ``validate.warm``, so that the two
+processes do not each pay for it); the Tadbir engine's pooled connections are left to the parent (``dispose(close=False)``)
 and the child opens its own. Its log records are handed to the parent's loggers through a queue, so task
 logs stay whole.
 """
@@ -57,13 +60,16 @@ class Preparer:
         self._listener: logging.handlers.QueueListener | None = None
         threshold = ctx.config.sync.prepare_process_from
         if threshold is not None and queued >= threshold:
-            self._start(engine)
+            self._start(spec, engine)
 
     @property
     def in_child(self) -> bool:
         return self._pool is not None
 
-    def _start(self, engine: sa.Engine) -> None:
+    def _start(self, spec: EntitySpec, engine: sa.Engine) -> None:
+        from hamgam.validate import warm
+
+        warm({spec.name: spec.checks})  # GX imported and the suite built once, here: the child inherits them
         context = multiprocessing.get_context("fork")
         records: Any = context.Queue()
         try:
@@ -80,8 +86,10 @@ class Preparer:
         log.info("%s: chunks are read, prepared and validated in a second process while this one sends",
                  self._label)
 
-    def submit(self, pending: list) -> Callable[[], PreparedChunk]:
-        if self._pool is None:
+    def submit(self, pending: list, *, here: bool = False) -> Callable[[], PreparedChunk]:
+        """``here``: prepared in this process when the handle is called (a load's first chunk: the child is
+        given the second one meanwhile, and the CRM's first calls start sooner)."""
+        if self._pool is None or here:
             return partial(self._prepare, pending)
         try:
             future = self._pool.submit(_prepare_in_child, pending)

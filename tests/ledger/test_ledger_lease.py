@@ -55,6 +55,25 @@ def test_a_released_lease_is_free(ledger):
     assert ledger.acquire_lease(1, "identities", "run-b", ttl_seconds=60)
 
 
+def test_holds_lease_reads_a_live_lease_and_takes_an_expired_one_nobody_took(ledger, clock):
+    ledger.acquire_lease(1, "identities", "run-a", ttl_seconds=60)
+    expires = ledger.lease_holder(1, "identities")[1]
+    clock.advance(30)
+
+    assert ledger.holds_lease(1, "identities", "run-a", ttl_seconds=60)
+    assert ledger.lease_holder(1, "identities")[1] == expires  # a read: the heartbeat renews, not the check
+    assert not ledger.holds_lease(1, "identities", "run-b", ttl_seconds=60)
+
+    clock.advance(40)  # expired, nobody took it: the holder takes it again
+    assert ledger.holds_lease(1, "identities", "run-a", ttl_seconds=60)
+    assert ledger.lease_holder(1, "identities") == ("run-a", clock.now + timedelta(seconds=60))
+
+    clock.advance(70)
+    assert ledger.acquire_lease(1, "identities", "run-b", ttl_seconds=60)  # taken over
+    assert not ledger.holds_lease(1, "identities", "run-a", ttl_seconds=60)
+    assert ledger.lease_holder(1, "identities")[0] == "run-b"
+
+
 def test_ttl_must_be_positive(ledger):
     with pytest.raises(ValueError, match="ttl_seconds"):
         ledger.acquire_lease(1, "identities", "run-a", ttl_seconds=0)

@@ -98,7 +98,10 @@ def test_an_error_in_the_preparing_process_arrives_as_itself(tadbir, ledger, crm
     with pytest.raises(TadbirBusy, match="__SPFactor__ is locked") as raised:
         sync(ENTITY, tadbir, ledger, crm, config=in_child())
     assert (raised.value.table, raised.value.detail) == ("__SPFactor__", "held by an open document")
-    assert ledger.pending_count(100, ENTITY) == DOCUMENTS  # nothing lost: still queued for the retry
+    # the first chunk was prepared in this process and loaded; the others wait for the retry, nothing lost
+    first_chunk = SMALL_CHUNKS["chunk_size"]
+    assert ledger.pending_count(100, ENTITY) == DOCUMENTS - first_chunk
+    assert sum(ledger.counts_by_status(100, ENTITY).values()) == first_chunk
 
 
 def test_what_the_preparing_process_logs_reaches_the_load_log(tadbir, ledger, crm, monkeypatch, caplog):
@@ -115,3 +118,20 @@ def test_what_the_preparing_process_logs_reaches_the_load_log(tadbir, ledger, cr
         sync(ENTITY, tadbir, ledger, crm, config=in_child())
     children = {r.getMessage() for r in caplog.records if r.getMessage().startswith("prepared in pid")}
     assert children and f"prepared in pid {parent}" not in children
+
+
+def test_a_load_keeps_the_heap_it_found_out_of_full_collections_and_gives_it_back(tadbir, ledger, crm, monkeypatch):
+    import gc
+
+    add_documents(tadbir)
+    during, real = [], pipeline._send_upserts
+
+    def sending(*args, **kwargs):
+        during.append(gc.get_freeze_count())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_send_upserts", sending)
+    assert gc.get_freeze_count() == 0
+    sync(ENTITY, tadbir, ledger, crm, config=in_child())
+    assert during and min(during) > 0  # the objects alive at the start were frozen while it sent
+    assert gc.get_freeze_count() == 0  # and given back to the collector after it

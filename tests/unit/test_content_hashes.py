@@ -21,3 +21,12 @@ def test_records_of_turns_every_missing_value_into_none():
                           "c": [pd.Timestamp("2025-01-01"), pd.NaT]})
     assert records_of(frame) == [{"a": 1.5, "b": "x", "c": pd.Timestamp("2025-01-01")},
                                  {"a": None, "b": None, "c": None}]
+
+
+def test_records_of_gives_python_values_as_to_dict_does():
+    frame = pd.DataFrame({"n": pd.array([1, 2], dtype="int64"), "ok": [True, False], "lines": [[1], []],
+                          "s": pd.array(["a", None], dtype="string")}, index=[5, 9])
+    rows = records_of(frame)
+    assert rows == [{"n": 1, "ok": True, "lines": [1], "s": "a"}, {"n": 2, "ok": False, "lines": [], "s": None}]
+    assert [type(row["n"]) for row in rows] == [int, int] and [type(row["ok"]) for row in rows] == [bool, bool]
+    assert records_of(pd.DataFrame(index=[1, 2])) == [{}, {}]

@@ -15,6 +15,7 @@ from hamgam.transform.phones import (
     MOBILE,
     Phone,
     PhoneSplit,
+    customer_phones,
     parse_phone,
     phones_of_customer,
     split_phones,
@@ -221,3 +222,11 @@ def test_phones_of_customer_properties(phone, mobile, fax):
     assert sum(c["default"] for c in contacts) == (1 if contacts else 0)
     assert {c["phoneNumber"] for c in contacts} == set(phone + mobile + fax)
     assert contacts == phones_of_customer(" ".join(phone), ",".join(mobile), "/".join(fax))
+
+
+def test_customer_phones_gives_the_contacts_and_every_field_s_invalid_pieces_from_one_split():
+    phone, mobile, fax = "12345, 021-88776655", "0912 123 4567 ندارد 99", "021-33445566"
+    contacts, invalid = customer_phones(phone, mobile, fax)
+    assert contacts == phones_of_customer(phone, mobile, fax)
+    assert invalid == ["12345", "99"]
+    assert customer_phones(None, None, None) == ([], [])

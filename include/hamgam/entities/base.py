@@ -21,6 +21,7 @@ KEY = "_key"  # the prepared frame's column holding each row's normalised busine
 ROW_ID = "_row_id"  # and the Tadbir row id it came from
 SKIP = "_skip"  # optional: why a row is out of scope (no lines, cancelled, no customer); None when in scope
 DISPLAY = "_display"  # optional: how messages name the record (its CRM number), else the key
+CONTENT_HASH = "_content_hash"  # each row's content hash, added by the pipeline (``pipeline.prepare_rows``)
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,13 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     import pandas as pd
 
     na, nat = pd.NA, pd.NaT
+    columns = list(frame.columns)
+    if not columns:
+        return [{} for _ in range(len(frame))]
+    # column by column (``tolist`` gives Python values), then zipped: a quarter of ``to_dict("records")``'s time
     return [{k: None if v is na or v is nat or (v.__class__ is float and v != v) else v
-             for k, v in row.items()} for row in frame.to_dict("records")]
+             for k, v in zip(columns, values, strict=True)}
+            for values in zip(*(frame.iloc[:, i].tolist() for i in range(len(columns))), strict=True)]
 
 
 def content_hashes(frame: pd.DataFrame, columns: tuple[str, ...], salt: str) -> pd.Series:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from hamgam.entities.base import (
+    CONTENT_HASH,
     DISPLAY,
     KEY,
     NO_CODE,
@@ -37,7 +38,6 @@ from hamgam.entities.base import (
     Reference,
     Refs,
     SyncContext,
-    content_hashes,
     crm_id_of,
     records_of,
     stored_in_crm,
@@ -457,12 +457,10 @@ def _soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[st
     }
 
 
-def make_build_items(spec_ref: list[EntitySpec], kind: Kind):
+def make_build_items(kind: Kind):
     def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs) -> list[LoadItem]:
-        spec = spec_ref[0]
-        hashes = content_hashes(valid, spec.hash_columns, spec.fingerprint(ctx))
         items = []
-        for doc, digest in zip(records_of(valid), hashes, strict=True):
+        for doc in records_of(valid):
             if kind.factor_type == SALES_INVOICE:
                 payloads = {"rest": _rest_invoice(doc, ctx, refs)}
             elif kind.factor_type == QUOTE:
@@ -470,7 +468,7 @@ def make_build_items(spec_ref: list[EntitySpec], kind: Kind):
             else:
                 payloads = {"soap": _soap_return(doc, ctx, refs, kind)}
             items.append(LoadItem(key=doc[KEY], label=f"{kind.label} {doc['number']}", kind=kind.name,
-                                  number=doc["number"], payloads=payloads, content_hash=digest))
+                                  number=doc["number"], payloads=payloads, content_hash=doc[CONTENT_HASH]))
         return items
 
     return build_items
@@ -573,7 +571,6 @@ def created_in_crm(ctx: SyncContext, state: RecordState | None) -> str | None:
 
 def make_spec(name: str, label: str, factor_type: int, subject: str, target: Any) -> EntitySpec:
     kind = Kind(name, label, factor_type, subject)
-    holder: list[EntitySpec] = []
     references = [Reference("identities", "ref_customer", "customer"),
                   Reference("products", "ref_products", "product")]
     if factor_type == SALES_RETURN:
@@ -581,10 +578,9 @@ def make_spec(name: str, label: str, factor_type: int, subject: str, target: Any
     spec = EntitySpec(
         name=name, label=label, source=QueryRef("__SPFactor__", lambda: _header_query(factor_type)),
         hash_columns=HASH_COLUMNS, checks=_checks(factor_type), prepare=make_prepare(name, factor_type),
-        build_items=make_build_items(holder, kind), target=target, scope="fiscal_years", lines=LINES,
+        build_items=make_build_items(kind), target=target, scope="fiscal_years", lines=LINES,
         references=tuple(references), admit=created_in_crm if factor_type == QUOTE else None,
     )
-    holder.append(spec)
     return spec
 
 

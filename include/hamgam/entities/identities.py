@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hamgam.entities.base import (
+    CONTENT_HASH,
     DISPLAY,
     KEY,
     NO_CODE,
@@ -21,7 +22,6 @@ from hamgam.entities.base import (
     Outcome,
     Refs,
     SyncContext,
-    content_hashes,
     in_crm,
     records_of,
 )
@@ -103,7 +103,7 @@ def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = No
     """Normalise Tadbir's text (Saman digits, Arabic letters), derive check columns and the key."""
     import pandas as pd
 
-    from hamgam.transform.phones import split_phones
+    from hamgam.transform.phones import customer_phones
     from hamgam.transform.text import normalize_code_series, normalize_name_series
 
     frame = pd.DataFrame(index=raw.index)
@@ -118,10 +118,11 @@ def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = No
     frame["email"] = frame["email"].str.lower()
 
     frame["register_code_ok"] = frame["register_code"].map(_register_code_ok)
-    frame["phones_invalid"] = pd.Series(
-        [", ".join(part for text in texts if text for part in split_phones(text).invalid) or None
-         for texts in frame[list(PHONE_COLUMNS)].itertuples(index=False, name=None)], index=frame.index,
-        dtype=object)
+    # each phone field is split once, here (in the preparing process of a big load): contacts and the rest
+    phones = [customer_phones(*texts) for texts in frame[list(PHONE_COLUMNS)].itertuples(index=False, name=None)]
+    frame["phone_contacts"] = pd.Series([contacts for contacts, _ in phones], index=frame.index, dtype=object)
+    frame["phones_invalid"] = pd.Series([", ".join(invalid) or None for _, invalid in phones], index=frame.index,
+                                        dtype=object)
     any_phone = frame[list(PHONE_COLUMNS)].notna().any(axis=1)
     frame["phones_ok"] = (frame["phones_invalid"].isna()).where(any_phone, None)
     frame["kind"] = frame["register_code"].map(lambda c: _kind(c, ctx.config.identities.kind_policy))
@@ -158,8 +159,6 @@ HASH_COLUMNS = ("customer_code", *TEXT_COLUMNS, "register_code", "economic_code"
 
 
 def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]]:
-    from hamgam.transform.phones import phones_of_customer
-
     settings = ctx.config.identities
     code = row["register_code"] or ""
     common: dict[str, Any] = {
@@ -168,7 +167,7 @@ def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]
         "nickName": row["name"],
         "email": row["email"],
         "description": row["description"],
-        "phoneContacts": phones_of_customer(row["phone_text"], row["mobile_text"], row["fax_text"]),
+        "phoneContacts": row["phone_contacts"],
         "categories": [{"key": settings.category_key}] if settings.category_key else [],
         "economicCode": row["economic_code"],
     }
@@ -190,12 +189,11 @@ def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]
 
 
 def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None) -> list[LoadItem]:
-    hashes = content_hashes(valid, HASH_COLUMNS, IDENTITIES.fingerprint(ctx))
     items = []
-    for data, digest in zip(records_of(valid), hashes, strict=True):
+    for data in records_of(valid):
         items.append(LoadItem(key=data[KEY], label=f"customer {data['customer_number']}", kind=data["kind"],
                               number=data["customer_number"], payloads=_payloads(data, ctx),
-                              content_hash=digest))
+                              content_hash=data[CONTENT_HASH]))
     return items
 
 

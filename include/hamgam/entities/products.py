@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from hamgam.entities.base import (
+    CONTENT_HASH,
     DISPLAY,
     KEY,
     ROW_ID,
@@ -24,7 +25,6 @@ from hamgam.entities.base import (
     Outcome,
     Refs,
     SyncContext,
-    content_hashes,
     stored_in_crm,
 )
 from hamgam.payamgostar.errors import RecordRejected
@@ -137,13 +137,12 @@ def _product_info(row: dict[str, Any], ctx: SyncContext) -> dict[str, Any]:
 
 
 def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None) -> list[LoadItem]:
-    hashes = content_hashes(valid, HASH_COLUMNS, PRODUCTS.fingerprint(ctx))
     items = []
-    for (_, row), digest in zip(valid.iterrows(), hashes, strict=True):
+    for _, row in valid.iterrows():
         data = row.where(row.notna(), None).to_dict()
         items.append(LoadItem(key=data[KEY], label=f"product {data['crm_code']}", kind="product",
                               number=data["crm_code"], payloads={"soap": _product_info(data, ctx)},
-                              content_hash=digest))
+                              content_hash=data[CONTENT_HASH]))
     return items
 
 

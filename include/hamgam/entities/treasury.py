@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from hamgam.entities.base import (
+    CONTENT_HASH,
     DISPLAY,
     KEY,
     NO_CODE,
@@ -27,7 +28,6 @@ from hamgam.entities.base import (
     Reference,
     Refs,
     SyncContext,
-    content_hashes,
     crm_id_of,
     records_of,
 )
@@ -147,20 +147,17 @@ def _payment_info(doc: dict[str, Any], ctx: SyncContext, refs: Refs, name: str, 
 
 
 def make_spec(name: str, label: str, kind: int, subject: str, target: SoapDocumentTarget) -> EntitySpec:
-    holder: list[EntitySpec] = []
-
     def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs) -> list[LoadItem]:
-        hashes = content_hashes(valid, HASH_COLUMNS, holder[0].fingerprint(ctx))
         return [LoadItem(key=doc[KEY], label=f"{label} {doc['number']}", kind=name, number=doc["number"],
-                         payloads={"soap": _payment_info(doc, ctx, refs, name, subject)}, content_hash=digest)
-                for doc, digest in zip(records_of(valid), hashes, strict=True)]
+                         payloads={"soap": _payment_info(doc, ctx, refs, name, subject)},
+                         content_hash=doc[CONTENT_HASH])
+                for doc in records_of(valid)]
 
     spec = EntitySpec(
         name=name, label=label, source=QueryRef("__PayReceive__", lambda: _query(kind)),
         hash_columns=HASH_COLUMNS, checks=CHECKS, prepare=make_prepare(name), build_items=build_items,
         target=target, scope="fiscal_years", references=(Reference("identities", "ref_customer", "customer"),),
     )
-    holder.append(spec)
     return spec
 
 

@@ -831,6 +831,18 @@ class Ledger:
         with self._write() as conn:
             return conn.execute(stmt).first() is not None
 
+    def holds_lease(self, company: int, entity: str, holder: str, ttl_seconds: float) -> bool:
+        """Whether ``holder`` still holds the lease of a scope, for a check before each batch or call: a read
+        while its lease is live (the heartbeat renews it), ``acquire_lease`` otherwise (a lease that expired
+        with nobody taking it is taken again, as a renewal would). A read costs a fifth of a renewal's write."""
+        with self._refused_lock:
+            if (company, entity, holder) in self._refused:
+                return False
+        live = self.lease_holder(company, entity)
+        if live is not None and live[0] == holder:
+            return True
+        return self.acquire_lease(company, entity, holder, ttl_seconds)
+
     def release_lease(self, company: int, entity: str, holder: str) -> bool:
         """Give the lease back; False if ``holder`` did not hold it (expired and taken over)."""
         stmt = delete(SyncLease).where(SyncLease.company == company, SyncLease.entity == entity,

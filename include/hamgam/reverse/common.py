@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hamgam.entities.base import KEY, SyncContext, content_hashes
+from hamgam.entities.base import CONTENT_HASH, KEY, SyncContext
 from hamgam.transform.numbering import COMPANY_CODE, NumberMismatch, Template
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def record_forward_hash(entity: str, ctx: SyncContext, engine: sa.Engine, ledger
     spec = SPECS[entity]
     prepared = pipeline.prepare_rows(spec, ctx, engine, reader.read_rows(engine, spec.source, ctx.period.id, [row_id]))
     prepared = prepared[prepared[KEY] == key]
-    digests = list(content_hashes(prepared, spec.hash_columns, spec.fingerprint(ctx)))
+    digests = list(prepared[CONTENT_HASH])
     ledger.record_outcome(ctx.company.code, entity, key, status="synced", crm_id=crm_id, crm_number=crm_number,
                           crm_kind=crm_kind, origin=origin,
                           content_hash=pipeline.key_digest(digests) if digests else None)

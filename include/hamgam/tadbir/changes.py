@@ -408,7 +408,6 @@ class _RangeRun:
         from hamgam.entities.base import SyncContext as Ctx
 
         pctx = Ctx(self.ctx.config, self.ctx.company, period)
-        salt = self.spec.fingerprint(pctx)
         todo = sorted(work)
         while todo:
             batch = {todo[0]}
@@ -419,7 +418,7 @@ class _RangeRun:
                     batch |= extra
                     continue
                 sums = self._checksums(period.id, batch, work, current)
-                seen, rows = self._read(pctx, salt, batch)
+                seen, rows = self._read(pctx, batch)
                 extra = self._elsewhere({k: {} for k in seen if k not in old}, period.id, batch)
                 if extra:
                     batch |= extra
@@ -454,7 +453,7 @@ class _RangeRun:
                 sums[r] = found.get(r, (None, None))
         return sums
 
-    def _read(self, pctx: SyncContext, salt: str, batch: set[int]) -> tuple[dict[str, Any], int]:
+    def _read(self, pctx: SyncContext, batch: set[int]) -> tuple[dict[str, Any], int]:
         from hamgam import pipeline
 
         assert pctx.period is not None
@@ -464,7 +463,7 @@ class _RangeRun:
             for chunk in reader.read_range(self.engine, self.spec.source, pctx.period.id, first * self.size,
                                            (last + 1) * self.size, self.ctx.config.sync.chunk_size):
                 rows += len(chunk)
-                pipeline.collect_seen(self.spec, pctx, self.engine, chunk, salt, seen)
+                pipeline.collect_seen(self.spec, pctx, self.engine, chunk, seen)
         return seen, rows
 
     def _diff(self, period: int, batch: set[int], sums: dict[int, Checksum], old: dict[str, Any],

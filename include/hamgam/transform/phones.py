@@ -180,13 +180,28 @@ def phones_of_customer(
     PhoneNo is a "موبایل"); every number from ``fax_no`` is a "فکس". Order: phone_no, mobile_no, fax_no,
     each in text order; a repeated (phoneType, phoneNumber) is kept once, so a number that is both
     phone and fax keeps both entries. Exactly one entry is the default when the list is not empty: the
-    first mobile, else the first landline, else the first fax. Unparseable pieces are dropped (call
-    :func:`split_phones` to report them).
+    first mobile, else the first landline, else the first fax. Unparseable pieces are dropped (see
+    :func:`customer_phones` for them).
     """
+    return customer_phones(phone_no, mobile_no, fax_no, area_code=area_code)[0]
+
+
+def customer_phones(
+    phone_no: object,
+    mobile_no: object,
+    fax_no: object,
+    *,
+    area_code: str | None = None,
+) -> tuple[list[dict[str, object]], list[str]]:
+    """``(contacts, invalid)``: the CRM phone contacts of a Tadbir customer (:func:`phones_of_customer`) and
+    the pieces of its three fields that are not phone numbers, each field split once."""
     contacts: list[dict[str, object]] = []
+    invalid: list[str] = []
     seen: set[tuple[str, str]] = set()
     for value, is_fax in ((phone_no, False), (mobile_no, False), (fax_no, True)):
-        for phone in split_phones(value, area_code=area_code).phones:
+        split = split_phones(value, area_code=area_code)
+        invalid += split.invalid
+        for phone in split.phones:
             kind = FAX if is_fax else MOBILE if phone.kind == "mobile" else LANDLINE
             key = (kind, phone.number)
             if key not in seen:
@@ -197,4 +212,4 @@ def phones_of_customer(
         if first is not None:
             first["default"] = True
             break
-    return contacts
+    return contacts, invalid
