@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
 
-.PHONY: setup demo backfill-demo bench bench-freshness test test-slow test-fast chaos lint lock up airflow airflow-init clean
+.PHONY: setup demo backfill-demo bench bench-freshness bench-no-change test test-slow test-fast chaos lint lock up airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -24,11 +24,14 @@ demo: setup  ## demo Tadbir data -> local Payamgostar sandbox through the identi
 backfill-demo: setup  ## fiscal years 1403 and 1404 backfilled twice through a real Airflow (scheduler, API server) over the demo data
 	$(PY) -m hamgam.backfill_demo
 
-bench: setup  ## hamgam's load against a raw client (one create call per record), same new records and sandbox: identities and sales invoices at 20 and 100 ms per call, 4 and 16 workers; prints `ratio <entity> <latency> ms <workers> workers <hamgam/raw>` lines, appends to benchmarks/RESULTS.md (about 7 min)
+bench: setup  ## hamgam's load against a raw client (one create call per record), same new records and sandbox: identities and sales invoices at 20 and 100 ms per call, 4 and 16 workers; prints `ratio <entity> <latency> ms <workers> workers <hamgam/raw>` lines, appends to benchmarks/RESULTS.md (about 5 min)
 	$(PY) benchmarks/bench_load.py --entities identities sales_invoices --latencies 20 100 --workers 4 16 --repeat 3 --record $(BENCH_ARGS)
 
 bench-freshness: setup  ## commit in Tadbir -> record in the CRM under a real Airflow (event-driven runs): the demo Tadbir on SQLite, then on the local PostgreSQL
 	$(PY) benchmarks/bench_freshness.py $(BENCH_ARGS)
+
+bench-no-change: setup  ## a run with nothing to sync under a real Airflow, split into Airflow's own time and hamgam's work (about 4 min)
+	$(PY) benchmarks/bench_no_change.py --record $(BENCH_ARGS)
 
 test: setup  ## the suite but the tests marked slow (PostgreSQL tests skip when no server answers at 127.0.0.1:5432)
 	$(PY) -m pytest -m "not slow"
