@@ -38,6 +38,7 @@ import psutil
 import requests
 import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
+from results import add_table
 
 from hamgam import pipeline
 from hamgam.config import HamgamConfig, parse_config
@@ -50,7 +51,6 @@ from hamgam.validate import validate_frame
 from pg_sandbox.testing import RunningSandbox, run_sandbox
 from tadbir_demo import build_demo
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 COMPANY = 100
 ENTITIES = ("identities", "sales_invoices")
 # the demo's fiscal years: ten for sales invoices, so that their customers (and the set-up) stay few
@@ -382,18 +382,8 @@ SECTION_INTRO = ("One create call per new record on a thread pool (raw) against 
 
 
 def record(results: list[Result], heading: str) -> None:
-    table = (f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {heading}\n\n"
-             + TABLE_HEADER + "".join(map(table_row, results)))
-    RESULTS.write_text(with_table(RESULTS.read_text(encoding="utf-8"), table), encoding="utf-8")
-
-
-def with_table(text: str, table: str) -> str:
-    """`text` (RESULTS.md) with `table` at the end of this benchmark's section, made when missing."""
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{SECTION_INTRO}"
-    end = text.find("\n## ", text.index(SECTION) + len(SECTION))
-    end = len(text) if end < 0 else end
-    return text[:end].rstrip("\n") + "\n\n" + table + text[end:]
+    add_table(SECTION, SECTION_INTRO, f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {heading}\n\n"
+              + TABLE_HEADER + "".join(map(table_row, results)))
 
 
 def parse_args() -> argparse.Namespace:

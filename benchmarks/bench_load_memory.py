@@ -19,7 +19,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from results import add_table
+
 CUSTOMERS_PER_SCALE = 110
 CHILD = r'''
 import json, resource, sys, time
@@ -98,16 +99,13 @@ def main() -> None:
         rows.append(f"| {result['records']} | {result['created']} | {result['seconds']} | {result['before_mb']} | "
                     f"{result['peak_mb']} | {result['child_peak_mb']} |\n")
     if args.record:
-        text = RESULTS.read_text(encoding="utf-8").rstrip("\n")
-        header = "## Load memory (benchmarks/bench_load_memory.py)"
-        if header not in text:
-            text += (f"\n\n{header}\n\nIdentities, new records after adoption (one create each), sandbox without "
-                     "latency, 16 workers; `pipeline.load` alone in a child process, its peak RSS (VmHWM) before "
-                     "and after the load.")
-        table = (f"\n\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n| records | created | load s | peak RSS before "
-                 "the load MB | peak RSS MB | preparing process peak RSS MB (shared pages included) |\n"
-                 "|---|---|---|---|---|---|\n" + "".join(rows))
-        RESULTS.write_text(text + table.rstrip("\n") + "\n", encoding="utf-8")
+        add_table("## Load memory (benchmarks/bench_load_memory.py)",
+                  "Identities, new records after adoption (one create each), sandbox without latency, 16 workers; "
+                  "`pipeline.load` alone in a child process, its peak RSS (VmHWM) before and after the load.",
+                  f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n| records | created | load s | peak RSS before "
+                  "the load MB | peak RSS MB | preparing process peak RSS MB (shared pages included) |\n"
+                  "|---|---|---|---|---|---|\n" + "".join(rows))
+
 
 if __name__ == "__main__":
     main()

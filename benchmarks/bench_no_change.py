@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from results import add_table
+
 from hamgam_dev.freshness import COMPANIES, ENTITIES, FORWARD, FreshnessError, _when, event_world
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## A run with nothing to sync (benchmarks/bench_no_change.py)"
 
 
@@ -170,18 +171,14 @@ def split_line(mode: str, by_entity: dict[str, dict[str, float]]) -> str:
             f"(median DAG of {len(by_entity)})")
 
 
+INTRO = ("Every forward DAG triggered by hand with nothing changed in Tadbir, under a real Airflow (warm "
+         "LocalExecutor, 2 companies: each DAG runs detect and load per company, then report); hamgam's work = "
+         "the same task functions called in one warm process, and in a new one. Medians over the rounds.\n")
+
+
 def record(table: str, rounds: int) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    if SECTION not in text:
-        text = (text.rstrip("\n") + f"\n\n{SECTION}\n\nEvery forward DAG triggered by hand with nothing changed "
-                "in Tadbir, under a real Airflow (warm LocalExecutor, 2 companies: each DAG runs detect and load "
-                "per company, then report); hamgam's work = the same task functions called in one warm process. "
-                "Medians over the rounds.\n")
-    heading = (f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {rounds} rounds of each, the demo Tadbir on "
-               "SQLite\n\n")
-    end = text.find("\n## ", text.index(SECTION) + len(SECTION))
-    end = len(text) if end < 0 else end
-    RESULTS.write_text(text[:end].rstrip("\n") + "\n\n" + heading + table + text[end:], encoding="utf-8")
+    add_table(SECTION, INTRO, f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {rounds} rounds of each, the demo "
+                              f"Tadbir on SQLite\n\n{table}")
 
 
 def main() -> int:
