@@ -9,7 +9,7 @@ import pendulum
 from airflow.sdk import DAG, Param, TriggerRule, dag, get_current_context, task, task_group
 
 from hamgam.config import HamgamConfig
-from hamgam.entities import SPECS
+from hamgam.entities import SPECS, layers
 
 CRM_POOL = "payamgostar_api"  # bounds concurrent CRM work across all DAGs
 
@@ -33,8 +33,9 @@ def default_args(config: HamgamConfig) -> dict[str, Any]:
 FULL_RESYNC = Param(False, type="boolean", description="Send every record again, changed or not ('transfer all').")
 ALLOW_MASS_DELETE = Param(False, type="boolean", description="Confirm deleting more than sync.max_delete_share "
                                                              "of the synced records in one run.")
-# the backfill DAG runs entities in these layers: what a document names is in the CRM before it
-LAYERS = (("identities", "products"), ("quotes", "sales_invoices", "receipts", "payments"), ("sales_returns",))
+# the backfill DAG runs entities in these layers, derived from the specs' references: what a document names
+# is in the CRM before it
+LAYERS = layers(SPECS)
 
 
 def _holder(context: Any) -> str:
