@@ -11,8 +11,9 @@ earlier chunk's last calls free them (one pool per client: the CRM never sees mo
 calls at once). ``check`` runs right before a chunk's first call (a load checks that it still holds its
 lease): a try that lost its lease finishes the calls it had started and starts no others (a check that
 passed within ``CHECK_EVERY`` stands: the pool's threads do not each ask the ledger before every call). At
-most two chunks are outstanding. The answers are settled in the caller's thread (``settle``): those that have arrived each
-time a chunk is sent, as they come while it waits for a chunk, and all of them by ``finish``. A caller that
+most two chunks are outstanding. The answers are settled in the caller's thread (``settle``): those that
+have arrived each time a chunk is sent, as they come while it waits for a chunk, and all of them by
+``finish``. A caller that
 prepares chunks in its own thread settles nothing meanwhile, so answers of two chunks could wait for it: it
 asks for no overlap (``overlap=False``), one chunk at a time, as a load that prepares in its own process
 does (``hamgam.preparer``: the load's thread then mostly waits, and settles as answers come).

@@ -408,12 +408,12 @@ def _heap_frozen() -> Iterator[None]:
     full passes while it runs (``gc.freeze``). Each full pass over them holds the GIL ~0.2 s, stalling every
     CRM call in flight; a forked preparing process also leaves their pages shared. Given back to the
     collector after the load, unless someone had frozen objects before (then they stay as they found them)."""
-    thawed = gc.get_freeze_count() == 0
+    none_frozen_before = gc.get_freeze_count() == 0
     gc.freeze()
     try:
         yield
     finally:
-        if thawed:
+        if none_frozen_before:
             gc.unfreeze()
 
 
@@ -634,7 +634,7 @@ def _set_aside_invalid(spec: EntitySpec, ctx: SyncContext, prepared: pd.DataFram
             f"{spec.name} company {company}: {len(rows_of)} of {prepared[KEY].nunique()} records in a batch "
             f"failed validation (more than {ctx.config.sync.max_bad_share:.0%}); the batch was not loaded. "
             f"Most common: " + "; ".join(f"{reason} ×{n}" for reason, n in top))
-    return prepared.drop(index=outcome.failed_index())
+    return prepared.drop(index=failed)
 
 
 def _outcome_batch(ledger: Ledger, ctx: SyncContext, spec: EntitySpec) -> OutcomeBatch:

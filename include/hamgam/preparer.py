@@ -6,17 +6,16 @@ On its own it cannot use a second core, so at a fast CRM the preparation, not th
 ``Preparer`` forks one child process for a load of at least ``sync.prepare_process_from`` queued records; the
 child runs ``pipeline.prepare_chunk`` for the next chunk while the parent sends the current one (the first
 chunk is prepared in the parent, ``submit(here=True)``, while the child prepares the second, so the CRM's
-first calls do not wait for the child). It has no
-side effects (it reads Tadbir and computes), so a child that dies costs nothing but time: its chunk is
-prepared again in this process, and so is the rest of the load. A smaller load, a process that may not fork
-(a daemonic worker), or ``prepare_process_from: null`` prepares in this process as before, one chunk at a
-time when it is needed.
+first calls do not wait for the child). It has no side effects (it reads Tadbir and computes), so a child
+that dies costs nothing but time: its chunk is prepared again in this process, and so is the rest of the
+load. A smaller load, a process that may not fork (a daemonic worker), or ``prepare_process_from: null``
+prepares in this process as before, one chunk at a time when it is needed.
 
 The child is forked, not spawned: it starts at once with what this process has imported and the load's
 context (GX is imported and the entity's suite built before the fork, ``validate.warm``, so that the two
-processes do not each pay for it); the Tadbir engine's pooled connections are left to the parent (``dispose(close=False)``)
-and the child opens its own. Its log records are handed to the parent's loggers through a queue, so task
-logs stay whole.
+processes do not each pay for it); the Tadbir engine's pooled connections are left to the parent
+(``dispose(close=False)``) and the child opens its own. Its log records are handed to the parent's loggers
+through a queue, so task logs stay whole.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def warm(checks_by_suite: dict[str, tuple[Check, ...]]) -> None:
     validates at once. GX stays the engine: the same suites run, only earlier. Nothing to do when every
     suite was built in this process before. Never raises."""
     with _lock:
-        if all((name, repr(checks)) in _validators for name, checks in checks_by_suite.items() if checks):
+        if all(_suite_key(name, checks) in _validators for name, checks in checks_by_suite.items() if checks):
             return
     try:
         import pandas as pd
@@ -96,11 +96,15 @@ def warm(checks_by_suite: dict[str, tuple[Check, ...]]) -> None:
 _validators: dict[tuple[str, str], tuple[Any, dict[tuple[str, str], Check]]] = {}
 
 
+def _suite_key(suite_name: str, checks: tuple[Check, ...]) -> tuple[str, str]:
+    return suite_name, repr(checks)  # Check holds a dict, so it is not hashable itself
+
+
 def _validation_definition(suite_name: str, checks: tuple[Check, ...]
                            ) -> tuple[Any, dict[tuple[str, str], Check]]:
     """One ephemeral GX context and validation definition per suite, built once per process; also
     each check by the (expectation type, column) that GX reports it under."""
-    key = (suite_name, repr(checks))  # Check holds a dict, so it is not hashable itself
+    key = _suite_key(suite_name, checks)
     with _lock:
         if key in _validators:
             return _validators[key]
