@@ -9,15 +9,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "hamgam.yaml"
-ENTITIES = ("identities", "products", "quotes", "sales_invoices", "sales_returns", "receipts", "payments")
-DOCUMENT_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(AN)}"  # the vendor's Tadbir template
-TREASURY_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(FP:6)}-{*(AN)}"
 # how detection finds what changed in Tadbir (README "Change capture"): checksums the database computes per key
 # range (read-only, the default), the full hash diff of the scope (the ground truth), or SQL Server Change Tracking
 ChangeCapture = Literal["checksum", "scan", "change_tracking"]
@@ -29,6 +26,23 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EntitySettings(_Strict):
+    """Base of one entity's own settings: its switches, numbering template and CRM type codes. The spec
+    carries the defaults (``EntitySpec.settings``); the file's top-level section named after the spec
+    overrides them, field by field (``sales_invoices: {type_code: SI_5}``)."""
+
+
+Settings = TypeVar("Settings", bound=EntitySettings)
+
+
+def _registry() -> dict[str, EntitySettings]:
+    """Each entity's default settings, by spec name. The registry imports this module, so it is read when
+    settings are validated, not when this module is imported."""
+    from hamgam.entities import SPECS
+
+    return {name: spec.settings for name, spec in SPECS.items()}
 
 
 class CompanyConfig(_Strict):
@@ -48,53 +62,14 @@ class CompanyConfig(_Strict):
     @field_validator("entities")
     @classmethod
     def _known_entities(cls, value: dict[str, bool]) -> dict[str, bool]:
-        unknown = sorted(set(value) - set(ENTITIES))
+        known = list(_registry())
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown entities {unknown}; known: {list(ENTITIES)}")
+            raise ValueError(f"unknown entities {unknown}; known: {known}")
         return value
 
     def syncs(self, entity: str) -> bool:
         return self.enabled and self.entities.get(entity, True)
-
-
-class IdentitiesConfig(_Strict):
-    kind_policy: Literal["organization", "by_register_code"] = "by_register_code"
-    customer_number_template: str = "{companyCode}-{*(AN)}"
-    person_type_code: str = "person"
-    organization_type_code: str = "organization"
-    category_key: str | None = None
-    transfer_address: bool = True
-
-
-class ProductsConfig(_Strict):
-    code_format: str = Field(default="{company}-{code}", description="CRM product code; {company} and {code}")
-    crm_units: list[str] = Field(default_factory=list, description="Unit names the CRM has; others are not sent")
-    sellable: bool = True
-
-    @field_validator("code_format")
-    @classmethod
-    def _has_code(cls, value: str) -> str:
-        if "{code}" not in value:
-            raise ValueError("code_format must contain {code}")
-        return value
-
-
-class DocumentConfig(_Strict):
-    number_template: str = DOCUMENT_NUMBER_TEMPLATE
-    type_code: str  # the CRM subtype (user key) documents are created under
-
-    @field_validator("number_template")
-    @classmethod
-    def _valid_template(cls, value: str) -> str:
-        from hamgam.transform.numbering import Template, TemplateError
-
-        try:
-            template = Template.parse(value)
-        except TemplateError as exc:
-            raise ValueError(str(exc)) from exc
-        if "AN" not in template.names:
-            raise ValueError("a document number template needs an {*(AN)} token for the Tadbir number")
-        return value
 
 
 class ReverseIdentitiesConfig(_Strict):
@@ -205,19 +180,48 @@ class AlertsConfig(_Strict):
 
 
 class HamgamConfig(_Strict):
+    """The settings file. Besides the fields below, one top-level section per entity, named after its spec
+    (``identities``, ``sales_invoices`` ...) and validated by that spec's settings model: every entity has
+    its settings whether the file names it or not, and a section no spec owns is an error."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # the entity sections, validated below
+
     companies: list[CompanyConfig]
     fiscal_year_start_month: int = Field(default=1, ge=1, le=12, description="Jalali month a fiscal year starts")
-    identities: IdentitiesConfig = IdentitiesConfig()
-    products: ProductsConfig = ProductsConfig()
-    quotes: DocumentConfig = DocumentConfig(type_code="quote")
-    sales_invoices: DocumentConfig = DocumentConfig(type_code="sales_invoice")
-    sales_returns: DocumentConfig = DocumentConfig(type_code="sales_return")
-    receipts: DocumentConfig = DocumentConfig(type_code="receipt", number_template=TREASURY_NUMBER_TEMPLATE)
-    payments: DocumentConfig = DocumentConfig(type_code="payment", number_template=TREASURY_NUMBER_TEMPLATE)
     sync: SyncConfig = SyncConfig()
     alerts: AlertsConfig = AlertsConfig()
     limits: LimitsConfig = LimitsConfig()
     reverse: ReverseConfig = ReverseConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entity_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        defaults = _registry()
+        unknown = sorted(set(data) - set(cls.model_fields) - set(defaults))
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}; entity sections: {list(defaults)}")
+        out = dict(data)
+        for name, default in defaults.items():
+            given = out.get(name)
+            if isinstance(given, type(default)):
+                continue
+            if given is not None and not isinstance(given, dict):
+                raise ValueError(f"{name}: a mapping of settings is expected, not {type(given).__name__}")
+            try:
+                out[name] = type(default).model_validate({**default.model_dump(), **(given or {})})
+            except ValidationError as exc:
+                raise ValueError("; ".join(f"{'.'.join(str(p) for p in (name, *err['loc']))}: {err['msg']}"
+                                           for err in exc.errors())) from None
+        return out
+
+    def entity_settings(self, name: str, kind: type[Settings]) -> Settings:
+        """Entity ``name``'s settings, checked to be a ``kind`` (what its spec module reads them as)."""
+        value = (self.model_extra or {}).get(name)
+        if not isinstance(value, kind):
+            raise ConfigError(f"entity {name!r} has no {kind.__name__} settings (known: {list(self.model_extra or {})})")
+        return value
 
     @model_validator(mode="after")
     def _companies_consistent(self) -> HamgamConfig:

@@ -10,6 +10,7 @@ from airflow.sdk import DAG, Param, TriggerRule, dag, get_current_context, task,
 
 from hamgam.config import HamgamConfig
 from hamgam.entities import SPECS, layers
+from hamgam.reverse.specs import REVERSE_SPECS
 
 CRM_POOL = "payamgostar_api"  # bounds concurrent CRM work across all DAGs
 
@@ -257,7 +258,7 @@ green run also proves the CRM holds what Tadbir holds. Schedule: `{config.sync.r
     return drift_report()
 
 
-REVERSE_DAGS = {"customer": "payamgostar_to_tadbir__identities", "salequote": "payamgostar_to_tadbir__quotes"}
+REVERSE_DAGS = {source: spec.dag_id for source, spec in REVERSE_SPECS.items()}  # webhook source -> DAG id
 
 
 def reverse_dag(source: str, config: HamgamConfig) -> DAG:
@@ -268,7 +269,7 @@ def reverse_dag(source: str, config: HamgamConfig) -> DAG:
     from hamgam.webapp.events import ASSET_URIS as REVERSE_ASSETS  # the web app emits these on each webhook
 
     dag_id = REVERSE_DAGS[source]
-    what = "identities" if source == "customer" else "quotes"
+    what = REVERSE_SPECS[source].name
     asset = Asset(REVERSE_ASSETS[source])
     schedule: Any = [asset]
     if config.reverse.sweep_schedule:

@@ -28,10 +28,11 @@ from urllib.parse import quote
 import sqlalchemy as sa
 import yaml
 
-from hamgam.config import ENTITIES
 from hamgam.devenv import ROOT, airflow_env
+from hamgam.entities import SPECS
 from hamgam.tadbir import schema
 
+ENTITIES = tuple(SPECS)  # dependency order
 FORWARD = {entity: f"tadbir_to_payamgostar__{entity}" for entity in ENTITIES}
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"

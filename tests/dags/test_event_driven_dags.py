@@ -11,9 +11,11 @@ import sys
 import pytest
 import yaml
 
-from hamgam.config import ENTITIES, parse_config
+from hamgam.config import parse_config
 from hamgam.devenv import ROOT
+from hamgam.entities import SPECS
 
+ENTITIES = tuple(SPECS)
 FORWARD = [f"tadbir_to_payamgostar__{e}" for e in ENTITIES]
 
 

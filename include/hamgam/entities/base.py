@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard
 
-from hamgam.config import CompanyConfig, HamgamConfig
+from hamgam.config import CompanyConfig, EntitySettings, HamgamConfig
 from hamgam.tadbir.reader import FiscalPeriod, Source
 from hamgam.validate import Check
 
@@ -63,14 +63,27 @@ class CrmTarget(Protocol):
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome: ...
 
 
-def in_crm(known: RecordState | None) -> bool:
+class InCrm(Protocol):
+    """A record state the ledger knows the CRM to hold: its id is set (what ``in_crm`` narrows to)."""
+
+    @property
+    def crm_id(self) -> str: ...
+    @property
+    def crm_number(self) -> str | None: ...
+    @property
+    def crm_kind(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+def in_crm(known: RecordState | None) -> TypeGuard[InCrm]:
     """The ledger knows the CRM to hold this record (its id, and not deleted since)."""
     return known is not None and bool(known.crm_id) and known.status != "deleted"
 
 
-def stored_in_crm(known: RecordState | None, item: LoadItem) -> bool:
+def stored_in_crm(known: RecordState | None, item: LoadItem) -> TypeGuard[InCrm]:
     """The CRM holds this record under the id the ledger stored, with the number (or code) it has now."""
-    return in_crm(known) and known.crm_number == item.number
+    return known is not None and in_crm(known) and known.crm_number == item.number
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,9 @@ class EntitySpec:
     # who owns a record (system of record, "edits only from the side that created it"): a reason when a
     # Tadbir change must not reach the CRM (a new record is then recorded as skipped), else None
     admit: Callable[[SyncContext, RecordState | None], str | None] | None = None
+    # the entity's own settings with their defaults: the settings file's section named after the spec
+    # overrides them (``HamgamConfig.entity_settings``), validated when the file is read (DAG parse)
+    settings: EntitySettings = field(default_factory=EntitySettings)
 
     @property
     def dag_id(self) -> str:
@@ -157,8 +173,7 @@ class EntitySpec:
     def fingerprint(self, ctx: SyncContext) -> str:
         """Mapping settings that change payloads; part of every content hash. Field limits count only once
         they differ from the defaults, so records hashed before limits existed stay in step."""
-        section = getattr(ctx.config, self.name, None)
-        settings = section.model_dump_json() if section is not None else ""
+        settings = ctx.config.entity_settings(self.name, EntitySettings).model_dump_json()
         limits = ctx.config.limits
         if limits != type(limits)():
             settings += f":limits:{limits.model_dump_json()}"

@@ -14,13 +14,16 @@ total = Amount × UnitPrice, discount = Remainder, VAT = T1, toll = T2; header a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic import field_validator
 
+from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
     CONTENT_HASH,
     DISPLAY,
@@ -43,6 +46,7 @@ from hamgam.entities.base import (
     stored_in_crm,
 )
 from hamgam.entities.products import crm_product_code
+from hamgam.payamgostar import documents as crm
 from hamgam.payamgostar.errors import NotFound, RecordRejected
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
@@ -59,15 +63,55 @@ if TYPE_CHECKING:
 
 QUOTE, SALES_INVOICE, SALES_RETURN = 4, 1, 3
 SELLER_PROPERTY = "SellerName"  # the CRM extended property (user key) that carries the Tadbir seller
+DOCUMENT_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(AN)}"  # the vendor's Tadbir template
 
 
-def _header_query(factor_type: int) -> sa.Subquery:
+class DocumentSettings(EntitySettings):
+    """A document entity's section of the settings file (``sales_invoices: {type_code: ...}``)."""
+
+    number_template: str = DOCUMENT_NUMBER_TEMPLATE
+    type_code: str  # the CRM subtype (user key) documents are created under
+
+    @field_validator("number_template")
+    @classmethod
+    def _valid_template(cls, value: str) -> str:
+        from hamgam.transform.numbering import TemplateError
+
+        try:
+            template = Template.parse(value)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from exc
+        if "AN" not in template.names:
+            raise ValueError("a document number template needs an {*(AN)} token for the Tadbir number")
+        return value
+
+
+def settings(config: HamgamConfig, entity: str) -> DocumentSettings:
+    """The settings of document entity ``entity`` (quotes, sales_invoices, receipts ...)."""
+    return config.entity_settings(entity, DocumentSettings)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What a return names through Tadbir's ``SPReference``: a document of ``entity`` (``FactorType``)."""
+
+    entity: str
+    factor_type: int
+    label: str  # "sales invoice" in messages
+
+
+# documents that return nothing still read the sales invoice ``SPReference`` may name: its key and number
+# have always been part of their content hash
+NO_ORIGIN = Origin("sales_invoices", SALES_INVOICE, "sales invoice")
+
+
+def _header_query(factor_type: int, origin_type: int) -> sa.Subquery:
     f, c, b = schema.sp_factor.alias("f"), schema.customer.alias("c"), schema.broker.alias("b")
     origin = schema.sp_factor.alias("origin")  # the invoice a return names
     joined = (f.outerjoin(c, (c.c.Id == f.c.CustomerId) & (c.c.FPId == f.c.FPId))
               .outerjoin(b, (b.c.Id == f.c.BrokerId) & (b.c.FPId == f.c.FPId))
               .outerjoin(origin, (origin.c.Id == f.c.SPReference) & (origin.c.FPId == f.c.FPId)
-                         & (origin.c.FactorType == SALES_INVOICE)))
+                         & (origin.c.FactorType == origin_type)))
     return (sa.select(f.c.Id, f.c.FPId, f.c.FactorNo, f.c.SPDate, f.c.Cancelled, f.c.CustomerId, f.c.BrokerId,
                       f.c.SPReference, f.c.Total, f.c.Discount, f.c.Expense, f.c.SPDesc,
                       c.c.Id.label("CustomerRowId"), c.c.SubscriptionNo.label("CustomerCode"),
@@ -91,7 +135,7 @@ def _lines_query() -> sa.Subquery:
 LINES = Lines(QueryRef("__SPArticle__", _lines_query), parent_column="SPId")
 
 
-def _checks(factor_type: int) -> tuple[Check, ...]:
+def _checks(origin: Origin | None) -> tuple[Check, ...]:
     checks = [
         *ROW_CHECKS,
         Check("ExpectColumnValuesToBeInSet", "customer_ok", "customer not found in Tadbir",
@@ -109,9 +153,9 @@ def _checks(factor_type: int) -> tuple[Check, ...]:
         Check("ExpectColumnValuesToBeInSet", "number_ok", "the number does not fit the numbering template",
               {"value_set": [True]}, value_column="factor_no"),
     ]
-    if factor_type == SALES_RETURN:
+    if origin is not None:
         checks.append(Check("ExpectColumnValuesToBeInSet", "origin_ok",
-                            "the returned sales invoice is not in Tadbir", {"value_set": [True]},
+                            f"the returned {origin.label} is not in Tadbir", {"value_set": [True]},
                             value_column="origin_id"))
     return tuple(checks)
 
@@ -236,7 +280,9 @@ def _lines_by_document(lines: pd.DataFrame | None, ctx: SyncContext, tolerance: 
     return out, notes
 
 
-def make_prepare(name: str, factor_type: int):
+def make_prepare(kind: Kind):
+    origin = kind.origin or NO_ORIGIN
+
     def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = None) -> pd.DataFrame:
         import pandas as pd
 
@@ -246,8 +292,8 @@ def make_prepare(name: str, factor_type: int):
         period = ctx.period
         limits = ctx.config.limits
         tolerance = ctx.config.sync.amount_tolerance_rial
-        template = Template.parse(getattr(ctx.config, name).number_template)
-        invoice_template = Template.parse(ctx.config.sales_invoices.number_template)
+        template = Template.parse(settings(ctx.config, kind.name).number_template)
+        origin_template = Template.parse(settings(ctx.config, origin.entity).number_template)
         by_doc, line_notes = _lines_by_document(lines, ctx, tolerance)
         records = []
         for row in records_of(raw):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
@@ -281,7 +327,7 @@ def make_prepare(name: str, factor_type: int):
                 else:
                     origin_key = f"{period.year}/{origin_no or 0}"
                     # its CRM number: a new invoice numbering template re-sends the return too
-                    origin_number = document_number(ctx, invoice_template, origin_no or 0)
+                    origin_number = document_number(ctx, origin_template, origin_no or 0)
             skip = None
             if cells.amount("Cancelled"):
                 skip = "cancelled in Tadbir"
@@ -291,7 +337,7 @@ def make_prepare(name: str, factor_type: int):
                 skip = "has no customer"
             missing = [str(li["merchandise_id"]) for li in doc_lines if not li["product_code"]]
             line_problems = [li["problem"] for li in doc_lines if li["problem"]]
-            seller = normalize_name(row["BrokerName"]) if row["BrokerName"] else None
+            seller = normalize_name(row["BrokerName"]) if kind.seller and row["BrokerName"] else None
             shown_no = factor_no if factor_no is not None else str(row["FactorNo"]).strip()
             records.append({
                 ROW_ID: row_id,
@@ -339,12 +385,21 @@ def make_prepare(name: str, factor_type: int):
 
 # -- payloads ---------------------------------------------------------------------------------------
 
+# (document, ctx, resolved references, kind) -> its CRM payloads by protocol ({"rest": ...} or {"soap": ...})
+PayloadBuilder = Callable[[dict, SyncContext, Refs, "Kind"], dict[str, dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class Kind:
+    """One document type: what tells it apart in Tadbir (``FactorType``) and how the CRM takes it."""
+
     name: str  # entity name
     label: str  # in messages: "sales_invoice 100-1403/123"
     factor_type: int
     subject: str  # the CRM item's subject prefix
+    payload: PayloadBuilder
+    origin: Origin | None = None  # a return: the document it names, which must be in the CRM first
+    seller: bool = True  # Tadbir's seller (broker) goes to the CRM's SellerName property
 
 
 def _percent(part: int, whole: int) -> int:
@@ -364,15 +419,20 @@ def _product_id(line: dict, refs: Refs) -> str:
     return crm_id_of(refs, "products", line["product_code"], "product")
 
 
-def _rest_invoice(doc: dict, ctx: SyncContext, refs: Refs) -> dict[str, Any]:
+def rest_invoice(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, dict[str, Any]]:
+    """An invoice over REST v2 (sales and purchase invoices share the create model, §3.3)."""
+    return {"rest": _rest_invoice(doc, ctx, refs, kind)}
+
+
+def _rest_invoice(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     net = doc["total"] - doc["discount"]
     return {
-        "crmObjectTypeCode": ctx.config.sales_invoices.type_code,
+        "crmObjectTypeCode": settings(ctx.config, kind.name).type_code,
         "identityId": _customer_id(doc, refs),
         "number": doc["number"],
-        "subject": f"فاکتور فروش {doc['number']}",
+        "subject": f"{kind.subject} {doc['number']}",
         "description": doc["description"],
-        "refId": f"tadbir:{ctx.company.code}:sales_invoices:{doc[KEY]}",
+        "refId": f"tadbir:{ctx.company.code}:{kind.name}:{doc[KEY]}",
         "invoiceDate": _iso(doc["doc_date"]),
         "discount": doc["discount"], "vat": doc["vat"], "toll": doc["toll"], "additionalCosts": doc["additions"],
         "totalValue": doc["total"], "vatPercent": _percent(doc["vat"], net), "tollPercent": _percent(doc["toll"], net),
@@ -397,7 +457,7 @@ def _final_value(doc: dict) -> int:
 
 def _soap_header(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     return {
-        "CrmObjectTypeCode": getattr(ctx.config, kind.name).type_code,
+        "CrmObjectTypeCode": settings(ctx.config, kind.name).type_code,
         "ExtendedProperties": [{"UserKey": SELLER_PROPERTY, "Value": doc["seller"]}] if doc["seller"] else None,
         "RefId": f"tadbir:{ctx.company.code}:{kind.name}:{doc[KEY]}",
         "Description": doc["description"],
@@ -406,6 +466,10 @@ def _soap_header(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[st
         "FinalValue": _final_value(doc),
         "Number": doc["number"],
     }
+
+
+def soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, dict[str, Any]]:
+    return {"soap": _soap_quote(doc, ctx, refs, kind)}
 
 
 def _soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
@@ -431,13 +495,19 @@ def _soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str
     }
 
 
+def soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, dict[str, Any]]:
+    """A return over SOAP ``SaveReturnInvoice`` (ReturnInvoiceInfo), naming the document it returns."""
+    return {"soap": _soap_return(doc, ctx, refs, kind)}
+
+
 def _soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     net = doc["total"] - doc["discount"]
-    origin = refs.get("sales_invoices", {}).get(doc["origin_key"]) if doc["origin_key"] else None
+    named = kind.origin or NO_ORIGIN
+    origin = refs.get(named.entity, {}).get(doc["origin_key"]) if doc["origin_key"] else None
     related = None
     if origin is not None:
         related = {"RelatedInvoiceId": origin.crm_id, "RelatedInvoiceNumber": origin.crm_number,
-                   "RelatedInvoiceTypeCode": ctx.config.sales_invoices.type_code}
+                   "RelatedInvoiceTypeCode": settings(ctx.config, named.entity).type_code}
     return {
         **_soap_header(doc, ctx, refs, kind),
         "AdditionalCosts": doc["additions"],
@@ -461,12 +531,7 @@ def make_build_items(kind: Kind):
     def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs) -> list[LoadItem]:
         items = []
         for doc in records_of(valid):
-            if kind.factor_type == SALES_INVOICE:
-                payloads = {"rest": _rest_invoice(doc, ctx, refs)}
-            elif kind.factor_type == QUOTE:
-                payloads = {"soap": _soap_quote(doc, ctx, refs, kind)}
-            else:
-                payloads = {"soap": _soap_return(doc, ctx, refs, kind)}
+            payloads = kind.payload(doc, ctx, refs, kind)
             items.append(LoadItem(key=doc[KEY], label=f"{kind.label} {doc['number']}", kind=kind.name,
                                   number=doc["number"], payloads=payloads, content_hash=doc[CONTENT_HASH]))
         return items
@@ -476,50 +541,53 @@ def make_build_items(kind: Kind):
 
 # -- targets ----------------------------------------------------------------------------------------
 
-class RestSalesInvoiceTarget:
-    """Sales invoices over REST v2: known id → update; else adopt the invoice with that number; else create."""
+class RestInvoiceTarget:
+    """Invoices over REST v2: known id → update; else adopt the invoice with that number; else create."""
+
+    def __init__(self, api: crm.RestBillable, label: str) -> None:
+        self.api, self.label = api, label
 
     def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
                look_first: bool = True) -> Outcome:
         payload = item.payloads["rest"]
         type_code = payload["crmObjectTypeCode"]
-        look_first = _retire_renumbered(known, item, lambda: self.delete(client, known)) or look_first
+        look_first = _retire_renumbered(known, item, lambda old: self.delete(client, old)) or look_first
         if stored_in_crm(known, item):
             try:
-                client.update_sales_invoice(known.crm_id, payload, record=item.label)
+                self.api.update(client, known.crm_id, payload, record=item.label)
                 return Outcome("updated", known.crm_id, type_code)
             except NotFound:
                 look_first = True  # deleted in the CRM meanwhile: adopt or create below
         if not look_first:
             try:
-                return Outcome("created", client.create_sales_invoice(payload, record=item.label), type_code)
+                return Outcome("created", self.api.create(client, payload, record=item.label), type_code)
             except RecordRejected:  # the CRM may hold the number already (typed in by hand): adopt that one
-                found = client.find_sales_invoice_by_number(item.number, type_code, record=item.label)
+                found = self.api.find_by_number(client, item.number, type_code, record=item.label)
                 if found is None:
                     raise
         else:
-            found = client.find_sales_invoice_by_number(item.number, type_code, record=item.label)
+            found = self.api.find_by_number(client, item.number, type_code, record=item.label)
         if found is not None:
-            crm_id = found.get("crmId") or found.get("CrmId")
-            client.update_sales_invoice(crm_id, payload, record=item.label)
+            crm_id = found.get("crmId") or found["CrmId"]
+            self.api.update(client, crm_id, payload, record=item.label)
             return Outcome("adopted", crm_id, type_code)
-        return Outcome("created", client.create_sales_invoice(payload, record=item.label), type_code)
+        return Outcome("created", self.api.create(client, payload, record=item.label), type_code)
 
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
         if not known.crm_id:
             return Outcome("gone", None, known.crm_kind)
         try:
-            client.delete_sales_invoice(known.crm_id, record=f"sales_invoice {known.crm_number}")
+            self.api.delete(client, known.crm_id, record=f"{self.label} {known.crm_number}")
         except NotFound:
             return Outcome("gone", known.crm_id, known.crm_kind)
         return Outcome("deleted", known.crm_id, known.crm_kind)
 
 
-def _retire_renumbered(known: RecordState | None, item: LoadItem, delete) -> bool:
+def _retire_renumbered(known: RecordState | None, item: LoadItem, delete: Callable[[RecordState], Outcome]) -> bool:
     """A changed numbering template renumbers a document: the CRM keeps numbers, so the old one goes (True:
     the new number is looked for before it is created, as a retry after a crash would find it there)."""
     if known is not None and known.status == "synced" and known.crm_number and known.crm_number != item.number:
-        delete()
+        delete(known)
         return True
     return False
 
@@ -531,36 +599,36 @@ class SoapDocumentTarget:
     created, after a look for its number with ``look_first``. The ledger keeps the CRM type code as the
     record's kind, which the delete-by-number operations need."""
 
-    def __init__(self, save: str, find: str, delete: str) -> None:
-        self.save, self.find, self.remove = save, find, delete
+    def __init__(self, api: crm.SoapDocument) -> None:
+        self.api = api
 
     def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
                look_first: bool = True) -> Outcome:
         info = dict(item.payloads["soap"])
         type_code = info["CrmObjectTypeCode"]
-        look_first = _retire_renumbered(known, item, lambda: self.delete(client, known)) or look_first
-        save, find = getattr(client, self.save), getattr(client, self.find)
+        look_first = _retire_renumbered(known, item, lambda old: self.delete(client, old)) or look_first
+        api = self.api
         if stored_in_crm(known, item):
             try:
-                save({**info, "CrmId": known.crm_id}, record=item.label)
+                api.save(client, {**info, "CrmId": known.crm_id}, record=item.label)
                 return Outcome("updated", known.crm_id, type_code)
             except RecordRejected:
-                found = find(item.number, type_code, record=item.label)
+                found = api.find_by_number(client, item.number, type_code, record=item.label)
                 if found is not None and found["CrmId"] == known.crm_id:
                     raise
         else:
-            found = find(item.number, type_code, record=item.label) if look_first else None
+            found = api.find_by_number(client, item.number, type_code, record=item.label) if look_first else None
         if found is not None:
-            save({**info, "CrmId": found["CrmId"]}, record=item.label)
+            api.save(client, {**info, "CrmId": found["CrmId"]}, record=item.label)
             return Outcome("adopted", found["CrmId"], type_code)
-        return Outcome("created", save(info, record=item.label), type_code)
+        return Outcome("created", api.save(client, info, record=item.label), type_code)
 
 
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
         if not known.crm_number:
             return Outcome("gone", known.crm_id, known.crm_kind)
-        removed = getattr(client, self.remove)(known.crm_number, known.crm_kind,
-                                               record=f"{known.crm_kind} {known.crm_number}")
+        removed = self.api.delete_by_number(client, known.crm_number, known.crm_kind,
+                                            record=f"{known.crm_kind} {known.crm_number}")
         return Outcome("deleted" if removed else "gone", known.crm_id, known.crm_kind)
 
 
@@ -569,24 +637,26 @@ def created_in_crm(ctx: SyncContext, state: RecordState | None) -> str | None:
     return "created in the CRM, which owns its edits" if state is not None and state.origin == "crm" else None
 
 
-def make_spec(name: str, label: str, factor_type: int, subject: str, target: Any) -> EntitySpec:
-    kind = Kind(name, label, factor_type, subject)
+def make_spec(kind: Kind, target: Any, *, admit: Any = None, settings_default: DocumentSettings) -> EntitySpec:
     references = [Reference("identities", "ref_customer", "customer"),
                   Reference("products", "ref_products", "product")]
-    if factor_type == SALES_RETURN:
-        references.append(Reference("sales_invoices", "ref_origin", "sales invoice"))
-    spec = EntitySpec(
-        name=name, label=label, source=QueryRef("__SPFactor__", lambda: _header_query(factor_type)),
-        hash_columns=HASH_COLUMNS, checks=_checks(factor_type), prepare=make_prepare(name, factor_type),
+    if kind.origin is not None:
+        references.append(Reference(kind.origin.entity, "ref_origin", kind.origin.label))
+    origin_type = (kind.origin or NO_ORIGIN).factor_type
+    return EntitySpec(
+        name=kind.name, label=kind.label,
+        source=QueryRef("__SPFactor__", lambda: _header_query(kind.factor_type, origin_type)),
+        hash_columns=HASH_COLUMNS, checks=_checks(kind.origin), prepare=make_prepare(kind),
         build_items=make_build_items(kind), target=target, scope="fiscal_years", lines=LINES,
-        references=tuple(references), admit=created_in_crm if factor_type == QUOTE else None,
+        references=tuple(references), admit=admit, settings=settings_default,
     )
-    return spec
 
 
-QUOTES = make_spec("quotes", "quote", QUOTE, "پیش‌فاکتور",
-                   SoapDocumentTarget("save_quote", "find_quote_by_number", "delete_quote_by_number"))
-SALES_INVOICES = make_spec("sales_invoices", "sales_invoice", SALES_INVOICE, "فاکتور فروش", RestSalesInvoiceTarget())
-SALES_RETURNS = make_spec("sales_returns", "sales_return", SALES_RETURN, "برگشت از فروش",
-                          SoapDocumentTarget("save_return_invoice", "find_return_invoice_by_number",
-                                             "delete_return_invoice_by_number"))
+QUOTES = make_spec(Kind("quotes", "quote", QUOTE, "پیش‌فاکتور", soap_quote), SoapDocumentTarget(crm.QUOTE),
+                   admit=created_in_crm, settings_default=DocumentSettings(type_code="quote"))
+SALES_INVOICES = make_spec(Kind("sales_invoices", "sales_invoice", SALES_INVOICE, "فاکتور فروش", rest_invoice),
+                           RestInvoiceTarget(crm.SALES_INVOICE, "sales_invoice"),
+                           settings_default=DocumentSettings(type_code="sales_invoice"))
+SALES_RETURNS = make_spec(Kind("sales_returns", "sales_return", SALES_RETURN, "برگشت از فروش", soap_return,
+                               origin=NO_ORIGIN),
+                          SoapDocumentTarget(crm.SALES_RETURN), settings_default=DocumentSettings(type_code="sales_return"))

@@ -7,8 +7,9 @@ phones; person or organization by policy; a kind change made in Tadbir is not ap
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
     CONTENT_HASH,
     DISPLAY,
@@ -36,6 +37,21 @@ if TYPE_CHECKING:
 
     from hamgam.ledger.store import RecordState
     from hamgam.payamgostar.client import PayamgostarClient
+
+class IdentitiesSettings(EntitySettings):
+    """The ``identities`` section of the settings file."""
+
+    kind_policy: Literal["organization", "by_register_code"] = "by_register_code"
+    customer_number_template: str = "{companyCode}-{*(AN)}"
+    person_type_code: str = "person"
+    organization_type_code: str = "organization"
+    category_key: str | None = None
+    transfer_address: bool = True
+
+
+def settings(config: HamgamConfig) -> IdentitiesSettings:
+    return config.entity_settings("identities", IdentitiesSettings)
+
 
 SOURCE = TableRef(
     table="__Customer__",
@@ -125,9 +141,10 @@ def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = No
                                         dtype=object)
     any_phone = frame[list(PHONE_COLUMNS)].notna().any(axis=1)
     frame["phones_ok"] = (frame["phones_invalid"].isna()).where(any_phone, None)
-    frame["kind"] = frame["register_code"].map(lambda c: _kind(c, ctx.config.identities.kind_policy))
+    policy = settings(ctx.config).kind_policy
+    frame["kind"] = frame["register_code"].map(lambda c: _kind(c, policy))
 
-    template = Template.parse(ctx.config.identities.customer_number_template)
+    template = Template.parse(settings(ctx.config).customer_number_template)
 
     def number_of(code: str | None) -> str | None:
         if not code:
@@ -159,7 +176,7 @@ HASH_COLUMNS = ("customer_code", *TEXT_COLUMNS, "register_code", "economic_code"
 
 
 def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]]:
-    settings = ctx.config.identities
+    section = settings(ctx.config)
     code = row["register_code"] or ""
     common: dict[str, Any] = {
         "customerNumber": row["customer_number"],
@@ -168,21 +185,21 @@ def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]
         "email": row["email"],
         "description": row["description"],
         "phoneContacts": row["phone_contacts"],
-        "categories": [{"key": settings.category_key}] if settings.category_key else [],
+        "categories": [{"key": section.category_key}] if section.category_key else [],
         "economicCode": row["economic_code"],
     }
-    if settings.transfer_address and (row["address"] or row["city"] or row["province"]):
+    if section.transfer_address and (row["address"] or row["city"] or row["province"]):
         common["addressContacts"] = [{
             "country": "ایران", "state": row["province"], "city": row["city"], "address": row["address"],
             "zipCode": row["postal_code"], "addressType": "سایر", "default": True,
         }]
     else:
         common["addressContacts"] = []
-    person = {**common, "crmObjectTypeCode": settings.person_type_code,
+    person = {**common, "crmObjectTypeCode": section.person_type_code,
               # legacy Tadbir keeps one Name column: the whole name is the last name, nothing invented
               "firstName": "", "lastName": row["name"],
               "nationalCode": code if len(code) == 10 else None}
-    organization = {**common, "crmObjectTypeCode": settings.organization_type_code,
+    organization = {**common, "crmObjectTypeCode": section.organization_type_code,
                     "nationalCode": code if len(code) == 11 else None,
                     "registerNumber": code if code and len(code) not in (10, 11) else None}
     return {"person": person, "organization": organization}
@@ -261,4 +278,5 @@ IDENTITIES = EntitySpec(
     target=IdentityTarget(),
     sensitive_columns=frozenset({"register_code", "phones_invalid", "phone_text", "mobile_text", "fax_text"}),
     admit=admit,
+    settings=IdentitiesSettings(),
 )

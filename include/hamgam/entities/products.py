@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic import Field, field_validator
 
+from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
     CONTENT_HASH,
     DISPLAY,
@@ -36,14 +38,32 @@ from hamgam.validate import Check
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hamgam.config import HamgamConfig
     from hamgam.ledger.store import RecordState
     from hamgam.payamgostar.client import PayamgostarClient
 
 
+class ProductsSettings(EntitySettings):
+    """The ``products`` section of the settings file."""
+
+    code_format: str = Field(default="{company}-{code}", description="CRM product code; {company} and {code}")
+    crm_units: list[str] = Field(default_factory=list, description="Unit names the CRM has; others are not sent")
+    sellable: bool = True
+
+    @field_validator("code_format")
+    @classmethod
+    def _has_code(cls, value: str) -> str:
+        if "{code}" not in value:
+            raise ValueError("code_format must contain {code}")
+        return value
+
+
+def settings(config: HamgamConfig) -> ProductsSettings:
+    return config.entity_settings("products", ProductsSettings)
+
+
 def crm_product_code(config: HamgamConfig, company: int, code: str) -> str:
     """The product's code in the CRM: several companies may use the same Tadbir codes."""
-    return config.products.code_format.format(company=company, code=code)
+    return settings(config).code_format.format(company=company, code=code)
 
 
 def _query() -> sa.Subquery:
@@ -96,7 +116,7 @@ def prepare(raw: pd.DataFrame, ctx: SyncContext, lines: pd.DataFrame | None = No
     frame.loc[frame["name"] == "", "name"] = None
     frame["description"] = normalize_name_series(raw["MDesc"]).astype(object)
     unit = normalize_name_series(raw["UnitName"].fillna(""))
-    known_units = {u.strip() for u in ctx.config.products.crm_units}
+    known_units = {u.strip() for u in settings(ctx.config).crm_units}
     # carried only when the CRM has a unit of that name (vendor rule); no list configured → carried
     frame["unit"] = unit.astype(object).where((unit.str.len() > 0) & (unit.isin(known_units) | (not known_units)),
                                               None)
@@ -128,7 +148,7 @@ def _product_info(row: dict[str, Any], ctx: SyncContext) -> dict[str, Any]:
         "Name": row["name"],
         "ProductUnitType": row["unit"],
         "RefId": f"tadbir:{ctx.company.code}:product:{row['product_code']}",
-        "Sellable": ctx.config.products.sellable,
+        "Sellable": settings(ctx.config).sellable,
         "Taxable": bool(row["taxable"]),
         "Tollable": bool(row["tollable"]),
         "UnitPrice": int(row["price"]),
@@ -190,4 +210,5 @@ PRODUCTS = EntitySpec(
     prepare=prepare,
     build_items=build_items,
     target=ProductTarget(),
+    settings=ProductsSettings(),
 )

@@ -31,7 +31,8 @@ from hamgam.entities.base import (
     crm_id_of,
     records_of,
 )
-from hamgam.entities.documents import Cells, SoapDocumentTarget, document_number
+from hamgam.entities.documents import Cells, DocumentSettings, SoapDocumentTarget, document_number, settings
+from hamgam.payamgostar import documents as crm
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
 from hamgam.transform.limits import too_long, truncate
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 RECEIPT, PAYMENT = 0, 1
 CASH, CHEQUE = 0, 1
 SETTLED = 1
+TREASURY_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(FP:6)}-{*(AN)}"
 
 
 def _query(kind: int) -> sa.Subquery:
@@ -81,7 +83,7 @@ def make_prepare(name: str):
         assert ctx.period is not None
         period = ctx.period
         limits = ctx.config.limits
-        template = Template.parse(getattr(ctx.config, name).number_template)
+        template = Template.parse(settings(ctx.config, name).number_template)
         records = []
         for row in records_of(raw):  # NULLs as None, never NaN (truthy): a row read alone hashes as among others
             cells = Cells(row)
@@ -129,7 +131,7 @@ def make_prepare(name: str):
 def _payment_info(doc: dict[str, Any], ctx: SyncContext, refs: Refs, name: str, subject: str) -> dict[str, Any]:
     cheque = doc["kind"] == "cheque"
     info = {
-        "CrmObjectTypeCode": getattr(ctx.config, name).type_code,
+        "CrmObjectTypeCode": settings(ctx.config, name).type_code,
         "RefId": f"tadbir:{ctx.company.code}:{name}:{doc[KEY]}",
         "Description": doc["description"],
         "IdentityId": crm_id_of(refs, "identities", doc["ref_customer"][0] if doc["ref_customer"] else None,
@@ -157,11 +159,10 @@ def make_spec(name: str, label: str, kind: int, subject: str, target: SoapDocume
         name=name, label=label, source=QueryRef("__PayReceive__", lambda: _query(kind)),
         hash_columns=HASH_COLUMNS, checks=CHECKS, prepare=make_prepare(name), build_items=build_items,
         target=target, scope="fiscal_years", references=(Reference("identities", "ref_customer", "customer"),),
+        settings=DocumentSettings(type_code=label, number_template=TREASURY_NUMBER_TEMPLATE),
     )
     return spec
 
 
-RECEIPTS = make_spec("receipts", "receipt", RECEIPT, "دریافت",
-                     SoapDocumentTarget("save_payment", "find_receipt_by_number", "delete_receipt_by_number"))
-PAYMENTS = make_spec("payments", "payment", PAYMENT, "پرداخت",
-                     SoapDocumentTarget("save_payment", "find_payment_by_number", "delete_payment_by_number"))
+RECEIPTS = make_spec("receipts", "receipt", RECEIPT, "دریافت", SoapDocumentTarget(crm.RECEIPT))
+PAYMENTS = make_spec("payments", "payment", PAYMENT, "پرداخت", SoapDocumentTarget(crm.PAYMENT))

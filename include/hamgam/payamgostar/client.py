@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,8 +30,23 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 
-from hamgam.payamgostar import soap
+from hamgam.payamgostar import documents, soap
+from hamgam.payamgostar.answers import (
+    BadShape,
+    created_id,
+    found_info,
+    found_page,
+    found_rows,
+    listed,
+    object_answer,
+    only,
+    saved_id,
+    searched_quotes,
+    updated_id,
+    with_type,
+)
 from hamgam.payamgostar.contracts import ENUMS
+from hamgam.payamgostar.documents import AND, EQUALS, REST_DELETE_OPTION
 from hamgam.payamgostar.errors import (
     AuthError,
     GaveUp,
@@ -48,105 +62,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 IDENTITY_KINDS = ("person", "organization")
-EQUALS = 0  # FilterOperators.Equals (§3.6)
-AND = 0  # logical operator And (§3.6)
-REST_DELETE_OPTION = 1  # REST delete `Option`: what GOPG sends, the only evidence of a working value (§3.2)
 # SOAP deleteOption (§5.4): the one name seen on the wire in a SOAP client (OMID), and the plain delete of
 # a document: the children options (AssignChildrenToParent, DeleteChildren, DeletePersons) are for tree
 # objects such as an organization's persons, which documents do not have.
 SOAP_DELETE_OPTION = "DeleteWithHistory"
-SALES_INVOICE = "crmobject/invoice/sales"
 PAYMENT_KINDS = {"receipt": 9, "payment": 23}  # CrmObjectTypes index (§5.1)
 _SKIPPED = object()  # map_concurrent: an item not started because the CRM refused the credentials
-# CRM ids are GUID strings (§3.0; guid in the XSDs), in the canonical 8-4-4-4-12 form the CRM writes
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LOGIN_REFUSALS = {401: "wrong user name or password", 402: "the MobileApp (REST) module is not licensed",
                    403: "too many login attempts; the user is locked out for now"}
-
-
-class BadShape(Exception):
-    """An answer parsed but is not what the call answers; the client raises it as UnexpectedAnswer."""
-
-
-def crm_id_of(value: Any, what: str = "id") -> str:
-    """``value`` when it is a plausible CRM id (a GUID string, not the empty GUID), else BadShape.
-
-    Every id the client hands out (created, saved, updated, found) passes here once, so an HTML page, a
-    cut-off body or an error text can never be stored as a record's id."""
-    if isinstance(value, str) and _GUID.fullmatch(value) and value != soap.ZERO_GUID:
-        return value
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "…"
-    raise BadShape(f"{what} is not a CRM id: {shown}")
-
-
-def _object(answer: Any, what: str = "answer") -> dict[str, Any]:
-    if not isinstance(answer, dict):
-        raise BadShape(f"the {what} is {_json_kind(answer)}, not a JSON object")
-    return answer
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "empty"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
-
-
-def _created_id(answer: Any) -> str:
-    """A REST create's answer, ``{"crmId": "<guid>"}`` (§3.2), or the bare id as a JSON string."""
-    if isinstance(answer, str):
-        return crm_id_of(answer)
-    return crm_id_of(_object(answer).get("crmId"), "crmId")
-
-
-def _updated_id(crm_id: str) -> Callable[[Any], str]:
-    """A REST update answers ``{crmId}`` or nothing; either way the id is the one updated."""
-    def check(answer: Any) -> str:
-        if answer is None or answer == "":
-            return crm_id
-        if isinstance(answer, str):
-            return crm_id_of(answer)
-        found = _object(answer).get("crmId")
-        return crm_id if found is None else crm_id_of(found, "crmId")
-    return check
-
-
-def _found_rows(answer: Any) -> list[dict[str, Any]]:
-    """A REST find's ``{"total": n, "data": [...]}`` (§3.2): the rows, each an object with a CRM id."""
-    body = _object(answer)
-    if "data" not in body:
-        raise BadShape(f"no 'data' in the find answer (keys: {', '.join(sorted(map(str, body))) or 'none'})")
-    rows = body["data"]
-    if rows is None:
-        return []
-    if not isinstance(rows, list):
-        raise BadShape(f"'data' is {_json_kind(rows)}, not a list")
-    out = []
-    for n, row in enumerate(rows):
-        if row is None:
-            continue
-        _object(row, f"row {n}")
-        crm_id_of(row.get("crmId"), f"row {n}'s crmId")
-        out.append(row)
-    total = body.get("total")
-    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
-        raise BadShape(f"'total' is {_json_kind(total)}, not an integer")
-    return out
-
-
-def _found_page(answer: Any) -> tuple[list[dict[str, Any]], int | None]:
-    rows = _found_rows(answer)
-    return rows, answer.get("total")
-
-
-def _listed(answer: Any) -> list[dict[str, Any]]:
-    """identity/search answers a list of objects (§3.5)."""
-    if answer is None:
-        return []
-    if not isinstance(answer, list):
-        raise BadShape(f"the answer is {_json_kind(answer)}, not a list")
-    for n, row in enumerate(answer):
-        _object(row, f"row {n}")
-    return answer
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
@@ -270,7 +193,7 @@ class PayamgostarClient:
                                             endpoint=endpoint, status=response.status_code, body=_excerpt(response))
             raise self._login_refused
         self._raise_for_status(response, endpoint, record=None)
-        data = self._answer(response, endpoint, None, _object)
+        data = self._answer(response, endpoint, None, object_answer)
         token = data.get("accessToken")
         if not token or not isinstance(token, str):
             raise AuthError("login answered without an accessToken", endpoint=endpoint, status=response.status_code)
@@ -458,7 +381,7 @@ class PayamgostarClient:
     def find_identities(self, kind: str, field: str, value: str, *, record: str | None = None) -> list[dict]:
         body = {"queries": [{"logicalOperator": 0, "field": field, "operator": EQUALS, "value": value}],
                 "pageNumber": 1, "pageSize": 50}
-        return self.call(f"crmobject/{self._kind(kind)}/find", body, record=record, expect=_found_rows)
+        return self.call(f"crmobject/{self._kind(kind)}/find", body, record=record, expect=found_rows)
 
     def find_identity_by_customer_number(self, number: str, *, kinds: Iterable[str] = IDENTITY_KINDS,
                                          record: str | None = None) -> tuple[str, dict] | None:
@@ -470,7 +393,7 @@ class PayamgostarClient:
         return None
 
     def get_identity(self, kind: str, crm_id: str, *, record: str | None = None) -> dict:
-        return self.call(f"crmobject/{self._kind(kind)}/get", {"id": crm_id}, record=record, expect=_object)
+        return self.call(f"crmobject/{self._kind(kind)}/get", {"id": crm_id}, record=record, expect=object_answer)
 
     def create_identity(self, kind: str, payload: dict[str, Any], *, record: str | None = None) -> str:
         number = payload.get("customerNumber")
@@ -482,11 +405,11 @@ class PayamgostarClient:
             return found[0]["crmId"] if found else None
 
         return self.call(f"crmobject/{self._kind(kind)}/create", payload, record=record, recover=already_created,
-                         expect=_created_id)
+                         expect=created_id)
 
     def update_identity(self, kind: str, crm_id: str, payload: dict[str, Any], *, record: str | None = None) -> str:
         return self.call(f"crmobject/{self._kind(kind)}/update", {**payload, "crmId": crm_id}, record=record,
-                         expect=_updated_id(crm_id))
+                         expect=updated_id(crm_id))
 
     def delete_identity(self, kind: str, crm_id: str, *, record: str | None = None) -> None:
         self.call(f"crmobject/{self._kind(kind)}/delete", {"Id": crm_id, "Option": REST_DELETE_OPTION},
@@ -497,7 +420,7 @@ class PayamgostarClient:
         page = 0
         while True:
             rows = self.call("crmobject/identity/search", {"pageNumber": page, "pageSize": page_size,
-                                                           "searchTerm": term}, expect=_listed)
+                                                           "searchTerm": term}, expect=listed)
             yield from rows
             if len(rows) < page_size:
                 return
@@ -515,65 +438,50 @@ class PayamgostarClient:
 
         return self._save(lambda recover: self.soap_call("IProduct", "SaveProduct", product=info, record=record,
                                                          recover=recover,
-                                                         expect=_saved_id("IProduct/SaveProduct", record)),
+                                                         expect=saved_id("IProduct/SaveProduct", record)),
                           None if info.get("Id") else already_created, record)
 
     def find_product_by_code(self, code: str, *, group_name: str = "", record: str | None = None) -> dict | None:
         return self.soap_call("IProduct", "FindProductByCode", code=code, groupName=group_name, record=record,
-                              expect=lambda result: _only(result.get("ProductInfoList") or [], "Code", code, "Id",
+                              expect=lambda result: only(result.get("ProductInfoList") or [], "Code", code, "Id",
                                                           record))
 
     def delete_product_by_code(self, code: str, *, group_name: str = "", record: str | None = None) -> bool:
         """True when deleted, False when no product had this code."""
         result = self.soap_call("IProduct", "DeleteProductByCode", code=code, groupName=group_name, record=record)
-        return self._deleted(result, "IProduct/DeleteProductByCode", record,
+        return self.confirm_deleted(result, "IProduct/DeleteProductByCode", record,
                              lambda: self.find_product_by_code(code, group_name=group_name, record=record))
 
-    # -- quotes (SOAP IInvoice with InvoiceType "Quote"; REST has only quote/sales/get) --------
+    # -- documents: the typed operations of ``documents`` (one instance per kind), kept here by name ------
     def save_quote(self, info: dict[str, Any], *, record: str | None = None) -> str:
-        info = _with_type(info, "Quote", index=8)
-        return self._save_billable("IInvoice", "SaveInvoice", "invoiceInfo", info, record,
-                                   lambda number, code: self.find_quote_by_number(number, code, record=record))
+        return documents.QUOTE.save(self, info, record=record)
 
     def find_quote_by_number(self, number: str, type_code: str | None, *,
                              record: str | None = None) -> dict | None:
-        return self.soap_call("IInvoice", "FindInvoiceByNumber", number=number, invoiceType="Quote",
-                              typeCode=type_code, record=record, expect=_found_info("InvoiceInfo", number, record))
+        return documents.QUOTE.find_by_number(self, number, type_code, record=record)
+
+    def delete_quote_by_number(self, number: str, type_code: str | None, *, record: str | None = None) -> bool:
+        return documents.QUOTE.delete_by_number(self, number, type_code, record=record)
 
     def find_quote_by_id(self, crm_id: str, *, record: str | None = None) -> dict | None:
         return self.soap_call("IInvoice", "FindQuoteById", quoteId=crm_id, record=record,
-                              expect=_found_info("InvoiceInfo", None, record))
-
-    def delete_quote_by_number(self, number: str, type_code: str | None, *, record: str | None = None) -> bool:
-        result = self.soap_call("IInvoice", "DeleteInvoiceByNumber", number=number, invoiceType="Quote",
-                                typeCode=type_code, deleteOption=self.delete_option, record=record)
-        return self._deleted(result, "IInvoice/DeleteInvoiceByNumber", record,
-                             lambda: self.find_quote_by_number(number, type_code, record=record))
+                              expect=found_info("InvoiceInfo", None, record))
 
     def get_quote(self, crm_id: str, *, record: str | None = None) -> dict:
         """The quote as REST shows it (§3.4: camelCase, ``quoteDate``, ``details``)."""
-        return self.call("crmobject/quote/sales/get", {"id": crm_id}, record=record, expect=_object)
+        return self.call("crmobject/quote/sales/get", {"id": crm_id}, record=record, expect=object_answer)
 
-    # -- sales returns (SOAP IInvoice) ----------------------------------------------------------
     def save_return_invoice(self, info: dict[str, Any], *, record: str | None = None) -> str:
-        info = _with_type(info, None, index=17)  # ReturnSaleInvoice (§5.1)
-        return self._save_billable("IInvoice", "SaveReturnInvoice", "returnInvoiceInfo", info, record,
-                                   lambda number, code: self.find_return_invoice_by_number(number, code,
-                                                                                           record=record))
+        return documents.SALES_RETURN.save(self, info, record=record)
 
     def find_return_invoice_by_number(self, number: str, type_code: str | None, *,
                                       record: str | None = None) -> dict | None:
-        return self.soap_call("IInvoice", "FindReturnInvoiceByNumber", number=number, typeCode=type_code,
-                              record=record, expect=_found_info("InvoiceInfo", number, record))
+        return documents.SALES_RETURN.find_by_number(self, number, type_code, record=record)
 
     def delete_return_invoice_by_number(self, number: str, type_code: str | None, *,
                                         record: str | None = None) -> bool:
-        result = self.soap_call("IInvoice", "DeleteReturnInvoiceByNumber", number=number, typeCode=type_code,
-                                deleteOption=self.delete_option, record=record)
-        return self._deleted(result, "IInvoice/DeleteReturnInvoiceByNumber", record,
-                             lambda: self.find_return_invoice_by_number(number, type_code, record=record))
+        return documents.SALES_RETURN.delete_by_number(self, number, type_code, record=record)
 
-    # -- receipts and payments (SOAP IPayment; the kind comes from the subtype) ----------------
     def save_payment(self, info: dict[str, Any], *, kind: str | None = None, record: str | None = None) -> str:
         """Save a receipt or a payment (one PaymentInfo, one SavePayment). ``kind`` ("receipt" or
         "payment") sets CrmObjectTypeIndex when missing and picks the finder a retried create uses;
@@ -584,42 +492,51 @@ class PayamgostarClient:
         elif kind not in PAYMENT_KINDS:
             raise ValueError(f"payment kind must be one of {tuple(PAYMENT_KINDS)}, not {kind!r}")
         if kind is not None:
-            info = _with_type(info, None, index=PAYMENT_KINDS[kind])
-        finders = {"receipt": self.find_receipt_by_number, "payment": self.find_payment_by_number}
-        finders = {k: finder for k, finder in finders.items() if kind in (None, k)}
+            info = with_type(info, None, index=PAYMENT_KINDS[kind])
+        kinds = {"receipt": documents.RECEIPT, "payment": documents.PAYMENT}
+        finders = [document.find for k, document in kinds.items() if kind in (None, k)]
 
         def find(number: str, code: str | None) -> dict | None:
-            return next(filter(None, (finder(number, code, record=record) for finder in finders.values())), None)
+            return next(filter(None, (finder(self, number, code, record) for finder in finders)), None)
 
-        return self._save_billable("IPayment", "SavePayment", "paymentInfo", info, record, find)
+        return self.save_billable("IPayment", "SavePayment", "paymentInfo", info, record, find)
 
     def find_receipt_by_number(self, number: str, type_code: str | None = None, *,
                                record: str | None = None) -> dict | None:
-        return self.soap_call("IPayment", "FindReceiptByNumber", number=number, crmObjectTypeCode=type_code,
-                              record=record, expect=_found_info("PaymentInfo", number, record))
+        return documents.RECEIPT.find_by_number(self, number, type_code, record=record)
 
     def find_payment_by_number(self, number: str, type_code: str | None = None, *,
                                record: str | None = None) -> dict | None:
-        return self.soap_call("IPayment", "FindPaymentByNumber", number=number, crmObjectTypeCode=type_code,
-                              record=record, expect=_found_info("PaymentInfo", number, record))
+        return documents.PAYMENT.find_by_number(self, number, type_code, record=record)
 
     def delete_receipt_by_number(self, number: str, type_code: str | None = None, *,
                                  record: str | None = None) -> bool:
         """``type_code`` only narrows the look-up that tells "no such receipt" from a refusal."""
-        result = self.soap_call("IPayment", "DeleteReceiptByNumber", number=number,
-                                deleteOption=self.delete_option, record=record)
-        return self._deleted(result, "IPayment/DeleteReceiptByNumber", record,
-                             lambda: self.find_receipt_by_number(number, type_code, record=record))
+        return documents.RECEIPT.delete_by_number(self, number, type_code, record=record)
 
     def delete_payment_by_number(self, number: str, type_code: str | None = None, *,
                                  record: str | None = None) -> bool:
-        result = self.soap_call("IPayment", "DeletePaymentByNumber", number=number,
-                                deleteOption=self.delete_option, record=record)
-        return self._deleted(result, "IPayment/DeletePaymentByNumber", record,
-                             lambda: self.find_payment_by_number(number, type_code, record=record))
+        return documents.PAYMENT.delete_by_number(self, number, type_code, record=record)
+
+    def find_sales_invoice_by_number(self, number: str, type_code: str | None, *,
+                                     record: str | None = None) -> dict | None:
+        return documents.SALES_INVOICE.find_by_number(self, number, type_code, record=record)
+
+    def get_sales_invoice(self, crm_id: str, *, record: str | None = None) -> dict:
+        return documents.SALES_INVOICE.get(self, crm_id, record=record)
+
+    def create_sales_invoice(self, payload: dict[str, Any], *, record: str | None = None) -> str:
+        return documents.SALES_INVOICE.create(self, payload, record=record)
+
+    def update_sales_invoice(self, crm_id: str, payload: dict[str, Any], *, record: str | None = None) -> str:
+        return documents.SALES_INVOICE.update(self, crm_id, payload, record=record)
+
+    def delete_sales_invoice(self, crm_id: str, *, record: str | None = None) -> None:
+        """Raises NotFound when the CRM holds no invoice with this id."""
+        documents.SALES_INVOICE.delete(self, crm_id, record=record)
 
     # -- SOAP helpers ---------------------------------------------------------------------------
-    def _save_billable(self, service: str, operation: str, param: str, info: dict[str, Any],
+    def save_billable(self, service: str, operation: str, param: str, info: dict[str, Any],
                        record: str | None, find: Callable[[str, str | None], dict | None]) -> str:
         """Save*; a create (no CrmId) that is retried or refused first looks for what it may have made."""
         number, type_code = info.get("Number"), info.get("CrmObjectTypeCode")
@@ -629,7 +546,7 @@ class PayamgostarClient:
             return found["CrmId"] if found else None
 
         return self._save(lambda recover: self.soap_call(service, operation, record=record, recover=recover,
-                                                         expect=_saved_id(f"{service}/{operation}", record),
+                                                         expect=saved_id(f"{service}/{operation}", record),
                                                          **{param: info}),
                           None if info.get("CrmId") else already_created, record)
 
@@ -656,7 +573,7 @@ class PayamgostarClient:
             return crm_id
 
     @staticmethod
-    def _deleted(result: dict[str, Any], endpoint: str, record: str | None,
+    def confirm_deleted(result: dict[str, Any], endpoint: str, record: str | None,
                  find: Callable[[], dict | None]) -> bool:
         """Success → True. Success=false is either "nothing by that key" (→ False) or a refusal (the
         record is still there → RecordRejected); the vendor's wording for either is unknown, so look."""
@@ -666,36 +583,6 @@ class PayamgostarClient:
             return False
         raise RecordRejected(f"the CRM refused to delete it: {result.get('Message') or 'no reason given'}",
                              record=record, endpoint=endpoint, body=result.get("Message"))
-
-    # -- sales invoices (REST v2, §3.1-§3.3; camelCase keys) ------------------------------------
-    def find_sales_invoice_by_number(self, number: str, type_code: str | None, *,
-                                     record: str | None = None) -> dict | None:
-        body = {"typeKey": type_code,
-                "queries": [{"field": "Number", "operator": EQUALS, "value": number, "logicalOperator": AND}],
-                "pageNumber": 1, "pageSize": 2}
-        return self.call(f"{SALES_INVOICE}/find", body, record=record,
-                         expect=lambda answer: _only(_found_rows(answer), "number", number, "crmId", record))
-
-    def get_sales_invoice(self, crm_id: str, *, record: str | None = None) -> dict:
-        return self.call(f"{SALES_INVOICE}/get", {"id": crm_id}, record=record, expect=_object)
-
-    def create_sales_invoice(self, payload: dict[str, Any], *, record: str | None = None) -> str:
-        number, type_code = payload.get("number"), payload.get("crmObjectTypeCode")
-
-        def already_created() -> str | None:
-            found = self.find_sales_invoice_by_number(number, type_code, record=record) if number else None
-            return found["crmId"] if found else None
-
-        return self.call(f"{SALES_INVOICE}/create", payload, record=record, recover=already_created,
-                         expect=_created_id)
-
-    def update_sales_invoice(self, crm_id: str, payload: dict[str, Any], *, record: str | None = None) -> str:
-        return self.call(f"{SALES_INVOICE}/update", {**payload, "crmId": crm_id}, record=record,
-                         expect=_updated_id(crm_id))
-
-    def delete_sales_invoice(self, crm_id: str, *, record: str | None = None) -> None:
-        """Raises NotFound when the CRM holds no invoice with this id."""
-        self.call(f"{SALES_INVOICE}/delete", {"Id": crm_id, "Option": REST_DELETE_OPTION}, record=record)
 
     # -- concurrency ----------------------------------------------------------------------------
     def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T], *, stop: Callable[[], bool] | None = None
@@ -792,7 +679,7 @@ class PayamgostarClient:
                 body = {"queries": [{"logicalOperator": AND, "field": "ModifyDate", "operator": 2, "value": value}],
                         "orders": [{"field": "CreatDate", "order": 0}],
                         "pageNumber": page, "pageSize": page_size}
-                rows, total = self.call(f"crmobject/{kind}/find", body, record=f"{kind} sweep", expect=_found_page)
+                rows, total = self.call(f"crmobject/{kind}/find", body, record=f"{kind} sweep", expect=found_page)
                 for row in rows:
                     yield kind, row
                 if len(rows) < page_size or (isinstance(total, int) and page * page_size >= total):
@@ -808,7 +695,7 @@ class PayamgostarClient:
         ``Number``, ``ModifyDate`` as a datetime ...). ``Success=false`` reads as "none found"."""
         query = f'ModifyDate >= "{self._crm_wall_time(since)}"'
         result = self.soap_call("IInvoice", "SearchQuote", typeKey=type_code or "", query=query,
-                                record="quote sweep", expect=_searched_quotes)
+                                record="quote sweep", expect=searched_quotes)
         if not result.get("Success"):
             message = result.get("Message") or ""
             if message and "not found" not in message.lower():
@@ -816,61 +703,3 @@ class PayamgostarClient:
             return []
         rows = [row for row in result.get("InvoiceInfoList") or [] if row]
         return rows or ([result["InvoiceInfo"]] if result.get("InvoiceInfo") else [])
-
-
-# -- helpers for the document methods -----------------------------------------------------------
-def _with_type(info: dict[str, Any], invoice_type: str | None, *, index: int) -> dict[str, Any]:
-    """A copy with InvoiceType and CrmObjectTypeIndex filled in where the caller left them out."""
-    if invoice_type and info.get("InvoiceType") not in (None, invoice_type):
-        raise ValueError(f"InvoiceType must be {invoice_type!r} here, not {info['InvoiceType']!r}")
-    out = {**info}
-    if invoice_type:
-        out["InvoiceType"] = invoice_type
-    out.setdefault("CrmObjectTypeIndex", index)
-    return out
-
-
-def _saved_id(endpoint: str, record: str | None) -> Callable[[dict[str, Any]], str]:
-    """``expect`` of a Save*: the SaveCrmObjectResult's id. Success=false is the CRM refusing the record
-    (RecordRejected, with its message); success without a plausible id is no answer (BadShape: the save
-    may have landed)."""
-    def check(result: dict[str, Any]) -> str:
-        message = result.get("Message")
-        if not result.get("Success"):
-            raise RecordRejected(f"the CRM refused it: {message or 'no reason given'}", record=record,
-                                 endpoint=endpoint, body=message)
-        return crm_id_of(result.get("CrmId"), "CrmId of a successful save")
-    return check
-
-
-def _infos(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """The single ``<X>Info`` and the ``<X>InfoList`` of an *InfoResult, as one list."""
-    single = result.get(key)  # the first of the list when both are given: not a second match
-    return [item for item in result.get(f"{key}List") or [] if item] or ([single] if single else [])
-
-
-def _found_info(key: str, number: str | None, record: str | None) -> Callable[[dict[str, Any]], dict | None]:
-    """``expect`` of a Find*ByNumber / Find*ById: the ``<key>`` with this Number, its CrmId checked."""
-    return lambda result: _only(_infos(result, key), "Number" if number is not None else "CrmId", number, "CrmId",
-                                record)
-
-
-def _searched_quotes(result: dict[str, Any]) -> dict[str, Any]:
-    for row in _infos(result, "InvoiceInfo") if result.get("Success") else []:
-        crm_id_of(row.get("CrmId"), "a found quote's CrmId")
-    return result
-
-
-def _only(rows: list[dict[str, Any]], field: str, value: str | None, id_field: str,
-          record: str | None) -> dict | None:
-    """The row whose ``field`` equals ``value`` exactly (a server that matched loosely must not make us
-    adopt the wrong record), its ``id_field`` checked to be a CRM id; Success=false finds come here with no
-    rows and read as "not found"."""
-    matches = [row for row in rows if value is None or row.get(field) == value]
-    if len(matches) > 1:
-        log.warning("%s: the CRM holds %d records with %s %s; using the first", record or value, len(matches),
-                    field, value)
-    if not matches:
-        return None
-    crm_id_of(matches[0].get(id_field), f"the found record's {id_field}")
-    return matches[0]

@@ -72,12 +72,12 @@ def route_number(config: HamgamConfig, number: str, template_text: str, label: s
     except NumberMismatch:
         bare = _without_company(template)
         try:
-            parts = _parts(bare, number) if bare is not None else None
+            bare_parts = _parts(bare, number) if bare is not None else None
         except NumberMismatch:
-            parts = None
-        if parts is None:
+            bare_parts = None
+        if bare_parts is None:
             raise Rejected(f"{label}: the number does not fit the numbering template {template_text!r}") from None
-        return Routed(config.default_company(), parts)
+        return Routed(config.default_company(), bare_parts)
     code = int(parts.pop(COMPANY_CODE)) if COMPANY_CODE in parts else None
     if code is None:
         return Routed(config.default_company(), parts)
@@ -104,6 +104,7 @@ def forward_items(entity: str, ctx: SyncContext, engine: sa.Engine, row_ids: lis
     from hamgam.tadbir import reader
 
     spec = SPECS[entity]
+    assert ctx.period is not None, "the reverse flow writes into one fiscal period"
     prepared = pipeline.prepare_rows(spec, ctx, engine, reader.read_rows(engine, spec.source, ctx.period.id, row_ids))
     return spec.build_items(prepared, ctx, {})
 
@@ -116,6 +117,7 @@ def record_forward_hash(entity: str, ctx: SyncContext, engine: sa.Engine, ledger
     from hamgam.tadbir import reader
 
     spec = SPECS[entity]
+    assert ctx.period is not None, "the reverse flow writes into one fiscal period"
     prepared = pipeline.prepare_rows(spec, ctx, engine, reader.read_rows(engine, spec.source, ctx.period.id, [row_id]))
     prepared = prepared[prepared[KEY] == key]
     digests = list(prepared[CONTENT_HASH])

@@ -14,12 +14,14 @@ flow's delete reaches it, is ignored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from hamgam.entities.base import SyncContext
+from hamgam.entities.identities import settings as identity_settings
 from hamgam.reverse.common import (
     Rejected,
     Routed,
@@ -101,7 +103,7 @@ def tadbir_values(kind: str, record: dict) -> dict[str, Any]:
     """The ``__Customer__`` columns an identity maps to (text normalised the way Tadbir compares it)."""
     phones = record.get("phoneContacts") or []
 
-    def numbers(types: set[str] | None, exclude: set[str] = frozenset()) -> str:
+    def numbers(types: set[str] | None, exclude: AbstractSet[str] = frozenset()) -> str:
         picked = [_code(p.get("phoneNumber")) for p in phones
                   if (types is None or p.get("phoneType") in types) and p.get("phoneType") not in exclude]
         return " , ".join(n for n in picked if n)
@@ -183,7 +185,7 @@ def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: di
     label = f"identity {number or record.get('crmId')}"
     if not number:
         raise Rejected(f"{label}: the customer number is empty")
-    routed: Routed = route_number(config, number, config.identities.customer_number_template, label)
+    routed: Routed = route_number(config, number, identity_settings(config).customer_number_template, label)
     code = routed.parts["AN"]  # the customer code, as text: "100-0777" → "0777"
     company = routed.company
     values = tadbir_values(kind, record)
@@ -228,6 +230,7 @@ def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: di
         writer.update_customer(period.id, existing["Id"], changed)
         result = Applied("updated", company.code, code, existing["Id"], ", ".join(sorted(changed)))
     # what we wrote is already in step with the CRM: the forward flow must not send it back
+    assert result.customer_id is not None, "created and updated customers have their row"
     record_forward_hash(ENTITY, SyncContext(config, company, period), engine, ledger, key=code,
                         row_id=result.customer_id, crm_id=record.get("crmId"), crm_number=number, crm_kind=kind,
                         origin="crm" if state is None else state.origin)

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from hamgam.entities.base import SyncContext
+from hamgam.entities.documents import settings as document_settings
+from hamgam.entities.identities import settings as identity_settings
+from hamgam.entities.products import settings as product_settings
 from hamgam.reverse import identities as reverse_identities
 from hamgam.reverse.common import (
     Rejected,
@@ -86,7 +89,7 @@ def _product_code(config: HamgamConfig, company: int, crm_code: str) -> str:
     """The Tadbir product code inside a CRM product code (``100-1001`` → ``1001``, by products.code_format)."""
     from hamgam.transform.text import normalize_code, to_ascii_digits
 
-    head, _, tail = config.products.code_format.partition("{code}")
+    head, _, tail = product_settings(config).code_format.partition("{code}")
     head, tail = head.format(company=company), tail.format(company=company)
     text = to_ascii_digits(crm_code).strip()
     if text.startswith(head) and text.endswith(tail):
@@ -134,12 +137,12 @@ def _known_forward(ledger: Ledger, company: int, crm_id: str, number: str):
 def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient, engines: dict[int, sa.Engine],
                 ledger: Ledger) -> Applied:
     """Write one CRM quote into Tadbir by the rules above; raises Rejected (nothing written) when it cannot."""
-    crm_id = quote.get("crmId")
+    crm_id: str = quote.get("crmId")  # type: ignore[assignment]  # get_quote answers a quote, which has its id
     number = (quote.get("number") or "").strip()
     label = f"quote {number or crm_id}"
     if not number:
         raise Rejected(f"{label}: the quote has no number yet")
-    routed = route_number(config, number, config.quotes.number_template, label)
+    routed = route_number(config, number, document_settings(config, "quotes").number_template, label)
     company = routed.company
     engine = engines[company.code]
     known = _known_forward(ledger, company.code, crm_id, number)
@@ -229,7 +232,7 @@ def _customer(config: HamgamConfig, quote: dict, company: CompanyConfig, period:
         raise Rejected(f"{label}: its customer {identity_id} is not in the CRM")
     kind, record = fetched
     number = record.get("customerNumber") or ""
-    routed = route_number(config, number, config.identities.customer_number_template, f"{label}: customer {number}")
+    routed = route_number(config, number, identity_settings(config).customer_number_template, f"{label}: customer {number}")
     if routed.company.code != company.code:
         raise Rejected(f"{label}: its customer {number} belongs to company {routed.company.code}, "
                        f"the quote to company {company.code}")

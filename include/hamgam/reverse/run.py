@@ -11,12 +11,11 @@ from zoneinfo import ZoneInfo
 
 from hamgam.config import load_config
 from hamgam.connections import engine_for
-from hamgam.reverse import identities, quotes
 from hamgam.reverse.common import Rejected
+from hamgam.reverse.specs import REVERSE_SPECS, ReverseSpec
 from hamgam.tadbir.writer import WriteConflict
 
 log = logging.getLogger(__name__)
-SOURCES = {"customer": identities, "salequote": quotes}  # webhook path → module
 SWEEP_SCOPE = 0  # ledger cursors of the sweeps are not per company
 MAX_ITEMS = 2000  # per run; the rest waits for the next run (XCom stays small)
 CRM_TIMEZONE = ZoneInfo("Asia/Tehran")  # the CRM's dates are Tehran wall time without an offset
@@ -45,10 +44,7 @@ def collect(source: str, *, sweep: bool = True) -> dict[str, Any]:
         since = _sweep_since(ledger, source, config.reverse.sweep_overlap_seconds)
         newest = since
         with PayamgostarHook(config.sync.crm_conn_id).get_conn() as client:
-            if source == "customer":
-                found = [(record, kind) for kind, record in client.identities_modified_since(since)]
-            else:
-                found = [(record, None) for record in client.quotes_modified_since(since, config.quotes.type_code)]
+            found = REVERSE_SPECS[source].sweep(client, since, config)
         for record, kind in found:
             crm_id = record.get("crmId") or record.get("CrmId")
             modified = record.get("modifyDate") or record.get("ModifyDate")
@@ -72,8 +68,8 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
     config = load_config()
     ledger = open_ledger(config)
     source = collected["source"]
-    module = SOURCES[source]
-    switch = config.reverse.identities if source == "customer" else config.reverse.quotes
+    spec = REVERSE_SPECS[source]
+    switch = spec.switch(config)
     counts: Counter[str] = Counter()
     engines = {c.code: engine_for(c.tadbir_conn_id) for c in config.companies if c.enabled}
     with PayamgostarHook(config.sync.crm_conn_id).get_conn() as client:
@@ -81,7 +77,7 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
             if not switch.enabled:
                 outcome, message = "skipped", f"the CRM → Tadbir switch for {source} is off"
             else:
-                outcome, message = _apply_one(config, source, module, item, client, engines, ledger)
+                outcome, message = _apply_one(config, spec, item, client, engines, ledger)
             counts[outcome] += 1
             # failed: try again; ignored: the CRM copy of something deleted in Tadbir, not brought back
             status = {"rejected": "failed", "failed": "pending", "ignored": "ignored"}.get(outcome, "done")
@@ -95,33 +91,23 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
     return dict(counts)
 
 
-def _apply_one(config, source: str, module, item: dict, client, engines, ledger) -> tuple[str, str]:
-    from hamgam.payamgostar.errors import NotFound
-
+def _apply_one(config, spec: ReverseSpec, item: dict, client, engines, ledger) -> tuple[str, str]:
     crm_id = item["crm_id"]
     scope = config.default_company().code
     try:
-        if source == "customer":
-            fetched = identities.fetch_identity(client, crm_id, item.get("subtype"))
-            if fetched is None:  # deleted in the CRM: never touches Tadbir
-                return "skipped", f"identity {crm_id} is no longer in the CRM"
-            result = identities.apply_identity(config, *fetched, engines=engines, ledger=ledger)
-        else:
-            try:
-                quote = client.get_quote(crm_id, record=f"quote {crm_id}")
-            except NotFound:
-                return "skipped", f"quote {crm_id} is no longer in the CRM"
-            result = quotes.apply_quote(config, quote, client=client, engines=engines, ledger=ledger)
+        result = spec.apply(config, item, client, engines, ledger)
+        if result is None:  # deleted in the CRM: never touches Tadbir
+            return "skipped", f"{spec.label} {crm_id} is no longer in the CRM"
     except WriteConflict as exc:  # another writer kept winning: not the item's fault, so it is tried again
-        log.warning("%s %s: %s", source, crm_id, exc)
+        log.warning("%s %s: %s", spec.source, crm_id, exc)
         return "failed", str(exc)
     except Rejected as exc:
-        ledger.record_outcome(scope, module.CRM_ENTITY, crm_id, status="rejected", crm_id=crm_id, origin="crm",
+        ledger.record_outcome(scope, spec.crm_entity, crm_id, status="rejected", crm_id=crm_id, origin="crm",
                               error=str(exc))
         log.warning("%s", exc)
         return "rejected", str(exc)
-    if source == "customer" or result.action in ("skipped", "ignored"):
+    if spec.records_synced or result.action in ("skipped", "ignored"):
         status = "skipped" if result.action in ("skipped", "ignored") else "synced"
-        ledger.record_outcome(result.company, module.CRM_ENTITY, crm_id, status=status, crm_id=crm_id,
+        ledger.record_outcome(result.company, spec.crm_entity, crm_id, status=status, crm_id=crm_id,
                               origin="crm", error=result.message or None)
     return result.action, result.message
