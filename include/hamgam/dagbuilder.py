@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
 from airflow.sdk import DAG, Param, TriggerRule, dag, get_current_context, task, task_group
@@ -11,6 +11,9 @@ from airflow.sdk import DAG, Param, TriggerRule, dag, get_current_context, task,
 from hamgam.config import HamgamConfig
 from hamgam.entities import SPECS, layers
 from hamgam.reverse.specs import REVERSE_SPECS
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 CRM_POOL = "payamgostar_api"  # bounds concurrent CRM work across all DAGs
 
@@ -47,6 +50,12 @@ def _holder(context: Any) -> str:
     return try_holder(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
 
 
+def _label(context: Context, company: Any) -> None:
+    """Name this mapped instance after its company: ``map_index_template`` is rendered with the context, and
+    a key set in it is Airflow's way to feed it (the ``Context`` TypedDict lists no such key)."""
+    cast("dict[str, Any]", context)["company_label"] = f"company {company}"
+
+
 def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_year: bool, start_month: int = 1,
                 reconcile: bool = False):
     """detect → load for one entity, in a task group mapped over its companies (group id: the entity).
@@ -64,13 +73,15 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
         from hamgam import tasks
 
         context = get_current_context()
-        context["company_label"] = f"company {company}"
+        _label(context, company)
         params = context["params"]
         fiscal_year = None
         if per_fiscal_year and spec.scope == "fiscal_years":  # master data always syncs its current state
             from hamgam.timetables import fiscal_year_of_interval
 
-            fiscal_year = fiscal_year_of_interval(context["data_interval_start"], start_month=start_month)
+            # None only in a manual run triggered without a logical date: that fails here, as it always did
+            fiscal_year = fiscal_year_of_interval(context["data_interval_start"],  # type: ignore[arg-type]
+                                                  start_month=start_month)
         return tasks.detect(entity, company, run_id=context["run_id"], dag_id=dag_id, holder=_holder(context),
                             full_resync=bool(params.get("full_resync")),
                             allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year,
@@ -81,12 +92,13 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
         from hamgam import tasks
 
         context = get_current_context()
-        context["company_label"] = f"company {detected['company']}"
+        _label(context, detected["company"])
         return tasks.load(entity, detected, dag_id=dag_id, run_id=context["run_id"], holder=_holder(context))
 
     @task_group(group_id=entity, tooltip=f"{spec.label}s of one company: detect, then load")
     def company_sync(company: int) -> None:
-        load(detect(company))
+        # TaskFlow: the call takes the XComArg of detect's result, but Airflow types it with load's parameters
+        load(detect(company))  # type: ignore[arg-type]
 
     return company_sync.expand(company=companies)
 
@@ -106,7 +118,9 @@ def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = Fa
         if per_fiscal_year:
             from hamgam.timetables import fiscal_year_of_interval
 
-            fiscal_year = fiscal_year_of_interval(context["data_interval_start"], start_month=start_month)
+            # None only in a manual run triggered without a logical date: that fails here, as it always did
+            fiscal_year = fiscal_year_of_interval(context["data_interval_start"],  # type: ignore[arg-type]
+                                                  start_month=start_month)
         return tasks.report(entities, run_id=context["run_id"], dag_id=dag_id, fiscal_year=fiscal_year,
                             reconcile=reconcile)
 

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
@@ -437,8 +437,11 @@ def _load_deletes(spec: EntitySpec, ctx: SyncContext, pending: list, ledger: Led
     for state, outcome, error in client.map_concurrent(lambda s: spec.target.delete(client, s),
                                                        list(states.values())):
         if error is not None:
-            settled.add(_error_outcome(spec, state.tadbir_key, error, counts, content_hash=state.content_hash))
+            # map_concurrent yields only a PayamgostarError as an item's error (any other is raised)
+            settled.add(_error_outcome(spec, state.tadbir_key, cast(PayamgostarError, error), counts,
+                                       content_hash=state.content_hash))
             continue
+        assert outcome is not None  # a delete that raised nothing answered with its Outcome
         settled.add(Settlement(state.tadbir_key, "deleted", crm_id=outcome.crm_id, crm_kind=outcome.crm_kind,
                                dequeue=True))
         counts["deleted" if outcome.action == "deleted" else "skipped"] += 1
@@ -503,7 +506,7 @@ def _load_upserts(spec: EntitySpec, ctx: SyncContext, prepared: PreparedChunk, e
         return
     whole, outcome = prepared.whole, prepared.outcome
     start = 0
-    parts = []
+    parts: list[tuple[SyncContext, pd.DataFrame, ValidationOutcome | None]] = []
     for period, rows in prepared.parts:
         part = whole.iloc[start:start + rows]
         start += rows
@@ -553,6 +556,7 @@ def _send_upserts(spec: EntitySpec, client: PayamgostarClient, lane: Lane, work:
             settled.add(_error_outcome(spec, item.key, error, counts, content_hash=item.content_hash,
                                        crm_number=item.number))
             return
+        assert result is not None  # an upsert that raised nothing answered with its Outcome
         settled.add(Settlement(item.key, "synced", crm_id=result.crm_id, crm_kind=result.crm_kind,
                                crm_number=item.number, content_hash=item.content_hash, dequeue=True))
         counts["created" if result.action == "created" else "updated"] += 1

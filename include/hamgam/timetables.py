@@ -26,7 +26,7 @@ timetable only when it is registered by a plugin (`plugins/hamgam_plugin.py`); t
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jdatetime
 import pendulum
@@ -48,7 +48,8 @@ def _now() -> DateTime:
 def _aware(value: datetime.datetime | str) -> DateTime:
     """A pendulum DateTime; naive values and strings without an offset are read as UTC (Airflow's rule)."""
     if isinstance(value, str):
-        return pendulum.parse(value, tz="UTC")
+        # not exact: a date or datetime string parses to a DateTime (only a duration would not)
+        return cast("DateTime", pendulum.parse(value, tz="UTC"))
     if value.tzinfo is None:
         return pendulum.instance(value, tz="UTC")
     return pendulum.instance(value)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, or_, select
 
 from hamgam.ledger.models import DetectKey, DetectRange, PendingChange, SyncRecord
-from hamgam.ledger.store import _RECORD_COLUMNS, Ledger, RecordState, _record
+from hamgam.ledger.store import _RECORD_COLUMNS, Ledger, RecordState, _record, _table
 
 _IN_CHUNK = 500  # keys per IN (...), well under every driver's parameter limit
 
@@ -109,7 +109,7 @@ class DetectState:
         if not states:
             return
         now = self.ledger._now()
-        r, k = DetectRange.__table__, DetectKey.__table__
+        r, k = _table(DetectRange), _table(DetectKey)
         with self.ledger._write() as conn:
             for period in {s.period for s in states}:
                 numbers = sorted({s.range_no for s in states if s.period == period})
@@ -134,7 +134,7 @@ class DetectState:
         """A row written into Tadbir outside detection (the reverse flow): its range holds the key from now on
         and is read again next run, so a later edit or delete of that row is found although the range's
         checksum may be back to what was stored (a row written and deleted between two runs)."""
-        r, k = DetectRange.__table__, DetectKey.__table__
+        r, k = _table(DetectRange), _table(DetectKey)
         stmt = self.ledger._insert(k).values(company=company, entity=entity, tadbir_key=key, period=period,
                                              range_no=range_no, row_ids=list(row_ids))
         stmt = stmt.on_conflict_do_update(index_elements=list(k.primary_key), set_={"row_ids": stmt.excluded.row_ids})
@@ -145,7 +145,7 @@ class DetectState:
 
     def drop_periods(self, company: int, entity: str, keep: Sequence[int]) -> None:
         """Forget every period but ``keep`` (master data: the current period moved on, or none has rows)."""
-        r, k = DetectRange.__table__, DetectKey.__table__
+        r, k = _table(DetectRange), _table(DetectKey)
         with self.ledger._write() as conn:
             for t in (r, k):
                 conn.execute(delete(t).where(t.c.company == company, t.c.entity == entity,
@@ -155,7 +155,7 @@ class DetectState:
                ranges: Iterable[int] | None = None) -> int:
         """Drop stored checksums (of one period, of some of its ranges): those ranges are read again next time.
         What they held stays (a key read again replaces it; a key gone is found through it)."""
-        r = DetectRange.__table__
+        r = _table(DetectRange)
         stmt = delete(r).where(r.c.company == company, r.c.entity == entity)
         if period is not None:
             stmt = stmt.where(r.c.period == period)

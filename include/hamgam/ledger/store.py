@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import URL, Connection, Engine, delete, func, or_, select, update
+from sqlalchemy import URL, Connection, Engine, Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hamgam.ledger.db import SQLITE_BEGIN, make_engine
@@ -37,6 +37,7 @@ from hamgam.ledger.models import (
     RUN_STAGES,
     RUN_STATES,
     STATUSES,
+    Base,
     Cursor,
     PendingChange,
     SendMark,
@@ -50,13 +51,21 @@ from hamgam.ledger.models import (
 
 log = logging.getLogger(__name__)
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# both dialects' INSERT carry the upsert (``excluded``, ``on_conflict_do_update``, ``on_conflict_do_nothing``)
+_INSERTS: dict[str, Callable[[Table], sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _DELETE_CHUNK = 500  # keys per DELETE ... IN (...), well under every driver's parameter limit
 _LEASE_POLL_SECONDS = 0.5
 HOLDER_MAX = 200  # leaves room for suffixes such as ":references" in the 250 characters of a holder
 # the sync run (and try) outcomes are written for: set by ``Ledger.attribute`` around a task's work
 _ATTRIBUTION: ContextVar[tuple[int | None, str | None]] = ContextVar("hamgam_ledger_attribution",
                                                                     default=(None, None))
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's ``Table``: the declarative base types ``__table__`` as any ``FromClause``, but every
+    model here is mapped to a table."""
+    return cast(Table, model.__table__)
 
 
 def try_holder(dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
@@ -447,7 +456,7 @@ class Ledger:
             _check_key(item.key)
         now = self._now()
         run_pk, holder = _ATTRIBUTION.get()
-        table = SyncRecord.__table__
+        table = _table(SyncRecord)
         new = self._insert(table).excluded
         upsert = self._insert(table).on_conflict_do_update(
             index_elements=[table.c.company, table.c.entity, table.c.tadbir_key],
@@ -488,7 +497,7 @@ class Ledger:
             else:  # one statement may not touch a row twice (PostgreSQL): one at a time
                 for row in rows:
                     conn.execute(upsert, [row])
-            conn.execute(SyncOutcome.__table__.insert(), outcomes)
+            conn.execute(_table(SyncOutcome).insert(), outcomes)
             gone = [item.key for item in settlements if item.dequeue]
             settled = [item.key for item in settlements if item.status in ("synced", "deleted")]
             for start in range(0, max(len(gone), len(settled)), _DELETE_CHUNK):
@@ -508,7 +517,7 @@ class Ledger:
         if not keys:
             return
         now = self._now()
-        stmt = self._insert(SendMark.__table__).on_conflict_do_nothing()
+        stmt = self._insert(_table(SendMark)).on_conflict_do_nothing()
         with self._write() as conn:
             conn.execute(stmt, [{"company": company, "entity": entity, "tadbir_key": key, "holder": holder,
                                  "marked_at": now} for key in keys])
@@ -589,7 +598,7 @@ class Ledger:
                          "detected_at": now, "run_id": run_id}
         if not rows:
             return 0
-        table = PendingChange.__table__
+        table = _table(PendingChange)
         stmt = self._insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=list(table.primary_key),
@@ -643,7 +652,7 @@ class Ledger:
             return conn.execute(query).scalar_one_or_none()
 
     def set_cursor(self, company: int, entity: str, name: str, value: str) -> None:
-        table = Cursor.__table__
+        table = _table(Cursor)
         stmt = self._insert(table).values(company=company, entity=entity, name=name, value=value,
                                           updated_at=self._now())
         stmt = stmt.on_conflict_do_update(index_elements=list(table.primary_key),
@@ -662,11 +671,13 @@ class Ledger:
         ends it. ``holder`` is the try working on it.
         """
         _check(stage, RUN_STAGES, "a run's stage")
-        stmt = SyncRun.__table__.insert().values(dag_id=dag_id, run_id=run_id, company=company, entity=entity,
-                                                 state="running", stage=stage, holder=holder,
-                                                 started_at=self._now())
+        stmt = _table(SyncRun).insert().values(dag_id=dag_id, run_id=run_id, company=company, entity=entity,
+                                              state="running", stage=stage, holder=holder,
+                                              started_at=self._now())
         with self._write() as conn:
-            return conn.execute(stmt).inserted_primary_key[0]
+            key = conn.execute(stmt).inserted_primary_key
+            assert key is not None  # an INSERT of one row always has its primary key
+            return key[0]
 
     def set_stage(self, run_pk: int, stage: str, *, holder: str | None = None) -> None:
         """The run is (again) running at ``stage``, worked on by the try ``holder``."""
@@ -819,11 +830,11 @@ class Ledger:
             if (company, entity, holder) in self._refused:
                 return False  # its lease was taken over: this try stops, it does not take it back
         now = self._now()
-        table = SyncLease.__table__
-        stmt = self._insert(table).values(company=company, entity=entity, holder=holder,
-                                          expires_at=now + timedelta(seconds=ttl_seconds))
-        new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
+        table = _table(SyncLease)
+        insert = self._insert(table).values(company=company, entity=entity, holder=holder,
+                                            expires_at=now + timedelta(seconds=ttl_seconds))
+        new = insert.excluded
+        stmt = insert.on_conflict_do_update(
             index_elements=list(table.primary_key),
             set_={"holder": new.holder, "expires_at": new.expires_at},
             where=or_(table.c.holder == new.holder, table.c.expires_at <= now),
@@ -909,13 +920,13 @@ class Ledger:
         if not isinstance(crm_id, str) or not crm_id:
             raise TypeError(f"a crm_id is a non-empty str; got {crm_id!r}")
         now = self._now()
-        table = WebhookEvent.__table__
-        stmt = self._insert(table).values(source=source, event=event, crm_id=crm_id, crm_type=crm_type,
-                                          subtype=subtype, received_at=now, last_received_at=now, deliveries=1,
-                                          status="pending", attempts=0)
-        stmt = stmt.on_conflict_do_update(
+        table = _table(WebhookEvent)
+        insert = self._insert(table).values(source=source, event=event, crm_id=crm_id, crm_type=crm_type,
+                                            subtype=subtype, received_at=now, last_received_at=now,
+                                            deliveries=1, status="pending", attempts=0)
+        stmt = insert.on_conflict_do_update(
             index_elements=[table.c.source, table.c.crm_id], index_where=PENDING_ONLY,
-            set_={"deliveries": table.c.deliveries + 1, "last_received_at": stmt.excluded.last_received_at},
+            set_={"deliveries": table.c.deliveries + 1, "last_received_at": insert.excluded.last_received_at},
         ).returning(table.c.deliveries)
         with self._write() as conn:
             return conn.execute(stmt).scalar_one() == 1
@@ -940,7 +951,7 @@ class Ledger:
         False is returned; otherwise True. Raises LookupError for an unknown id.
         """
         _check(status, EVENT_STATUSES, "an event's status")
-        table = WebhookEvent.__table__
+        table = _table(WebhookEvent)
         values: dict[str, Any] = {"attempts": table.c.attempts + 1, "message": message, "run_id": run_id}
         stmt = update(table).where(table.c.id == event_id)
         if status == "pending":

@@ -102,9 +102,9 @@ def build_request(service: str, operation: str, username: str, password: str,
                              f"it takes {', '.join(names)}")
     envelope = ET.Element(f"{{{SOAP_ENV}}}Envelope")
     wrapper = ET.SubElement(ET.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{TEMPURI}}}{operation}")
-    for element, value in ((op.user_element, username), ("password", password)):
-        if value is not None:
-            ET.SubElement(wrapper, f"{{{TEMPURI}}}{element}").text = _clean(str(value))
+    for element, credential in ((op.user_element, username), ("password", password)):
+        if credential is not None:
+            ET.SubElement(wrapper, f"{{{TEMPURI}}}{element}").text = _clean(str(credential))
     for member in op.params:
         value = params.get(member.name)
         if value is None:
@@ -244,7 +244,8 @@ def _fault_in(soap_body: ET.Element) -> Fault | None:
 def fault_error(fault: Fault, *, endpoint: str, record: str | None = None,
                 status: int | None = None) -> PayamgostarError:
     text = f"SOAP fault {fault.code}: {fault.message or 'no reason given'}"
-    kwargs = {"record": record, "endpoint": endpoint, "status": status, "body": fault.detail or fault.message}
+    kwargs: dict[str, Any] = {"record": record, "endpoint": endpoint, "status": status,
+                              "body": fault.detail or fault.message}
     if fault.code in _CLIENT_FAULTS:
         return RecordRejected(f"the CRM rejected it ({text})", **kwargs)
     if fault.code in _WIRING_FAULTS:

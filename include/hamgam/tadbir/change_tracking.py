@@ -45,7 +45,7 @@ def changetable(table: str, since: int | sa.ColumnElement, key_columns: Sequence
                 schema: str = "dbo") -> Any:
     """``CHANGETABLE(CHANGES [dbo].[<table>], <since>) AS <alias>`` as a table-valued function with its key
     columns and the change columns."""
-    target = sa.literal_column(f"CHANGES {_quoted(schema)}.{_quoted(table)}")
+    target: sa.ColumnClause[Any] = sa.literal_column(f"CHANGES {_quoted(schema)}.{_quoted(table)}")
     since = since if isinstance(since, sa.ColumnElement) else sa.literal(int(since), sa.BigInteger())
     return (sa.func.CHANGETABLE(target, since)
             .table_valued(*(sa.column(k) for k in key_columns), sa.column("SYS_CHANGE_OPERATION"),
@@ -73,8 +73,8 @@ def changes_statement(table: str, key_columns: Sequence[str], since: int, until:
     columns = [*(ct.c[k] for k in key_columns), ct.c.SYS_CHANGE_OPERATION, ct.c.SYS_CHANGE_VERSION]
     source: Any = ct
     if parent_column is not None:
-        live = sa.table(table, *(sa.column(k) for k in key_columns), sa.column(parent_column), schema=schema)
-        live = live.alias("t")
+        live = sa.table(table, *(sa.column(k) for k in key_columns), sa.column(parent_column),
+                        schema=schema).alias("t")
         source = ct.outerjoin(live, sa.and_(*(live.c[k] == ct.c[k] for k in key_columns)))
         columns.append(live.c[parent_column].label("parent"))
     return (sa.select(*columns).select_from(source).where(ct.c.SYS_CHANGE_VERSION <= until)

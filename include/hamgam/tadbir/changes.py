@@ -130,7 +130,7 @@ def _sqlite_files_state(engine: sa.Engine) -> tuple | None:
     if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
         return None
     settled = time.time_ns() - 2_000_000_000  # file times tick coarsely: trust only those of a settled file
-    state = []
+    state: list[tuple[int, int, int] | None] = []
     for path in (engine.url.database, engine.url.database + "-wal"):
         try:
             st = os.stat(path)
@@ -290,6 +290,7 @@ def plan_change_tracking(engine: sa.Engine, spec: EntitySpec, ctx: SyncContext, 
                                         "before this run, so every range is read")
         compare: set[int] = set()  # periods whose checksums decide (a line gone, a joined table changed)
         for table, role in tables if not plan.reasons else ():
+            assert current is not None  # when it is None, plan.reasons says so and no table is asked
             since = int(ledger.get_cursor(company, spec.name, cursor_name(table)) or 0)
             keys = _key_columns(table)
             parent = spec.lines.parent_column if role == "lines" and spec.lines is not None else None
@@ -358,9 +359,9 @@ def detect_changes(spec: EntitySpec, ctx: SyncContext, *, engine: sa.Engine, led
     retry = retry_keys(spec, ctx, ledger)
     if retry:
         for places in state.where(company, spec.name, retry).values():
-            for period, range_no in places:
-                if any(p.id == period for p in periods):
-                    plan.add(period, range_no)
+            for period_id, range_no in places:
+                if any(p.id == period_id for p in periods):
+                    plan.add(period_id, range_no)
     for reason in plan.reasons:
         log.warning("%s company %s: %s", spec.name, company, reason)
     run = _RangeRun(spec, ctx, engine, ledger, state, run_id, basis, size, retry)

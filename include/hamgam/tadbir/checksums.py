@@ -109,6 +109,7 @@ def prepare_connection(conn: sa.Connection) -> None:
     """Register ``hamgam_row_hash`` on a SQLite connection (idempotent, cheap); nothing elsewhere."""
     if conn.dialect.name == "sqlite":
         dbapi = conn.connection.driver_connection
+        assert dbapi is not None  # an open Connection holds a live driver connection
         dbapi.create_function(SQLITE_ROW_HASH, -1, _sqlite_row_hash, deterministic=True)
 
 

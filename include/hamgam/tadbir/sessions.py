@@ -70,7 +70,9 @@ def _on_checkout(engine: sa.Engine):
 
     def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         target = ref()
-        settings = _settings.get(target) if target is not None else None
+        if target is None:
+            return
+        settings = _settings.get(target)
         if settings is None or record.info.get(_APPLIED) == settings:
             return
         cursor = dbapi_connection.cursor()

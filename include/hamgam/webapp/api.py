@@ -378,13 +378,13 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         source = source or None
         if source is not None and source not in EVENT_SOURCES:
             raise _bad_request(f"query parameter 'source' must be one of {', '.join(EVENT_SOURCES)}")
-        limit = _int_param("query parameter 'limit'", limit) or 100
+        latest = _int_param("query parameter 'limit'", limit) or 100
         opened = ledger()
         return {"counts": {status: opened.count_events(status=status, source=source) for status in EVENT_STATUSES},
                 "events": [{**vars(row), "received_at": row.received_at.isoformat(),
                             "last_received_at": row.last_received_at.isoformat(),
                             "processed_at": row.processed_at.isoformat() if row.processed_at else None}
-                           for row in opened.events(source=source, limit=max(1, min(limit, 1000)))]}
+                           for row in opened.events(source=source, limit=max(1, min(latest, 1000)))]}
 
     return app
 

@@ -67,7 +67,8 @@ def current_period(periods: list[FiscalPeriod], today: date, fiscal_year: int | 
         if period.start <= today <= period.end:
             return period
     started = [p for p in periods if p.start <= today]
-    return (started or periods or [None])[-1]
+    latest = started or periods
+    return latest[-1] if latest else None
 
 
 def _stock_query(period_id: int) -> sa.Select:

@@ -8,6 +8,8 @@ the schema at head: PostgreSQL takes a transaction-scoped advisory lock, SQLite 
 
 from __future__ import annotations
 
+from typing import cast
+
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.pool import NullPool
@@ -19,7 +21,8 @@ from hamgam.ledger.models import Base
 MIGRATION_LOCK_KEY = 0x68616D67616D
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
+# never None: ``hamgam.ledger.migrate.alembic_config`` always sets it
+url = cast(str, config.get_main_option("sqlalchemy.url"))
 
 
 def run_migrations_offline() -> None:
