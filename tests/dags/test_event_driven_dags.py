@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from hamgam.config import ENTITIES, parse_config
-from hamgam.devenv import ROOT
+from hamgam_dev.devenv import ROOT
 
 FORWARD = [f"tadbir_to_payamgostar__{e}" for e in ENTITIES]
 
