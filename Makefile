@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
-AIRFLOW_ENV = eval "$$($(PY) -m hamgam.devenv)"
+AIRFLOW_ENV = eval "$$($(PY) -m hamgam_dev.devenv)"
 
 .PHONY: setup demo backfill-demo bench bench-freshness bench-no-change test test-slow test-fast chaos lint lock up airflow airflow-init clean
 
@@ -19,10 +19,10 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: setup  ## demo Tadbir data -> local Payamgostar sandbox through the identities DAG, then a summary
-	$(PY) -m hamgam.demo
+	$(PY) -m hamgam_dev.demo
 
 backfill-demo: setup  ## fiscal years 1403 and 1404 backfilled twice through a real Airflow (scheduler, API server) over the demo data
-	$(PY) -m hamgam.backfill_demo
+	$(PY) -m hamgam_dev.backfill_demo
 
 bench: setup  ## hamgam's load against a raw client (one create call per record), same new records and sandbox: identities and sales invoices at 20 and 100 ms per call, 4 and 16 workers; prints `ratio <entity> <latency> ms <workers> workers <hamgam/raw>` lines, appends to benchmarks/RESULTS.md (about 5 min)
 	$(PY) benchmarks/bench_load.py --entities identities sales_invoices --latencies 20 100 --workers 4 16 --repeat 3 --record $(BENCH_ARGS)
@@ -52,7 +52,7 @@ lock:  ## re-pin requirements.txt from requirements.in
 	$(UV) pip compile --python $(PY) requirements.in -o requirements.txt
 
 airflow-init: setup  ## demo data, Airflow's metadata database, the DAGs registered and the CRM pool
-	$(PY) -m hamgam.demo --prepare-only
+	$(PY) -m hamgam_dev.demo --prepare-only
 
 up: airflow-init  ## Airflow UI on :8080 (hamgam web app under /hamgam) and the sandbox on :8765, whose webhooks go to it (Ctrl-C stops both)
 	@$(AIRFLOW_ENV) && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH" && \

@@ -1,7 +1,7 @@
 """hamgam's Airflow plugin: what the scheduler, the DAG processor and the API server must know.
 
 Airflow imports every .py file in the plugins folder ([core] plugins_folder, set to <repo>/plugins by
-hamgam.devenv), so this file stays thin: the code lives in the hamgam package. Each extension point is
+hamgam_dev.devenv), so this file stays thin: the code lives in the hamgam package. Each extension point is
 one attribute of `HamgamPlugin`:
 
 - timetables: `FiscalYearTimetable` (hamgam.timetables), so serialized DAGs that use it can be

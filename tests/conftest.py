@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hamgam.devenv import airflow_env
+from hamgam_dev.devenv import airflow_env
 
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="hamgam-tests-"))
 os.environ.update(airflow_env(SESSION_DIR / "data", airflow_home=SESSION_DIR / "airflow"))

@@ -10,7 +10,7 @@ preloaded too. ``WarmLocalExecutor`` imports them all and
 builds every entity's GX suite once, before ``LocalExecutor.start`` forks its workers.
 
 Use it with ``AIRFLOW__CORE__EXECUTOR=hamgam.executor.WarmLocalExecutor`` (hamgam.executor.FAST_SETTINGS).
-The imports start no thread (GX analytics is off in hamgam.devenv), so forking after them is safe.
+The imports start no thread (GX analytics is off in hamgam_dev.devenv), so forking after them is safe.
 Celery workers would get the same by calling ``hamgam.executor.warm()`` at worker start (not wired here).
 """
 
@@ -61,7 +61,7 @@ class WarmLocalExecutor(LocalExecutor):
         super().start()
 
 
-# For a quick turn-around on a small machine (see also hamgam.backfill_demo.SCHEDULER_SETTINGS):
+# For a quick turn-around on a small machine (see also hamgam_dev.backfill_demo.SCHEDULER_SETTINGS):
 # - the warm executor;
 # - workers that notice a finished task process within 1 s (default: up to 5 s);
 # - 8 tasks at once (mostly waiting on I/O);

@@ -1,7 +1,7 @@
 """Event-driven freshness under a real Airflow: what `make bench-freshness` and tests/e2e/test_event_driven.py run.
 
 ``EventWorld`` is the demo Tadbir data (on SQLite, or hosted on the local PostgreSQL), the Payamgostar
-sandbox and a real Airflow (scheduler, DAG processor, triggerer, API server; hamgam.airflow_server) with
+sandbox and a real Airflow (scheduler, DAG processor, triggerer, API server; hamgam_dev.airflow_server) with
 the seven forward DAGs unpaused and their change probes watching. ``Finance`` is a Tadbir user: it saves
 inserts, edits, line edits and deletes of customers, products, invoices, quotes, receipts and payments,
 each a ``Change`` that knows how it looks once it has reached the CRM. ``measure`` makes changes at
@@ -28,9 +28,9 @@ from urllib.parse import quote
 import sqlalchemy as sa
 import yaml
 
-from hamgam.devenv import ROOT, airflow_env
 from hamgam.entities import SPECS
 from hamgam.tadbir import schema
+from hamgam_dev.devenv import ROOT, airflow_env
 
 ENTITIES = tuple(SPECS)  # dependency order
 FORWARD = {entity: f"tadbir_to_payamgostar__{entity}" for entity in ENTITIES}
@@ -106,7 +106,7 @@ class EventWorld:
     """A started world (see the module). ``tadbir[company]``: an engine on that company's Tadbir."""
 
     data: Path
-    server: Any  # hamgam.airflow_server.AirflowServer
+    server: Any  # hamgam_dev.airflow_server.AirflowServer
     sandbox: Any  # pg_sandbox.testing.RunningSandbox
     tadbir: dict[int, sa.Engine]
     backend: str
@@ -178,7 +178,8 @@ class EventWorld:
                 cmd = " ".join(psutil.Process(pid).cmdline())
             except psutil.Error:
                 continue
-            if cmd.split()[-1:] == ["triggerer"] and "hamgam.airflow_server" not in cmd:  # not the launcher
+            launcher = "hamgam_dev.airflow_server" in cmd
+            if cmd.split()[-1:] == ["triggerer"] and not launcher:
                 pids.append(pid)
         return pids
 
@@ -200,8 +201,8 @@ def world_settings(tmp: Path, **sync: Any) -> Path:
 def event_world(tmp: Path, *, backend: str = "sqlite", latency_ms: int = 20, settings: dict | None = None,
                 extra_env: dict[str, str] | None = None, start_timeout: float = 600.0) -> Iterator[EventWorld]:
     """Build and start a world (see ``EventWorld``); everything started is stopped on exit."""
-    from hamgam.airflow_server import AirflowServer, free_port
     from hamgam.executor import FAST_SETTINGS
+    from hamgam_dev.airflow_server import AirflowServer, free_port
     from pg_sandbox.testing import run_sandbox
     from tadbir_demo import build_demo
 

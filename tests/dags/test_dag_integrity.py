@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hamgam.devenv import ROOT
+from hamgam_dev.devenv import ROOT
 
 DAGS = ROOT / "dags"
 FORWARD = {f"tadbir_to_payamgostar__{e}" for e in ("identities", "products", "quotes", "sales_invoices",

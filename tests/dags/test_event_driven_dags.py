@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from hamgam.config import parse_config
-from hamgam.devenv import ROOT
 from hamgam.entities import SPECS
+from hamgam_dev.devenv import ROOT
 
 ENTITIES = tuple(SPECS)
 FORWARD = [f"tadbir_to_payamgostar__{e}" for e in ENTITIES]

@@ -9,8 +9,8 @@ import os
 import pendulum
 import pytest
 
-from hamgam.devenv import ROOT
 from hamgam.timetables import FiscalYearTimetable, fiscal_year_interval
+from hamgam_dev.devenv import ROOT
 
 TIMETABLE_NAME = "hamgam.timetables.FiscalYearTimetable"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from hamgam.devenv import ROOT, airflow_env
+from hamgam_dev.devenv import ROOT, airflow_env
 from pg_sandbox.testing import RunningSandbox, run_sandbox
 from tadbir_demo import build_demo
 

@@ -17,10 +17,10 @@ import pendulum
 import pytest
 from e2e_world import free_port, make_world
 
-from hamgam.backfill_demo import SCHEDULER_SETTINGS, failed_task_logs, run_backfill
 from hamgam.dagbuilder import BY_FISCAL_YEAR, CRM_POOL
-from hamgam.devenv import airflow_env
 from hamgam.timetables import fiscal_year_interval
+from hamgam_dev.backfill_demo import SCHEDULER_SETTINGS, failed_task_logs, run_backfill
+from hamgam_dev.devenv import airflow_env
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -55,8 +55,8 @@ def processes_using(home: str) -> list[int]:
 
 
 def test_backfill_by_fiscal_year_syncs_each_year_once_and_a_rerun_writes_nothing(tmp_path, smtp):
-    from hamgam.airflow_server import AirflowServer
     from hamgam.ledger.store import Ledger
+    from hamgam_dev.airflow_server import AirflowServer
     from pg_sandbox.testing import run_sandbox
 
     timings: dict[str, float] = {}

@@ -67,7 +67,8 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tadbir(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The demo databases behind the connections config/hamgam.yaml names, set as hamgam.devenv sets them."""
+    """The demo databases behind the connections config/hamgam.yaml names, set as hamgam_dev.devenv sets
+    them."""
     for conn_id, code in (("TADBIR_DEFAULT", 100), ("TADBIR_200", 200)):
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}",
                            json.dumps({"conn_type": "sqlite", "host": str(demo_dir / f"tadbir_{code}.sqlite")}))

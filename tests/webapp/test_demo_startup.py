@@ -19,8 +19,8 @@ import pytest
 import requests
 
 import pg_sandbox.testing
-from hamgam import demo
-from hamgam.devenv import ROOT, airflow_env
+from hamgam_dev import demo
+from hamgam_dev.devenv import ROOT, airflow_env
 from pg_sandbox.testing import SandboxStartError, run_sandbox
 
 
@@ -143,7 +143,7 @@ def test_the_demo_webapp_runs_on_a_free_port_of_its_own_and_proves_it(decoy, tmp
 # -- the files --------------------------------------------------------------------------------------------
 def _make_up_files() -> tuple[Path, Path]:
     """Where `make up` keeps its files: the data directory of the sandbox database it serves (read from the
-    Makefile) and its Airflow home (hamgam.devenv's default)."""
+    Makefile) and its Airflow home (hamgam_dev.devenv's default)."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     recipe = makefile[makefile.index("\nup:"):]
     db = re.search(r"-m pg_sandbox [^\n]*--db (\S+)", recipe)

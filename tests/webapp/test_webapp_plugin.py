@@ -16,10 +16,10 @@ import pytest
 import requests
 from webapp_support import GUID, SECRET, make_client
 
-from hamgam.devenv import ROOT, airflow_env
 from hamgam.ledger import Ledger
 from hamgam.webapp.events import ASSET_URIS, webhook_asset
 from hamgam.webapp.notify import airflow_asset_event
+from hamgam_dev.devenv import ROOT, airflow_env
 
 
 def test_the_plugin_registers_the_app_at_hamgam():
@@ -171,7 +171,7 @@ hamgam_webhook_probe()
 @pytest.mark.airflow
 @pytest.mark.slow
 def test_a_webhook_through_the_airflow_api_server_runs_the_dag_on_its_asset(tmp_path: Path):
-    from hamgam.airflow_server import AirflowServer
+    from hamgam_dev.airflow_server import AirflowServer
 
     dags, data = tmp_path / "dags", tmp_path / "data"
     dags.mkdir()

@@ -16,10 +16,10 @@ import requests
 import uvicorn
 from webapp_support import GUID, SECRET
 
-from hamgam.airflow_server import free_port
 from hamgam.ledger import Ledger
 from hamgam.webapp import create_app
 from hamgam.webapp.__main__ import mask_query
+from hamgam_dev.airflow_server import free_port
 
 
 def test_mask_query_hides_only_the_token():

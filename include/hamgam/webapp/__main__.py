@@ -1,7 +1,7 @@
 """Serve the hamgam web app with plain uvicorn, without Airflow (the demo): ``python -m hamgam.webapp``.
 
 The secret, the ledger and the Tadbir databases come from the same ``AIRFLOW_CONN_*`` environment
-variables the demo's Airflow uses (``hamgam.devenv.airflow_env``; the secret from
+variables the demo's Airflow uses (``hamgam_dev.devenv.airflow_env``; the secret from
 ``AIRFLOW_CONN_HAMGAM_WEBHOOK``). There is no Airflow to notify, so webhooks are stored and logged only;
 the reverse DAGs' scheduled sweep picks them up. uvicorn's own access log is replaced by one that masks
 the ``token`` query parameter.

@@ -3,7 +3,7 @@
 Two worlds run the same script, each with its own demo Tadbir copy, ledger, Payamgostar sandbox, hamgam
 web app and fault-injecting proxy (hamgam's CRM connection points at the proxy):
 
-1. forward-1  the seven forward DAGs (python -m hamgam.run_dags, i.e. dag.test());
+1. forward-1  the seven forward DAGs (python -m hamgam_dev.run_dags, i.e. dag.test());
 2. reverse    a CRM user makes customers and quotes in the CRM; their webhooks (and those of hamgam's own
               writes) reach the web app; the two reverse DAGs run;
 3. forward-2  finance edits and deletes records in Tadbir; the forward DAGs run again;

@@ -11,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hamgam.devenv import DEMO_PASSWORD, DEMO_USER
 from hamgam.transform.codes import make_national_code
+from hamgam_dev.devenv import DEMO_PASSWORD, DEMO_USER
 
 # number, first name, last name, national code (valid checksums); the number routes it to its company
 CUSTOMERS = (("100-20001", "سارا", "کریمی", "0013542419"),

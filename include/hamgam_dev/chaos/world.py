@@ -27,14 +27,14 @@ from typing import Any
 import requests
 import yaml
 
-from hamgam.devenv import DEMO_PASSWORD, DEMO_USER, DEMO_WEBHOOK_SECRET, ROOT, airflow_env
 from hamgam_dev.chaos.proxy import Call, FaultPlan, FaultProxy, Trigger
+from hamgam_dev.devenv import DEMO_PASSWORD, DEMO_USER, DEMO_WEBHOOK_SECRET, ROOT, airflow_env
 
 ENTITIES = ("identities", "products", "quotes", "sales_invoices", "sales_returns", "receipts", "payments")
 FORWARD = tuple(f"tadbir_to_payamgostar__{e}" for e in ENTITIES)  # dependency order
 REVERSE = ("payamgostar_to_tadbir__identities", "payamgostar_to_tadbir__quotes")
 START_TIMEOUT = 90.0  # a server answering its health check, on a loaded machine
-RUN_TIMEOUT = 900.0  # one `python -m hamgam.run_dags` process
+RUN_TIMEOUT = 900.0  # one `python -m hamgam_dev.run_dags` process
 LEASE_TIMEOUT = 300.0  # a killed run's leases expiring
 LEASE_TTL_SECONDS = 10  # the chaos settings' lease ttl: a killed run's lease is free again soon
 
@@ -227,8 +227,8 @@ class World:
     # -- running DAGs ---------------------------------------------------------------------------------
     def run_dags(self, dag_ids: tuple[str, ...] | list[str], plan: FaultPlan,
                  progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
-        """Run ``dag_ids`` in order (``python -m hamgam.run_dags``) under ``plan``. When a trigger kills the
-        process, wait until its leases are free and run the rest again, the killed DAG first: under
+        """Run ``dag_ids`` in order (``python -m hamgam_dev.run_dags``) under ``plan``. When a trigger kills
+        the process, wait until its leases are free and run the rest again, the killed DAG first: under
         ``dag.test()`` Airflow does not retry, running the DAG again is the retry."""
         self.proxy.set_plan(plan)
         remaining, results, attempt = list(dag_ids), [], 0
@@ -236,7 +236,7 @@ class World:
             attempt += 1
             log = self.logs / f"{plan.name}.{attempt}.log"
             with open(log, "w", encoding="utf-8") as out:
-                self._process = subprocess.Popen([sys.executable, "-m", "hamgam.run_dags", *remaining],
+                self._process = subprocess.Popen([sys.executable, "-m", "hamgam_dev.run_dags", *remaining],
                                                  env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                                  start_new_session=True)
             killed = self._watch(self._process, log)
@@ -253,7 +253,7 @@ class World:
                 self.wait_for_leases()
                 continue
             if remaining:
-                raise ChaosError(f"{self.name}/{plan.name}: `python -m hamgam.run_dags` exited with code "
+                raise ChaosError(f"{self.name}/{plan.name}: `python -m hamgam_dev.run_dags` exited with code "
                                  f"{self._process.returncode} before running {remaining}:\n{_tail(log)}")
         if self._errors:
             raise ChaosError("; ".join(self._errors))

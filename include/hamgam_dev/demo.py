@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hamgam.dagbuilder import REVERSE_DAGS
-from hamgam.devenv import DEMO_WEBHOOK_SECRET, ROOT, SANDBOX_PORT, airflow_env
 from hamgam.entities import SPECS
+from hamgam_dev.devenv import DEMO_WEBHOOK_SECRET, ROOT, SANDBOX_PORT, airflow_env
 
 if TYPE_CHECKING:
     from pg_sandbox.testing import RunningSandbox
@@ -107,7 +107,7 @@ def prepare(data: Path, env: dict[str, str], *, seed: int, scale: int) -> dict:
 
 def run_dags(env: dict[str, str], dag_ids: list[str]) -> dict[str, float]:
     """These DAGs, in order, in one Airflow process (dag.test); seconds per DAG run."""
-    command = [sys.executable, "-m", "hamgam.run_dags", *dag_ids]
+    command = [sys.executable, "-m", "hamgam_dev.run_dags", *dag_ids]
     result = subprocess.run(command, env={**os.environ, **env}, text=True, capture_output=True, check=False)
     runs = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"dag_id"')]
     if result.returncode != 0:
@@ -181,7 +181,7 @@ def serve_webapp(env: dict[str, str], port: int | None) -> Iterator[WebApp]:
 
 def reverse_step(env: dict[str, str], sandbox: RunningSandbox) -> dict[str, Any]:
     """A CRM user makes a customer and a quote; their webhooks reach hamgam; the reverse DAGs run."""
-    from hamgam.demo_crm_user import make_customer_and_quote
+    from hamgam_dev.demo_crm_user import make_customer_and_quote
 
     made = make_customer_and_quote(sandbox.base_url)
     print(f"In the CRM, a salesperson made customer {made.customer_number} and quote {made.quote_number}; "
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         with serve_webapp(env, args.webapp_port) as webapp:
             records, reverse, first_stats, second_stats, timings = _run(env, sandbox, webapp.url, forward,
                                                                          args.latency_ms)
-    from hamgam.demo_report import print_report
+    from hamgam_dev.demo_report import print_report
 
     print_report(built=built, timings=timings, first=first_stats, second=second_stats, records=records,
                  entities=ENTITIES, latency_ms=args.latency_ms, reverse=reverse)

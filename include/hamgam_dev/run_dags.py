@@ -4,7 +4,7 @@
 process, so running all seven forward DAGs costs one start-up. Prints one JSON line per DAG run
 (dag id, state, seconds) and exits 1 if a run did not succeed.
 
-    python -m hamgam.run_dags tadbir_to_payamgostar__identities tadbir_to_payamgostar__products ...
+    python -m hamgam_dev.run_dags tadbir_to_payamgostar__identities tadbir_to_payamgostar__products ...
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 def run(dag_ids: list[str]) -> list[dict]:
     from airflow.dag_processing.dagbag import DagBag
 
-    from hamgam.devenv import ROOT
+    from hamgam_dev.devenv import ROOT
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     if bag.import_errors:

@@ -1,7 +1,7 @@
 """`make backfill-demo`: backfill fiscal years 1403 and 1404 through a real Airflow, twice.
 
-Steps: fresh demo data and Airflow state (hamgam.demo.prepare), the sandbox, a real Airflow (scheduler,
-DAG processor and API server: hamgam.airflow_server.AirflowServer) in its own AIRFLOW_HOME, then the
+Steps: fresh demo data and Airflow state (hamgam_dev.demo.prepare), the sandbox, a real Airflow (scheduler,
+DAG processor and API server: hamgam_dev.airflow_server.AirflowServer) in its own AIRFLOW_HOME, then the
 backfill of tadbir_to_payamgostar__by_fiscal_year from 2024-03-20 to 2026-03-20 — one run per fiscal
 year — and the same backfill again with reprocess_behavior "completed" (Airflow clears both runs and
 runs them again), which must make zero CRM writes. Prints each run's fiscal year, state and duration
@@ -28,7 +28,7 @@ from urllib.parse import quote
 from airflow.executors.local_executor import LocalExecutor
 
 from hamgam.dagbuilder import BY_FISCAL_YEAR
-from hamgam.devenv import airflow_env
+from hamgam_dev.devenv import airflow_env
 
 FROM_DATE, TO_DATE = "2024-03-20", "2026-03-20"  # UTC midnights: 1 Farvardin 1403 .. 29 Esfand 1404
 CLI_EQUIVALENT = (f'make airflow ARGS="backfill create --dag-id {BY_FISCAL_YEAR} '
@@ -45,7 +45,7 @@ class PreloadingLocalExecutor(LocalExecutor):
     Each task runs in a process forked from a worker, which is forked from the scheduler, so the tasks
     start with these modules loaded instead of importing them again each time (on 2 cores that is
     most of a first backfill's time). Nothing else changes. The imports start no thread (GX analytics
-    is off in hamgam.devenv), so forking after them is safe.
+    is off in hamgam_dev.devenv), so forking after them is safe.
     """
 
     def start(self) -> None:
@@ -64,7 +64,7 @@ class PreloadingLocalExecutor(LocalExecutor):
 # - a scheduler that notices finished tasks sooner (by default it sleeps 1 s after an idle loop);
 # - a DAG processor that does not re-parse the unchanged DAG file every 30 s.
 SCHEDULER_SETTINGS = {
-    "AIRFLOW__CORE__EXECUTOR": "hamgam.backfill_demo.PreloadingLocalExecutor",
+    "AIRFLOW__CORE__EXECUTOR": "hamgam_dev.backfill_demo.PreloadingLocalExecutor",
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
     "AIRFLOW__CORE__PARALLELISM": "8",
     "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
@@ -109,8 +109,8 @@ def run_backfill(server, from_date: str = FROM_DATE, to_date: str = TO_DATE, *, 
     cancel call, which for a backfill without queued runs only sets its completed_at: the scheduler
     marks backfills complete only every 30 s, and until then a new backfill of the DAG is refused.
     """
-    from hamgam.airflow_server import AirflowServerError
     from hamgam.timetables import fiscal_year_of_interval
+    from hamgam_dev.airflow_server import AirflowServerError
 
     started = time.monotonic()
     wanted = server.backfill(dag_id, from_date, to_date, reprocess_behavior=reprocess_behavior, dry_run=True)
@@ -119,7 +119,7 @@ def run_backfill(server, from_date: str = FROM_DATE, to_date: str = TO_DATE, *, 
                             f"{reprocess_behavior}) has nothing to run")
     backfill_id = server.backfill(dag_id, from_date, to_date, reprocess_behavior=reprocess_behavior)
     created = _when(server.api("GET", f"/backfills/{backfill_id}")["created_at"])
-    server.unpause(dag_id)  # after the backfill: see hamgam.airflow_server
+    server.unpause(dag_id)  # after the backfill: see hamgam_dev.airflow_server
     wanted_dates = {_when(date) for date in wanted}
     deadline = started + timeout
     while True:
@@ -197,11 +197,11 @@ def print_backfill(label: str, backfill: Backfill, writes: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hamgam.demo import demo_arguments, prepare
+    from hamgam_dev.demo import demo_arguments, prepare
 
     args = demo_arguments(__doc__, sandbox_port=0).parse_args(argv)
 
-    from hamgam.airflow_server import AirflowServer, free_port
+    from hamgam_dev.airflow_server import AirflowServer, free_port
     from pg_sandbox.testing import run_sandbox
 
     began = time.monotonic()

@@ -1,7 +1,7 @@
 """A real Airflow (scheduler, DAG processor, triggerer, API server) for tests, benchmarks and the demos.
 
-    from hamgam.airflow_server import AirflowServer
-    from hamgam.devenv import airflow_env
+    from hamgam_dev.airflow_server import AirflowServer
+    from hamgam_dev.devenv import airflow_env
 
     with AirflowServer(airflow_env(data_dir, airflow_home=home)) as airflow:
         backfill_id = airflow.backfill("my_dag", "2024-03-20", "2026-03-20")
@@ -13,7 +13,7 @@ catchup=False that is unpaused first gets a scheduled run for its latest complet
 which then takes that interval's place in the backfill.
 
 `start()` runs `airflow db migrate`, then starts the components in one new session and process group
-(setsid): a small launcher (`python -m hamgam.airflow_server launch ...`) leads the group and starts
+(setsid): a small launcher (`python -m hamgam_dev.airflow_server launch ...`) leads the group and starts
 `airflow scheduler`, `airflow dag-processor`, `airflow triggerer` (it runs the forward DAGs' change
 probes: hamgam.triggers) and `airflow api-server` inside it, each writing to
 `<AIRFLOW_HOME>/logs/server/<component>.log`. It then waits until `/api/v2/monitor/health` says the
@@ -23,7 +23,7 @@ SIGINT to the whole group; what hangs is killed (see `stop`); it raises if anyth
 mode="standalone" runs `airflow standalone` instead (the same four plus a supervising process); measured
 here it starts slower, holds ~1.5x the memory and can take 30 s to stop, so "components" is the default.
 
-The caller's env (e.g. from hamgam.devenv.airflow_env) wins over everything here except the API host,
+The caller's env (e.g. from hamgam_dev.devenv.airflow_env) wins over everything here except the API host,
 port and the execution API URL, which follow `port` (a free one by default); settings it does not make
 are filled in for a 2-core machine (parallelism 4, no examples, one API worker). `airflow db migrate`
 writes airflow.cfg (with its generated JWT secret) before the components start, so they all sign and
@@ -156,7 +156,8 @@ class AirflowServer:
         else:
             # A small launcher leads the new session and process group and starts the components inside
             # it (a process may only join a group of its own session); it exits when any of them does.
-            command = [sys.executable, "-m", "hamgam.airflow_server", "launch", str(self.log_dir), *COMPONENTS]
+            command = [sys.executable, "-m", "hamgam_dev.airflow_server", "launch", str(self.log_dir),
+                       *COMPONENTS]
         with (self.log_dir / f"{self.mode}.log").open("ab") as log:
             self.leader = subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                                            stderr=subprocess.STDOUT, cwd=self.home, start_new_session=True)
@@ -451,5 +452,5 @@ def _launch(log_dir: str, names: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] != "launch":
-        raise SystemExit("usage: python -m hamgam.airflow_server launch LOG_DIR COMPONENT...")
+        raise SystemExit("usage: python -m hamgam_dev.airflow_server launch LOG_DIR COMPONENT...")
     raise SystemExit(_launch(sys.argv[2], sys.argv[3:]))

@@ -4,7 +4,7 @@ Used by the demo, `make up`, `make airflow ARGS=...` and the tests, so all of th
 same way: AIRFLOW_HOME inside the project, our dags/ and plugins/, no examples, a small executor
 (``hamgam.executor.WarmLocalExecutor``: Airflow's LocalExecutor whose task processes start with Great
 Expectations and the task code already imported).
-`python -m hamgam.devenv` prints them as shell exports.
+`python -m hamgam_dev.devenv` prints them as shell exports.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from hamgam.devenv import DEMO_PASSWORD, DEMO_USER
+from hamgam_dev.devenv import DEMO_PASSWORD, DEMO_USER
 
 
 @dataclass(frozen=True)
