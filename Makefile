@@ -45,8 +45,9 @@ test-fast: setup  ## everything but the Airflow end-to-end tests
 chaos: setup  ## every DAG through a fault matrix (CRM faults, kills, sandbox restarts) against a no-fault baseline
 	$(PY) -m hamgam_dev.chaos $(CHAOS_ARGS)
 
-lint: setup
+lint: setup  ## ruff over everything, mypy over the runtime package (as CI runs them)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 lock:  ## re-pin requirements.txt from requirements.in
 	$(UV) pip compile --python $(PY) requirements.in -o requirements.txt
