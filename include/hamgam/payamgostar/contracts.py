@@ -314,7 +314,13 @@ OPERATIONS: dict[str, Operation] = {
         FindQuoteById               | quoteId:guid!                                            | InvoiceInfoResult
         FindInvoiceById             | invoiceId:guid!                                          | InvoiceInfoResult
         FindReturnInvoiceById       | retInvoiceId:guid!                                       | InvoiceInfoResult
+        FindPurchaseInvoiceById     | purchInvoiceId:guid!                                     | InvoiceInfoResult
+        FindReturnPurchaseInvoiceById | retPurchInvoiceId:guid!                                | InvoiceInfoResult
         SearchQuote                 | typeKey:string, query:string                             | InvoiceInfoResult
+        SearchInvoice               | typeKey:string, query:string                             | InvoiceInfoResult
+        SearchPurchaseInvoice       | typeKey:string, query:string                             | InvoiceInfoResult
+        SearchReturnSaleInvoice     | typeKey:string, query:string                             | InvoiceInfoResult
+        SearchReturnPurchaseInvoice | typeKey:string, query:string                             | InvoiceInfoResult
     """),
     **_ops("IPayment", """
         SavePayment           | paymentInfo:PaymentInfo                              | SaveCrmObjectResult
