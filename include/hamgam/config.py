@@ -37,6 +37,13 @@ class EntitySettings(_Strict):
 Settings = TypeVar("Settings", bound=EntitySettings)
 
 
+def _on_by_default(entity: str) -> bool:
+    from hamgam.entities import SPECS
+
+    spec = SPECS.get(entity)
+    return spec is None or spec.assumption is None
+
+
 def _registry() -> dict[str, EntitySettings]:
     """Each entity's default settings, by spec name. The registry imports this module, so it is read when
     settings are validated, not when this module is imported."""
@@ -69,7 +76,9 @@ class CompanyConfig(_Strict):
         return value
 
     def syncs(self, entity: str) -> bool:
-        return self.enabled and self.entities.get(entity, True)
+        """This company syncs ``entity``: its switch, else on — but an entity resting on an assumption about
+        the real CRM or Tadbir that nobody has yet observed (``EntitySpec.assumption``) is off until switched on."""
+        return self.enabled and self.entities.get(entity, _on_by_default(entity))
 
 
 class ReverseIdentitiesConfig(_Strict):

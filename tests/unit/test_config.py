@@ -50,3 +50,16 @@ def test_switches_turn_an_entity_off_per_company():
     assert config.companies_for("identities") == [100]
     with pytest.raises(ConfigError, match="company 400 is not configured"):
         config.company(400)
+
+
+def test_an_entity_resting_on_an_unobserved_assumption_is_off_until_switched_on(monkeypatch):
+    import dataclasses
+
+    from hamgam import entities
+
+    assumed = dataclasses.replace(entities.SPECS["sales_returns"], assumption="a SOAP reading nobody has seen")
+    monkeypatch.setitem(entities.SPECS, "sales_returns", assumed)
+    config = parse_config("companies: [{code: 100}, {code: 200, entities: {sales_returns: true}}]")
+    assert not config.company(100).syncs("sales_returns") and config.company(100).syncs("sales_invoices")
+    assert config.company(200).syncs("sales_returns")
+    assert config.companies_for("sales_returns") == [200]

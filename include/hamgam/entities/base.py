@@ -165,6 +165,10 @@ class EntitySpec:
     # the entity's own settings with their defaults: the settings file's section named after the spec
     # overrides them (``HamgamConfig.entity_settings``), validated when the file is read (DAG parse)
     settings: EntitySettings = field(default_factory=EntitySettings)
+    # what the entity rests on that nobody has yet observed on a real CRM or Tadbir (a SOAP operation's
+    # behaviour, an assumed table): such an entity is off in every company until its switch turns it on
+    # (``companies[].entities``), and the README names the assumption
+    assumption: str | None = None
 
     @property
     def dag_id(self) -> str:
