@@ -1,8 +1,11 @@
-"""Payamgostar client: one session, a cached bearer token, retries that honour Retry-After.
+"""Payamgostar client: the two transports, one retry wrapper, one thread pool, and the CRM's operations.
 
-REST v2 for identities and sales invoices, SOAP (soap.py) for products, quotes, sales returns,
-receipts and payments, which have no REST write path (§7). Both go through one retry wrapper, so
-backoff, Retry-After, typed errors and the ``recover`` guard against double creates are the same.
+The transports are split by protocol: REST v2 (``rest.RestTransport``: login, cached bearer token, one
+JSON call) for identities and invoices, SOAP (``soap_transport.SoapTransport`` with the envelopes of
+``soap``) for products, quotes, returns, receipts and payments, which have no REST write path (§7); the
+HTTP underneath both is ``http``. Both go through the retry wrapper here (``call``, ``soap_call``), so
+backoff, Retry-After, typed errors and the ``recover`` guard against double creates are the same. The
+per-document operations are typed objects (``documents``); the methods below keep them by name.
 
 Every answer is checked for its shape inside the attempt (``expect``): one that is not JSON / not a
 SOAP envelope, or has the wrong shape, or an id that is not a CRM id (``crm_id_of``), is an
@@ -17,22 +20,18 @@ Wire contract: shared/reference/payamgostar-api.md §2.1 (login), §3 (crmobject
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import requests
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 
 from hamgam.payamgostar import documents, soap
 from hamgam.payamgostar.answers import (
-    BadShape,
     created_id,
     found_info,
     found_page,
@@ -50,12 +49,13 @@ from hamgam.payamgostar.documents import AND, EQUALS, REST_DELETE_OPTION
 from hamgam.payamgostar.errors import (
     AuthError,
     GaveUp,
-    NotFound,
     PayamgostarError,
     RecordRejected,
     RetriableError,
-    UnexpectedAnswer,
 )
+from hamgam.payamgostar.http import new_session
+from hamgam.payamgostar.rest import RestTransport
+from hamgam.payamgostar.soap_transport import SoapTransport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,58 +68,9 @@ IDENTITY_KINDS = ("person", "organization")
 SOAP_DELETE_OPTION = "DeleteWithHistory"
 PAYMENT_KINDS = {"receipt": 9, "payment": 23}  # CrmObjectTypes index (§5.1)
 _SKIPPED = object()  # map_concurrent: an item not started because the CRM refused the credentials
-_LOGIN_REFUSALS = {401: "wrong user name or password", 402: "the MobileApp (REST) module is not licensed",
-                   403: "too many login attempts; the user is locked out for now"}
 
 
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None  # HTTP-date form is not used by the CRM; fall back to backoff
-
-
-def _transport_error(exc: requests.RequestException, endpoint: str, record: str | None) -> RetriableError:
-    if isinstance(exc, requests.ReadTimeout):
-        reason = "the CRM did not answer in time"
-    elif isinstance(exc, requests.ConnectionError | requests.Timeout):
-        reason = f"cannot reach the CRM ({exc.__class__.__name__})"
-    else:
-        reason = f"the request to the CRM failed ({exc.__class__.__name__})"
-    return RetriableError(reason, record=record, endpoint=endpoint)
-
-
-def _session(base_url: str, max_workers: int) -> requests.Session:
-    """A session for ``max_workers`` threads. The environment's proxy and CA-bundle settings are read once
-    here: a session that trusts the environment reads every variable of it on each call (~0.1 ms of CPU a
-    call, a tenth of what a call costs us)."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(max_workers, 4), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
-    session.proxies.update(requests.utils.get_environ_proxies(base_url))  # honours NO_PROXY
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False  # settled above; a .netrc is not used: the CRM's credentials are our own
-    return session
-
-
-def _excerpt(response: requests.Response) -> str:
-    try:
-        body = response.json()
-        if isinstance(body, dict):
-            return str(body.get("errorMessage") or body.get("error_description") or body.get("error") or body)
-        return str(body)
-    except ValueError:
-        return response.text[:300]
-
-
-class PayamgostarClient:
+class PayamgostarClient(RestTransport, SoapTransport):
     """Thread-safe client for the CRM's REST v2 and SOAP surfaces.
 
     Retries 5xx, 429, timeouts and connection errors with exponential backoff (with jitter), waiting
@@ -166,63 +117,11 @@ class PayamgostarClient:
         # a refused login is not tried again by later calls (each try counts towards the CRM's lockout);
         # calling login() yourself does try again
         self._login_refused: AuthError | None = None
-        self.session = _session(self.base_url, max_workers)
+        self.session = new_session(self.base_url, max_workers)
         # one pool for every map_concurrent of this client: chunks sent one after another queue behind
         # each other (no idle tail between them), and the CRM never sees more than max_workers calls
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-
-    # -- authentication -------------------------------------------------------------------------
-    def login(self) -> str:
-        body = {
-            "username": self._username,
-            "password": self._password,
-            "deviceId": self.device_id,
-            "platformType": 4,  # Linux (§2.1)
-            "os": "Linux",
-            "osVersion": "1.0",
-            "token": "",
-        }
-        endpoint = "auth/login"
-        try:
-            response = self.session.post(f"{self.base_url}/api/v2/auth/login", json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise _transport_error(exc, endpoint, None) from exc
-        if response.status_code in _LOGIN_REFUSALS:
-            self._login_refused = AuthError(f"login refused: {_LOGIN_REFUSALS[response.status_code]}",
-                                            endpoint=endpoint, status=response.status_code, body=_excerpt(response))
-            raise self._login_refused
-        self._raise_for_status(response, endpoint, record=None)
-        data = self._answer(response, endpoint, None, object_answer)
-        token = data.get("accessToken")
-        if not token or not isinstance(token, str):
-            raise AuthError("login answered without an accessToken", endpoint=endpoint, status=response.status_code)
-        self._token = token
-        self._login_refused = None
-        self._token_expires = self._parse_expiry(data.get("expiresAt"))
-        log.info("Logged in to Payamgostar at %s as %s", self.base_url, self._username)
-        return token
-
-    @staticmethod
-    def _parse_expiry(value: Any) -> datetime | None:
-        if not value:
-            return None
-        try:
-            return datetime.fromisoformat(str(value)).astimezone(UTC)
-        except (ValueError, OverflowError):
-            return None
-
-    def _current_token(self, stale: str | None = None) -> str:
-        """The cached token; logs in when there is none, it is about to expire, or it was refused."""
-        with self._token_lock:
-            expiring = self._token_expires is not None and datetime.now(UTC) + self.token_margin >= self._token_expires
-            if self._token is None or expiring or (stale is not None and self._token == stale):
-                if self._login_refused is not None:
-                    refused = self._login_refused
-                    raise AuthError(refused.reason, endpoint=refused.endpoint, status=refused.status, body=refused.body)
-                self.login()
-            assert self._token is not None
-            return self._token
 
     # -- calls ----------------------------------------------------------------------------------
     def call(self, path: str, body: dict[str, Any], *, record: str | None = None,
@@ -280,96 +179,6 @@ class PayamgostarClient:
         backoff = backoff * (0.5 + random.random() / 2)  # jitter: spread concurrent retries
         retry_after = getattr(exc, "retry_after", None) or 0.0
         return max(self.min_wait, backoff, retry_after)
-
-    def _call_once(self, path: str, body: dict[str, Any], record: str | None,
-                   expect: Callable[[Any], Any] | None = None) -> Any:
-        token = self._current_token()
-        response = self._post(path, body, token, record)
-        if response.status_code == 401:  # expired or revoked: renew once, then it is a real refusal
-            token = self._current_token(stale=token)
-            response = self._post(path, body, token, record)
-            if response.status_code == 401:
-                raise AuthError("the CRM refused a fresh token", record=record, endpoint=path, status=401,
-                                body=_excerpt(response))
-        self._raise_for_status(response, path, record)
-        return self._answer(response, path, record, expect)
-
-    @staticmethod
-    def _answer(response: requests.Response, endpoint: str, record: str | None,
-                expect: Callable[[Any], Any] | None) -> Any:
-        """The JSON of a 2xx answer, through ``expect``; anything else is an UnexpectedAnswer naming the endpoint."""
-        def unexpected(what: str) -> UnexpectedAnswer:
-            return UnexpectedAnswer(endpoint, what, record=record, status=response.status_code,
-                                    content_type=response.headers.get("Content-Type"), body=response.content)
-
-        if not response.content:
-            answer = None
-        else:
-            try:
-                answer = response.json()
-            except ValueError:  # requests' JSONDecodeError, and UnicodeDecodeError
-                raise unexpected("not JSON") from None
-        if expect is None:
-            return answer
-        try:
-            return expect(answer)
-        except BadShape as exc:
-            raise unexpected(str(exc)) from None
-
-    def _post(self, path: str, body: dict[str, Any], token: str, record: str | None) -> requests.Response:
-        try:
-            return self.session.post(f"{self.base_url}/api/v2/{path}", json=body, timeout=self.timeout,
-                                     headers={"Authorization": f"Bearer {token}"})
-        except requests.RequestException as exc:
-            raise _transport_error(exc, path, record) from exc
-
-    def _soap_once(self, service: str, operation: str, headers: dict[str, str], body: bytes,
-                   record: str | None, expect: Callable[[dict[str, Any]], Any] | None = None) -> Any:
-        endpoint = f"{service}/{operation}"
-        try:
-            response = self.session.post(f"{self.base_url}/{soap.service_path(service)}", data=body,
-                                         headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise _transport_error(exc, endpoint, record) from exc
-        status = response.status_code
-        if status >= 400 and status != 429:  # WCF sends its faults with 500
-            fault = soap.fault_of(response.content)
-            if fault is not None:
-                raise soap.fault_error(fault, endpoint=endpoint, record=record, status=status)
-            if status == 404:  # the service itself is missing: configuration, not this record
-                raise PayamgostarError(f"the CRM has no SOAP service at /{soap.service_path(service)}",
-                                       record=record, endpoint=endpoint, status=status)
-        self._raise_for_status(response, endpoint, record)
-        content_type = response.headers.get("Content-Type")
-        result = soap.parse_response(operation, response.content, record=record, status=status,
-                                     content_type=content_type)
-        if expect is None:
-            return result
-        try:
-            return expect(result)
-        except BadShape as exc:
-            raise UnexpectedAnswer(endpoint, str(exc), record=record, status=status, content_type=content_type,
-                                   body=response.content) from None
-
-    @staticmethod
-    def _raise_for_status(response: requests.Response, endpoint: str, record: str | None) -> None:
-        status = response.status_code
-        if status < 400:
-            return
-        excerpt = _excerpt(response)
-        if status == 429:
-            raise RetriableError("the CRM is rate limiting", record=record, endpoint=endpoint, status=status,
-                                 body=excerpt, retry_after=_retry_after_seconds(response))
-        if status >= 500:
-            raise RetriableError(f"the CRM failed: {excerpt}", record=record, endpoint=endpoint, status=status,
-                                 body=excerpt, retry_after=_retry_after_seconds(response))
-        if status == 404:
-            raise NotFound(f"not found in the CRM: {excerpt}", record=record, endpoint=endpoint, status=status,
-                           body=excerpt)
-        if status in (401, 403):
-            raise AuthError(f"not allowed: {excerpt}", record=record, endpoint=endpoint, status=status, body=excerpt)
-        raise RecordRejected(f"the CRM rejected it: {excerpt}", record=record, endpoint=endpoint, status=status,
-                             body=excerpt)
 
     # -- identities (person / organization) -----------------------------------------------------
     @staticmethod
