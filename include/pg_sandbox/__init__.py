@@ -1,14 +1,17 @@
 """A local stand-in for the Payamgostar CRM.
 
 - REST v2: login; person/organization create/get/update/delete/find; identity/search;
-  invoice/sales create/get/update/delete/find; quote/sales/get.
+  invoice/sales and invoice/purchase create/get/update/delete/find; quote/sales/get.
 - SOAP 1.1 (WCF basicHttpBinding), strict to the vendor XSDs: IProduct, IInvoice and
   IPayment at /Services/API/<Service>.svc (the served operations: soap_contract.OPERATIONS),
-  including IInvoice SearchQuote(typeKey, query) for sweeps (soap_search.py).
+  including IInvoice SearchQuote(typeKey, query) for sweeps and SearchPurchaseInvoice,
+  SearchReturnPurchaseInvoice, SearchReturnSaleInvoice (soap_search.py); SaveReturnInvoice
+  saves purchase returns (CrmObjectTypeIndex 16) and sales returns (17).
 - Webhooks as the CRM sends them (webhooks.py): GET <url>?event=&id=&type=&subtype= after a
   committed write of a person, organization or quote, off the request thread, retried.
-- /_sandbox/: health, stats, settings (faults, product units, receipt/payment type codes,
-  webhooks), records (JSON, with a `kind`), reset, webhooks (log, flush, clear), an HTML page.
+- /_sandbox/: health, stats, settings (faults, product units, receipt/payment and purchase
+  invoice/return type codes, webhooks), records (JSON, with a `kind`), reset, webhooks (log,
+  flush, clear), an HTML page.
 - Faults (settings.py; rates between 0 and 1, changeable at runtime, seeded by `seed`, counted
   in the stats' `faults`): `latency_ms`; `slow_rate` + `slow_ms`; `rate_limit_rate` (429 with
   `retry_after_seconds`); `error_rate` (500, nothing done); `error_after_commit_rate` (the write

@@ -1,4 +1,4 @@
-"""The sandbox web application: Payamgostar REST v2 (identities, sales invoices, sales quotes),
+"""The sandbox web application: Payamgostar REST v2 (identities, sales and purchase invoices, sales quotes),
 SOAP 1.1 (IProduct, IInvoice, IPayment), outgoing webhooks (webhooks.py) and the /_sandbox admin.
 
 Every API call goes through calls.run_call: count it, draw faults, sleep, maybe answer
@@ -30,7 +30,7 @@ from pg_sandbox.invoices import Invoices
 from pg_sandbox.payments import Payments
 from pg_sandbox.products import Products
 from pg_sandbox.references import References
-from pg_sandbox.sales_rest import SalesApi
+from pg_sandbox.sales_rest import REST_KINDS, InvoiceApi
 from pg_sandbox.settings import SandboxSettings
 from pg_sandbox.store import Store
 from pg_sandbox.webhooks import Webhooks
@@ -52,9 +52,12 @@ class Sandbox:
         self.identities = Identities(self.store)
         refs = References(self.store, self.docs)
         self.products = Products(self.docs, lambda: self.settings)
-        self.invoices = Invoices(self.docs, refs)
+        self.invoices = Invoices(self.docs, refs, lambda: self.settings)
         self.payments = Payments(self.docs, refs, lambda: self.settings)
-        self.sales = SalesApi(self.invoices, self.store, lambda: self.settings)
+        # REST path prefix (invoice/sales, invoice/purchase) -> the verbs of that invoice kind
+        self.invoice_apis = {prefix: InvoiceApi(self.invoices, self.store, lambda: self.settings, kind)
+                             for prefix, kind in REST_KINDS.items()}
+        self.sales = self.invoice_apis["invoice/sales"]
         self.faults = Faults(settings.seed)
         self.webhooks = Webhooks(lambda: self.settings, self.faults, self.store)
         self._lock = threading.Lock()
@@ -129,9 +132,9 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
             _add_api_route(app, sandbox, f"{kind}/{verb}", sandbox.identity_action(kind, verb),
                            write=verb in WRITE_VERBS)
     _add_api_route(app, sandbox, "identity/search", sandbox.identities.search)
-    for verb in VERBS:
-        _add_api_route(app, sandbox, f"invoice/sales/{verb}", getattr(sandbox.sales, verb),
-                       write=verb in WRITE_VERBS)
+    for prefix, invoice_api in sandbox.invoice_apis.items():
+        for verb in VERBS:
+            _add_api_route(app, sandbox, f"{prefix}/{verb}", getattr(invoice_api, verb), write=verb in WRITE_VERBS)
     _add_api_route(app, sandbox, "quote/sales/get", sandbox.sales.quote_get)
     app.include_router(soap.router(sandbox))
     app.include_router(admin.router(sandbox))

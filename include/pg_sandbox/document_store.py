@@ -1,9 +1,12 @@
-"""SQLite table of the non-identity records: products, quotes, sales invoices and returns,
-receipts and payments. Same connection and lock as the identity store.
+"""SQLite table of the non-identity records: products, quotes, sales and purchase invoices,
+sales and purchase returns, receipts and payments. Same connection and lock as the identity store.
 
 The CRM keeps a number unique among the live records of one kind and subtype code (a
 product's Code among live products), ignoring case; the partial unique index enforces that
 even for concurrent saves, and look-ups by number ignore case too.
+
+A database made before a kind was added (its CHECK names fewer kinds) is rebuilt on open,
+rows, ids and order kept (`_migrate`).
 """
 
 import json
@@ -14,13 +17,15 @@ from typing import Any
 
 from pg_sandbox.store import Store
 
-KINDS = ("product", "quote", "sales_invoice", "sales_return", "receipt", "payment")
+KINDS = ("product", "quote", "sales_invoice", "sales_return", "purchase_invoice", "purchase_return", "receipt",
+         "payment")
 
-SCHEMA = f"""
+_KIND_NAMES = tuple(f"'{kind}'" for kind in KINDS)
+TABLE = f"""
 CREATE TABLE IF NOT EXISTS documents (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,  -- stable order
     crm_id      TEXT NOT NULL UNIQUE,
-    kind        TEXT NOT NULL CHECK (kind IN ({", ".join(f"'{k}'" for k in KINDS)})),
+    kind        TEXT NOT NULL CHECK (kind IN ({', '.join(_KIND_NAMES)})),
     type_code   TEXT NOT NULL DEFAULT '',  -- CrmObjectTypeCode, case-folded; '' for products
     number      TEXT,                      -- Number of a billable record, Code of a product
     identity_id TEXT,
@@ -29,6 +34,8 @@ CREATE TABLE IF NOT EXISTS documents (
     deleted     INTEGER NOT NULL DEFAULT 0,
     doc         TEXT NOT NULL
 );
+"""
+INDEXES = """
 CREATE INDEX IF NOT EXISTS documents_kind ON documents (kind, deleted);
 CREATE INDEX IF NOT EXISTS documents_number ON documents (number COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS documents_identity ON documents (identity_id);
@@ -54,7 +61,20 @@ class DuplicateNumber(Exception):
 class DocumentStore:
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.apply_schema(SCHEMA)
+        store.apply_schema(TABLE)
+        self._migrate()
+        store.apply_schema(INDEXES)
+
+    def _migrate(self) -> None:
+        """Rebuild a table whose kind CHECK is older than KINDS (SQLite cannot alter a CHECK in place)."""
+        [(sql,)] = self._store.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'documents'")
+        if all(name in sql for name in _KIND_NAMES):
+            return
+        with self._store.atomic():
+            self._store.run("ALTER TABLE documents RENAME TO documents_before_migration")
+            self._store.run(TABLE)  # one statement: executescript would commit the transaction
+            self._store.run("INSERT INTO documents SELECT * FROM documents_before_migration")
+            self._store.run("DROP TABLE documents_before_migration")  # its indexes go with it
 
     def atomic(self):
         return self._store.atomic()

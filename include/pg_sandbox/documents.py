@@ -14,11 +14,14 @@ from pg_sandbox.dates import local_text
 from pg_sandbox.document_store import DocumentStore, DuplicateNumber, Keys
 from pg_sandbox.soap_contract import ZERO_GUID
 
-# CrmObjectTypes (§5.1) and the InvoiceType/quoteType names per kind.
-TYPE_INDEX = {"quote": 8, "sales_invoice": 5, "sales_return": 17, "receipt": 9, "payment": 23}
-INVOICE_TYPE = {"quote": "Quote", "sales_invoice": "Invoice"}
+# CrmObjectTypes (§5.1) and the InvoiceType/quoteType names per kind (Gp_InvoiceType has only Invoice
+# and Quote: a purchase invoice is an Invoice of index 15).
+TYPE_INDEX = {"quote": 8, "sales_invoice": 5, "sales_return": 17, "purchase_invoice": 15, "purchase_return": 16,
+              "receipt": 9, "payment": 23}
+INVOICE_TYPE = {"quote": "Quote", "sales_invoice": "Invoice", "purchase_invoice": "Invoice"}
 NOUN = {"product": "product", "quote": "quote", "sales_invoice": "sales invoice", "sales_return": "sales return",
-        "receipt": "receipt", "payment": "payment"}
+        "purchase_invoice": "purchase invoice", "purchase_return": "purchase return", "receipt": "receipt",
+        "payment": "payment", "return": "return invoice"}
 
 Build = Callable[[dict[str, Any] | None, str, str], tuple[dict[str, Any], Keys]]
 

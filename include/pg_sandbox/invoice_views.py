@@ -1,6 +1,6 @@
 """REST views of stored invoice documents (stored as complete InvoiceInfo objects, invoices.py).
 
-- `invoice_view`: the InvoiceGetResult of `invoice/sales/get` and `find` (§3.4).
+- `invoice_view`: the InvoiceGetResult of `invoice/sales/get`, `invoice/purchase/get` and their `find` (§3.4).
 - `quote_view`: the camelCase "Quote get" shape of `quote/sales/get` observed on a live
   server (§3.4): `quoteDate`, `quoteType`, no inventory keys on lines, previews.
 """

@@ -242,7 +242,7 @@ LOGIN = Model("LoginModel", [
     *strings("os", "osVersion", "token"),
 ])
 
-# ---- sales invoices (§3.3 InvoiceCreateModel, InvoiceDetailModel) -------------------------
+# ---- sales and purchase invoices (§3.3 InvoiceCreateModel, InvoiceDetailModel) ------------
 
 INVOICE_DETAIL = Model("InvoiceDetailModel", [
     *strings("productCode", "productId", "productName"),
@@ -279,3 +279,6 @@ SALES_INVOICE_CREATE = Model("SalesInvoiceCreateModel", [
     Field("relatedQuoteId", "guid"),
 ])
 SALES_INVOICE_UPDATE = SALES_INVOICE_CREATE.extended("SalesInvoiceUpdateModel", CRM_ID)
+# the SDK's PurchaseInvoiceCreateModel is the same InvoiceCreateModel plus RelatedQuoteId
+PURCHASE_INVOICE_CREATE = SALES_INVOICE_CREATE.extended("PurchaseInvoiceCreateModel", [])
+PURCHASE_INVOICE_UPDATE = PURCHASE_INVOICE_CREATE.extended("PurchaseInvoiceUpdateModel", CRM_ID)

@@ -8,7 +8,9 @@ from pg_sandbox.identities import display_name
 
 _KIND = {"person": "حقیقی (person)", "organization": "حقوقی (organization)", "product": "کالا (product)",
          "quote": "پیش‌فاکتور (quote)", "sales_invoice": "فاکتور فروش (sales invoice)",
-         "sales_return": "برگشت از فروش (sales return)", "receipt": "دریافت (receipt)", "payment": "پرداخت (payment)"}
+         "sales_return": "برگشت از فروش (sales return)", "purchase_invoice": "فاکتور خرید (purchase invoice)",
+         "purchase_return": "برگشت از خرید (purchase return)", "receipt": "دریافت (receipt)",
+         "payment": "پرداخت (payment)"}
 _IDENTITY_KINDS = ("person", "organization")
 
 _STYLE = """

@@ -1,5 +1,6 @@
 """Referential checks the CRM makes on save: the customer identity, each line's product, and the
-sales invoice a return line or a payment refers to.
+invoice a return line (a sales invoice for a sales return, a purchase invoice for a purchase
+return) or a payment (a sales invoice) refers to.
 
 Each check answers the record it found, or raises Rejected naming what is missing.
 """
@@ -7,7 +8,7 @@ Each check answers the record it found, or raises Rejected naming what is missin
 from typing import Any
 
 from pg_sandbox.document_store import DocumentStore
-from pg_sandbox.documents import Rejected, filled, given_id
+from pg_sandbox.documents import NOUN, Rejected, filled, given_id
 from pg_sandbox.models import is_guid
 from pg_sandbox.soap_codec import complete
 from pg_sandbox.store import Store
@@ -67,21 +68,26 @@ class References:
 
     def sales_invoice(self, related: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
         """The RelatedInvoiceInfo of a live sales invoice named by id or number, or None when none is named."""
+        return self.invoice("sales_invoice", related, where)
+
+    def invoice(self, kind: str, related: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+        """The RelatedInvoiceInfo of a live invoice of `kind` (sales_invoice, purchase_invoice) named by id or
+        number, or None when none is named."""
+        noun = NOUN[kind]
         related = related or {}
         wanted = given_id(related.get("relatedInvoiceId"))
         number, type_code = related.get("relatedInvoiceNumber"), related.get("relatedInvoiceTypeCode")
         if wanted is not None:
-            doc = self._docs.get(wanted, ["sales_invoice"])
+            doc = self._docs.get(wanted, [kind])
         elif filled(number):
-            found = self._docs.find(["sales_invoice"], number=number,
-                                    type_code=type_code if filled(type_code) else None)
+            found = self._docs.find([kind], number=number, type_code=type_code if filled(type_code) else None)
             if len(found) > 1:
-                raise Rejected("ambiguous", f"{where}: {len(found)} sales invoices have number '{number}';"
+                raise Rejected("ambiguous", f"{where}: {len(found)} {noun}s have number '{number}';"
                                             " give RelatedInvoiceTypeCode")
             doc = found[0][1] if found else None
         else:
             return None
         if doc is None:
-            raise Rejected("invoice_not_found", f"{where}: related sales invoice {wanted or number} not found")
+            raise Rejected("invoice_not_found", f"{where}: related {noun} {wanted or number} not found")
         return {"relatedInvoiceId": doc["crmId"], "relatedInvoiceNumber": doc["number"],
                 "relatedInvoiceTypeCode": doc["crmObjectTypeCode"]}

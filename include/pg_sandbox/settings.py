@@ -1,5 +1,6 @@
 """Sandbox settings: where state lives, the demo credentials, the fault knobs, the CRM's
-configuration (product units, receipt and payment subtype codes) and its webhooks."""
+configuration (product units, receipt, payment, purchase invoice and purchase return subtype
+codes) and its webhooks."""
 
 import dataclasses
 import os
@@ -29,6 +30,8 @@ RUNTIME_FIELDS = (
     "product_units",
     "receipt_type_code",
     "payment_type_code",
+    "purchase_invoice_type_code",
+    "purchase_return_type_code",
     "webhook_identity_url",
     "webhook_quote_url",
     "webhook_events",
@@ -46,6 +49,7 @@ _RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate
           "soap_fault_after_commit_rate")
 _NON_NEGATIVE = ("token_ttl_seconds", "latency_ms", "retry_after_seconds", "slow_ms", "webhook_retry_delay_ms")
 WEBHOOK_EVENTS = ("Insert", "Update", "Delete")  # the CRM's event types (§6)
+PURCHASE_TYPE_CODES = ("purchase_invoice_type_code", "purchase_return_type_code")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ class SandboxSettings:
     # the CrmObjectTypeCode of receipts and of payments: SavePayment tells them apart by it
     receipt_type_code: str = "receipt"
     payment_type_code: str = "payment"
+    # The CrmObjectTypeCode of this CRM's purchase invoices (REST invoice/purchase) and purchase returns
+    # (SaveReturnInvoice with CrmObjectTypeIndex 16). A purchase invoice or return with another code is
+    # refused, and so is any other record (a quote, a sales invoice or return) with one of these two: in
+    # the CRM a subtype belongs to one object type.
+    purchase_invoice_type_code: str = "purchase_invoice"
+    purchase_return_type_code: str = "purchase_return"
     # Webhooks (§6): GET <url>?event=..&id=..&type=..&subtype=.. after a committed write; an empty
     # URL sends none. Persons and organizations share the identity URL. The observed CRM sends
     # Insert and Update only; add Delete to `webhook_events` to get deletes too.
@@ -102,11 +112,13 @@ class SandboxSettings:
                 raise ValueError(f"{name} must not be negative, got {value!r}")
         if not all(isinstance(unit, str) and unit.strip() for unit in self.product_units):
             raise ValueError(f"product_units must be non-empty names, got {self.product_units!r}")
-        for name in ("receipt_type_code", "payment_type_code"):
+        for name in ("receipt_type_code", "payment_type_code", *PURCHASE_TYPE_CODES):
             if not getattr(self, name).strip():
                 raise ValueError(f"{name} must not be empty")
         if self.receipt_type_code.casefold() == self.payment_type_code.casefold():
             raise ValueError("receipt_type_code and payment_type_code must differ")
+        if self.purchase_invoice_type_code.casefold() == self.purchase_return_type_code.casefold():
+            raise ValueError("purchase_invoice_type_code and purchase_return_type_code must differ")
         self._check_webhooks()
 
     def _check_webhooks(self) -> None:
@@ -145,6 +157,12 @@ class SandboxSettings:
             _check_type(name, value)
         changes = {name: tuple(value) if isinstance(value, list) else value for name, value in changes.items()}
         return dataclasses.replace(self, **changes)
+
+    def purchase_kind_of(self, type_code: str) -> str | None:
+        """"purchase_invoice" or "purchase_return" when `type_code` is that kind's code (ignoring case), else None."""
+        codes = {self.purchase_invoice_type_code.casefold(): "purchase_invoice",
+                 self.purchase_return_type_code.casefold(): "purchase_return"}
+        return codes.get(type_code.casefold())
 
     def runtime_view(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in RUNTIME_FIELDS}

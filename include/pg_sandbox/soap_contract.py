@@ -129,7 +129,7 @@ COMPLEX: dict[str, Complex] = {c.name: c for c in [
         " ProductId:guid ProductName ProductUnitTypeName ReturnedCount:decimal! Serial TotalDiscount:decimal!"
         " TotalToll:decimal! TotalUnitPrice:decimal! TotalVat:decimal!")),
     _array("ArrayOfInvoiceDetailInfo", "InvoiceDetailInfo"),
-    # ---- sales returns
+    # ---- sales and purchase returns (saved as ReturnInvoiceInfo, read back as InvoiceInfo)
     Complex("ReturnInvoiceInfo", _elements(
         "AdditionalCosts:decimal! Details:ArrayOfReturnInvoiceDetailInfo Discount:decimal!"
         " DiscountPercent:decimal InvoiceDate:dateTime InvoiceType Toll:decimal! TollPercent:int!"
@@ -199,6 +199,8 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
         FindInvoiceById(invoiceId:guid!) -> InvoiceInfoResult
         FindQuoteById(quoteId:guid!) -> InvoiceInfoResult
         FindReturnInvoiceById(retInvoiceId:guid!) -> InvoiceInfoResult
+        FindPurchaseInvoiceById(purchInvoiceId:guid!) -> InvoiceInfoResult
+        FindReturnPurchaseInvoiceById(retPurchInvoiceId:guid!) -> InvoiceInfoResult
         FindInvoiceByNumber(number invoiceType:Gp_InvoiceType! typeCode) -> InvoiceInfoResult
         FindReturnInvoiceByNumber(number typeCode) -> InvoiceInfoResult
         DeleteInvoiceById(invoiceId:guid! deleteOption:CrmObjectDeleteOption!) -> SaveCrmObjectResult
@@ -206,6 +208,9 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
         DeleteReturnInvoiceByNumber(number typeCode deleteOption:CrmObjectDeleteOption!) -> InvoiceInfoResult
         GetInvoicesByIdentityId(identityId:guid!) -> InvoiceInfoResult
         SearchQuote(typeKey query) -> InvoiceInfoResult
+        SearchPurchaseInvoice(typeKey query) -> InvoiceInfoResult
+        SearchReturnPurchaseInvoice(typeKey query) -> InvoiceInfoResult
+        SearchReturnSaleInvoice(typeKey query) -> InvoiceInfoResult
     """),
     "IPayment": _operations("IPayment", """
         SavePayment(paymentInfo:PaymentInfo) -> SaveCrmObjectResult

@@ -8,7 +8,13 @@
 - `Delete*ByNumber` of invoices and `DeleteProduct*` answer the deleted record the same way.
 - `SearchQuote(typeKey, query)` answers like a read: every live quote of the subtype
   (`typeKey` empty or nil: all) for which the query (soap_search.py) holds, oldest first; a
-  query it cannot read is an `s:Client` fault.
+  query it cannot read is an `s:Client` fault. `SearchPurchaseInvoice`,
+  `SearchReturnPurchaseInvoice` and `SearchReturnSaleInvoice` do the same over purchase
+  invoices, purchase returns and sales returns (SEARCHED), fields named as in InvoiceInfo.
+- `SaveReturnInvoice` saves a purchase return when `CrmObjectTypeIndex` is 16, else a sales
+  return (invoices.py); `FindReturnInvoiceById`/`ByNumber` read sales returns only,
+  `FindReturnPurchaseInvoiceById` purchase returns; `DeleteReturnInvoiceByNumber` deletes
+  the one live return of either kind with that number and subtype (`typeCode`).
 - A committed save or delete of a quote calls `notify(kind, event, crm_id)` (webhooks.py):
   event Insert for a save without CrmId, Update with one, Delete for deletes.
 """
@@ -28,6 +34,9 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 Notify = Callable[[str, str, str], None]  # (kind, event, crm_id) after a committed write
 NOT_FOUND = "not found"
 INVOICE_FIELDS = tuple(spec.name for spec in members("InvoiceInfo"))
+# IInvoice Search* operation -> the kind it searches
+SEARCHED = {"SearchQuote": "quote", "SearchPurchaseInvoice": "purchase_invoice",
+            "SearchReturnPurchaseInvoice": "purchase_return", "SearchReturnSaleInvoice": "sales_return"}
 
 
 def handlers(products: Products, invoices: Invoices, payments: Payments,
@@ -66,12 +75,15 @@ def _invoice_handlers(invoices: Invoices, notify: Notify) -> dict[str, Handler]:
             notify("quote", "Delete", doc["crmId"])
         return doc
 
-    def search_quote(p: dict[str, Any]) -> dict[str, Any]:
-        try:
-            conditions = soap_search.parse(p.get("query"), INVOICE_FIELDS)
-        except soap_search.QueryError as exc:
-            raise client_fault(str(exc)) from exc
-        return _invoices(invoices.search("quote", p.get("typeKey"), conditions))
+    def searcher(kind: str) -> Handler:
+        def search(p: dict[str, Any]) -> dict[str, Any]:
+            try:
+                conditions = soap_search.parse(p.get("query"), INVOICE_FIELDS)
+            except soap_search.QueryError as exc:
+                raise client_fault(str(exc)) from exc
+            return _invoices(invoices.search(kind, p.get("typeKey"), conditions))
+
+        return search
 
     return {
         "SaveInvoice": save_invoice,
@@ -79,6 +91,9 @@ def _invoice_handlers(invoices: Invoices, notify: Notify) -> dict[str, Handler]:
         "FindInvoiceById": lambda p: _invoices(invoices.by_id(p["invoiceId"], ("sales_invoice",))),
         "FindQuoteById": lambda p: _invoices(invoices.by_id(p["quoteId"], ("quote",))),
         "FindReturnInvoiceById": lambda p: _invoices(invoices.by_id(p["retInvoiceId"], ("sales_return",))),
+        "FindPurchaseInvoiceById": lambda p: _invoices(invoices.by_id(p["purchInvoiceId"], ("purchase_invoice",))),
+        "FindReturnPurchaseInvoiceById": lambda p: _invoices(invoices.by_id(
+            p["retPurchInvoiceId"], ("purchase_return",))),
         "FindInvoiceByNumber": lambda p: _invoices(invoices.by_number(
             KIND_OF_TYPE[p["invoiceType"]], p.get("number"), p.get("typeCode"))),
         "FindReturnInvoiceByNumber": lambda p: _invoices(invoices.by_number(
@@ -87,10 +102,10 @@ def _invoice_handlers(invoices: Invoices, notify: Notify) -> dict[str, Handler]:
             p["invoiceId"], ("sales_invoice", "quote")))["crmId"]),
         "DeleteInvoiceByNumber": lambda p: _deleted(_invoices, lambda: deleted_quote(invoices.delete_by_number(
             KIND_OF_TYPE[p["invoiceType"]], p.get("number"), p.get("typeCode")))),
-        "DeleteReturnInvoiceByNumber": lambda p: _deleted(_invoices, lambda: invoices.delete_by_number(
-            "sales_return", p.get("number"), p.get("typeCode"))),
+        "DeleteReturnInvoiceByNumber": lambda p: _deleted(_invoices, lambda: invoices.delete_return_by_number(
+            p.get("number"), p.get("typeCode"))),
         "GetInvoicesByIdentityId": lambda p: _invoices(invoices.by_identity(p["identityId"])),
-        "SearchQuote": search_quote,
+        **{operation: searcher(kind) for operation, kind in SEARCHED.items()},
     }
 
 

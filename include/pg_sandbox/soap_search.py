@@ -9,7 +9,7 @@ seen to send:
     value     := "double-quoted text" (\\" and \\\\ escape) | a bare token (42, true)
 
 e.g. `ModifyDate >= "2026-11-28T17:00:00" & Number == "100-1403/7"`. A Field is a member of
-the searched data contract (InvoiceInfo for SearchQuote), named ignoring case. Values
+the searched data contract (InvoiceInfo for the IInvoice Search* operations), named ignoring case. Values
 compare as the REST find does (find.compare): ignoring case, numbers as numbers, dates as
 moments (so `ModifyDate >= "2026-11-28T17:00:00"` is a datetime comparison, fractions of a
 second included). An empty query matches everything.

@@ -14,6 +14,8 @@ INVENTORY_ACC = "1105"  # warehouses' inventory account
 GOODS_ACC = "1105"  # merchandise inventory account
 SALES_ACC = "6101"  # sales revenue (sales invoices)
 SALES_RETURN_ACC = "6102"  # sales returns and allowances
+PURCHASES_ACC = "5101"  # purchases (purchase invoices)
+PURCHASE_RETURNS_ACC = "5102"  # purchase returns
 VAT_PAYABLE_ACC = "2105"  # value added tax payable (__SPTax__ VAT rows)
 TOLL_PAYABLE_ACC = "2106"  # municipal toll ("avarez") payable (__SPTax__ toll rows)
 

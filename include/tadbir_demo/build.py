@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from hamgam.tadbir import schema
 
-from . import accounts, brokers, customers, dirt, documents, history, products, stock, treasury
+from . import accounts, brokers, customers, dirt, documents, history, products, purchases, stock, treasury
 from .fiscal import make_periods, period_rows
 from .seeding import family_rng
 
@@ -80,6 +80,11 @@ def generate_company(
     )
     entries = treasury.generate_treasury(
         family_rng(seed, code, "treasury"), data, docs, scale=scale, missing_customer_base=missing_base
+    )
+    # purchase invoices and returns: their own stream, numbered after the sales documents (which they leave as
+    # they were), and no receipt or payment names them
+    docs += purchases.generate_purchases(
+        family_rng(seed, code, "purchases"), data, docs, scale=scale, missing_customer_base=missing_base
     )
     (rows[schema.sp_factor.name], rows[schema.sp_article.name], rows[schema.sp_tax.name]) = (
         documents.document_rows(docs)

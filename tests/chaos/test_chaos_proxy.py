@@ -293,6 +293,40 @@ def test_what_a_call_is_about():
         True, "identities", CRM_ID)
 
 
+def _soap_call(operation: str, params: str) -> tuple[dict[str, str], bytes]:
+    """Headers and a hand-written IInvoice envelope (the client has no purchase operations yet)."""
+    body = (f'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            f'<{operation} xmlns="http://tempuri.org/" xmlns:a="http://schemas.datacontract.org/2004/07/'
+            f'Septa.PayamGostar.ServiceLayer.Contract.PGContracts.DataContracts"><userName>u</userName>'
+            f"<password>p</password>{params}</{operation}></s:Body></s:Envelope>")
+    return {"SOAPAction": f'"http://tempuri.org/IInvoice/{operation}"'}, body.encode()
+
+
+@pytest.mark.parametrize("operation, params, entity", [
+    ("SaveReturnInvoice", "<returnInvoiceInfo><a:CrmObjectTypeCode>PR_1</a:CrmObjectTypeCode>"
+     "<a:CrmObjectTypeIndex>16</a:CrmObjectTypeIndex><a:Number>100-1403/7</a:Number></returnInvoiceInfo>",
+     "purchase_returns"),
+    ("SaveReturnInvoice", "<returnInvoiceInfo><a:CrmObjectTypeCode>purchase_return</a:CrmObjectTypeCode>"
+     "<a:Number>100-1403/7</a:Number></returnInvoiceInfo>", "purchase_returns"),
+    ("SaveReturnInvoice", "<returnInvoiceInfo><a:CrmObjectTypeCode>sales_return</a:CrmObjectTypeCode>"
+     "<a:CrmObjectTypeIndex>17</a:CrmObjectTypeIndex><a:Number>100-1403/7</a:Number></returnInvoiceInfo>",
+     "sales_returns"),
+    ("DeleteReturnInvoiceByNumber", "<number>100-1403/7</number><typeCode>purchase_return</typeCode>"
+     "<deleteOption>Nothing</deleteOption>", "purchase_returns"),
+    ("SearchReturnPurchaseInvoice", '<typeKey>purchase_return</typeKey><query>Number == "100-1403/7"</query>',
+     "purchase_returns"),
+    ("FindReturnPurchaseInvoiceById", f"<retPurchInvoiceId>{CRM_ID}</retPurchInvoiceId>", "purchase_returns"),
+    ("SearchPurchaseInvoice", '<typeKey/><query>Number == "100-1403/7"</query>', "purchase_invoices"),
+    ("SearchReturnSaleInvoice", '<typeKey/><query>Number == "100-1403/7"</query>', "sales_returns"),
+])
+def test_what_a_purchase_call_is_about(operation, params, entity):
+    headers, body = _soap_call(operation, params)
+    assert classify("POST", "/Services/API/IInvoice.svc", headers, body)[3] == entity
+    create = {"crmObjectTypeCode": "purchase_invoice", "number": "100-1403/8"}
+    assert classify("POST", "/api/v2/crmobject/invoice/purchase/create", {}, json.dumps(create).encode()) == (
+        "rest", "invoice/purchase/create", True, "purchase_invoices", "100-1403/8")
+
+
 def test_every_mode_is_tested_here():
     tested = {"5xx-before", "5xx-after-commit", "429-burst", "slow-timeout", "html200-before",
               "html200-after-commit", "truncated-json", "truncated-soap", "soap-fault-before",

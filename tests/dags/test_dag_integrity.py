@@ -14,7 +14,8 @@ from hamgam_dev.devenv import ROOT
 
 DAGS = ROOT / "dags"
 FORWARD = {f"tadbir_to_payamgostar__{e}" for e in ("identities", "products", "quotes", "sales_invoices",
-                                                    "sales_returns", "receipts", "payments")}
+                                                    "sales_returns", "receipts", "payments", "purchase_invoices",
+                                                    "purchase_returns")}
 EXPECTED = FORWARD | {"tadbir_to_payamgostar__by_fiscal_year", "payamgostar_to_tadbir__identities",
                       "payamgostar_to_tadbir__quotes", "hamgam_drift_report"}  # the DAG ids DESIGN.md fixes
 
@@ -85,8 +86,9 @@ def test_the_fiscal_year_and_reconcile_dags_map_each_entity_over_its_companies_i
     for entity in groups:
         assert dag.get_task(f"{entity}.load").upstream_task_ids == {f"{entity}.detect"}
     assert dag.get_task("quotes.detect").upstream_task_ids == {"identities.load", "products.load"}
-    assert dag.get_task("sales_returns.detect").upstream_task_ids == {
-        f"{e}.load" for e in ("quotes", "sales_invoices", "receipts", "payments")}
+    first_documents = ("quotes", "sales_invoices", "receipts", "payments", "purchase_invoices")
+    for returns in ("sales_returns", "purchase_returns"):  # after the invoices they name
+        assert dag.get_task(f"{returns}.detect").upstream_task_ids == {f"{e}.load" for e in first_documents}
     assert dag.get_task("report").upstream_task_ids == {f"{e}.load" for e in groups}
 
 

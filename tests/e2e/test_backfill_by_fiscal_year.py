@@ -26,9 +26,11 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 YEARS = (1403, 1404)
 COMPANIES = (100, 200)
-ENTITIES = ("identities", "products", "quotes", "sales_invoices", "receipts", "payments", "sales_returns")
+ENTITIES = ("identities", "products", "quotes", "sales_invoices", "receipts", "payments", "purchase_invoices",
+            "sales_returns", "purchase_returns")
 DOCUMENTS = {"quote": "quotes", "sales_invoice": "sales_invoices", "sales_return": "sales_returns",
-             "receipt": "receipts", "payment": "payments"}  # the sandbox's kind → the entity
+             "receipt": "receipts", "payment": "payments", "purchase_invoice": "purchase_invoices",
+             "purchase_return": "purchase_returns"}  # the sandbox's kind → the entity
 
 
 def crm_years(sandbox) -> dict[tuple[str, int], set[int]]:

@@ -28,10 +28,13 @@ from hamgam.transform.text import normalize_code
 pytestmark = pytest.mark.airflow
 
 COMPANIES = (100, 200)
-ENTITIES = ("products", "quotes", "sales_invoices", "sales_returns", "receipts", "payments")
+ENTITIES = ("products", "quotes", "sales_invoices", "sales_returns", "receipts", "payments", "purchase_invoices",
+            "purchase_returns")
 LABEL = {"products": "product", "quotes": "quote", "sales_invoices": "sales_invoice",
-         "sales_returns": "sales_return", "receipts": "receipt", "payments": "payment"}  # = the sandbox's kind
-FACTOR_TYPE = {"quotes": 4, "sales_invoices": 1, "sales_returns": 3}
+         "sales_returns": "sales_return", "receipts": "receipt", "payments": "payment",
+         "purchase_invoices": "purchase_invoice", "purchase_returns": "purchase_return"}  # = the sandbox's kind
+FACTOR_TYPE = {"quotes": 4, "sales_invoices": 1, "sales_returns": 3, "purchase_invoices": 0, "purchase_returns": 2}
+RETURNED_BY = {"purchase_invoices": 2}  # the FactorType of the returns that name an entity's documents (else 3)
 PAY_TYPE = {"receipts": 0, "payments": 1}
 WRITE_CALL = re.compile(r"save|create|update|delete", re.IGNORECASE)
 
@@ -137,12 +140,12 @@ def clean_rows(world, entity: str, company: int = 100, *, deletable: bool = Fals
             rows = [(f"{company}-{normalize_code(code)}", fp, row_id) for code, row_id in conn.execute(
                 "SELECT Code, Id FROM __Merchandise__ WHERE FPId = ? AND COALESCE(IsGroup, 0) != 1 ORDER BY Id",
                 (fp,)) if normalize_code(code) not in named]
-        elif entity in FACTOR_TYPE:  # sales invoices: not returned by a sales return
+        elif entity in FACTOR_TYPE:  # invoices: not returned by a return
             year = years(world, company)[fp]
             rows = [(crm_number(entity, company, year, no), fp, row_id) for no, row_id in conn.execute(
                 "SELECT f.FactorNo, f.Id FROM __SPFactor__ f WHERE f.FPId = ? AND f.FactorType = ? AND NOT EXISTS "
-                "(SELECT 1 FROM __SPFactor__ r WHERE r.FPId = f.FPId AND r.FactorType = 3 AND r.SPReference = f.Id) "
-                "ORDER BY f.Id", (fp, FACTOR_TYPE[entity]))]
+                "(SELECT 1 FROM __SPFactor__ r WHERE r.FPId = f.FPId AND r.FactorType = ? AND r.SPReference = f.Id) "
+                "ORDER BY f.Id", (fp, FACTOR_TYPE[entity], RETURNED_BY.get(entity, 3)))]
         else:
             year = years(world, company)[fp]
             rows = [(crm_number(entity, company, year, no), fp, row_id) for no, row_id in conn.execute(
@@ -247,7 +250,7 @@ def test_a_sales_return_names_the_invoice_it_returns(world):
 
 
 SKIPPED_CASES = {"quotes": "no_lines", "sales_invoices": "no_lines", "receipts": "not_linked_to_customer",
-                 "payments": "not_linked_to_customer"}
+                 "payments": "not_linked_to_customer", "purchase_invoices": "no_lines"}
 
 
 @pytest.mark.parametrize("entity", sorted(SKIPPED_CASES))
@@ -343,7 +346,8 @@ def _expect(record: dict, **values: Any) -> None:
 
 
 EDITS = {"products": _edit_product, "quotes": _edit_description, "sales_invoices": _edit_line_quantity,
-         "sales_returns": _edit_description, "receipts": _edit_receipt, "payments": _edit_payment}
+         "sales_returns": _edit_description, "receipts": _edit_receipt, "payments": _edit_payment,
+         "purchase_invoices": _edit_line_quantity, "purchase_returns": _edit_description}
 
 
 @pytest.mark.parametrize("entity", ENTITIES)

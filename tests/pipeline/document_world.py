@@ -17,13 +17,15 @@ from hamgam.entities.base import SyncContext
 from hamgam.tadbir import schema
 from hamgam.transform.codes import make_national_code
 
-QUOTE, SALES_INVOICE, SALES_RETURN = 4, 1, 3
+QUOTE, SALES_INVOICE, SALES_RETURN, PURCHASE_INVOICE, PURCHASE_RETURN = 4, 1, 3, 0, 2
 RECEIPT, PAYMENT = 0, 1
-FACTOR_TYPE = {"quotes": QUOTE, "sales_invoices": SALES_INVOICE, "sales_returns": SALES_RETURN}
+FACTOR_TYPE = {"quotes": QUOTE, "sales_invoices": SALES_INVOICE, "sales_returns": SALES_RETURN,
+               "purchase_invoices": PURCHASE_INVOICE, "purchase_returns": PURCHASE_RETURN}
 PAY_TYPE = {"receipts": RECEIPT, "payments": PAYMENT}
 DOCUMENTS = tuple(FACTOR_TYPE)
 ALL = DOCUMENTS + tuple(PAY_TYPE)
 LABEL = {"quotes": "quote", "sales_invoices": "sales_invoice", "sales_returns": "sales_return",
+         "purchase_invoices": "purchase_invoice", "purchase_returns": "purchase_return",
          "receipts": "receipt", "payments": "payment"}  # the spec label = the sandbox's record kind
 PERIOD = {1403: 1, 1404: 2}  # fiscal year → FPId
 DAY = {1: datetime(2024, 6, 1), 2: datetime(2025, 6, 1)}  # a day inside each period

@@ -266,9 +266,12 @@ def test_a_seller_warehouse_or_unit_name_longer_than_the_crm_takes_makes_the_doc
     seller = add_document(tadbir, entity, 2, BrokerId=2)
     warehouse = add_document(tadbir, entity, 3, lines=[line(StockRoomId=1)])
     counts = sync(entity, tadbir, ledger, crm)
-    assert (counts["created"], counts["invalid"]) == (1, 2)
-    assert_set_aside(ledger, sandbox, entity, 2, seller, "invalid",
-                     "a field is longer than the CRM takes (BrokerName: 300 characters, at most 250)")
+    if entity.startswith("purchase_"):  # a purchase document carries no seller to the CRM
+        assert (counts["created"], counts["invalid"]) == (2, 1)
+    else:
+        assert (counts["created"], counts["invalid"]) == (1, 2)
+        assert_set_aside(ledger, sandbox, entity, 2, seller, "invalid",
+                         "a field is longer than the CRM takes (BrokerName: 300 characters, at most 250)")
     with tadbir.begin() as conn:
         line_id = conn.execute(schema.sp_article.select().where(schema.sp_article.c.SPId == warehouse,
                                                                 schema.sp_article.c.FPId == 2)).first().Id

@@ -21,7 +21,9 @@ def _no_faults_left_behind(pg: RunningSandbox):
                   slow_ms=0, retry_after_seconds=1, **{name: 0.0 for name in ANSWER_FAULTS}, token_ttl_seconds=SandboxSettings.token_ttl_seconds,
                   product_units=list(SandboxSettings.product_units),
                   receipt_type_code=SandboxSettings.receipt_type_code,
-                  payment_type_code=SandboxSettings.payment_type_code)
+                  payment_type_code=SandboxSettings.payment_type_code,
+                  purchase_invoice_type_code=SandboxSettings.purchase_invoice_type_code,
+                  purchase_return_type_code=SandboxSettings.purchase_return_type_code)
 
 
 @pytest.fixture

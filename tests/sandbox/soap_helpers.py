@@ -163,10 +163,13 @@ def return_line(code: str, *, invoice_number: str | None = None, invoice_id: str
             "</a:ReturnInvoiceDetailInfo>")
 
 
-def return_invoice(identity_id: str, number: str, lines: list[str], *, type_code: str = "Return1") -> str:
+def return_invoice(identity_id: str, number: str, lines: list[str], *, type_code: str = "Return1",
+                   index: int | None = None) -> str:
+    """A ReturnInvoiceInfo; `index` 16 (ReturnPurchaseInvoice) makes it a purchase return, none or 17 a sales one."""
     return ("<returnInvoiceInfo>"
             f"<a:CrmObjectTypeCode>{type_code}</a:CrmObjectTypeCode>"
-            f"<a:IdentityId>{identity_id}</a:IdentityId>"
+            + (f"<a:CrmObjectTypeIndex>{index}</a:CrmObjectTypeIndex>" if index is not None else "")
+            + f"<a:IdentityId>{identity_id}</a:IdentityId>"
             "<a:FinalValue>109000</a:FinalValue>"
             f"<a:Number>{number}</a:Number>"
             "<a:AdditionalCosts>0</a:AdditionalCosts>"

@@ -40,17 +40,23 @@ def test_crm_configuration_defaults():
     settings = SandboxSettings()
     assert settings.product_units == ("عدد", "کیلوگرم", "متر", "بسته", "ساعت")
     assert (settings.receipt_type_code, settings.payment_type_code) == ("receipt", "payment")
+    assert (settings.purchase_invoice_type_code, settings.purchase_return_type_code) == (
+        "purchase_invoice", "purchase_return")
+    assert settings.purchase_kind_of("Purchase_Return") == "purchase_return" and settings.purchase_kind_of("x") is None
 
 
 def test_product_units_come_comma_separated_from_env_and_flags(monkeypatch):
     assert SandboxSettings.from_env({"PG_SANDBOX_PRODUCT_UNITS": "عدد, لیتر,"}).product_units == ("عدد", "لیتر")
-    args = parse_args(["--product-units", "a,b", "--receipt-type-code", "Receipt_5"])
+    args = parse_args(["--product-units", "a,b", "--receipt-type-code", "Receipt_5", "--purchase-return-type-code",
+                       "RP_16"])
     settings = settings_from_args(args)
     assert settings.product_units == ("a", "b") and settings.receipt_type_code == "Receipt_5"
+    assert settings.purchase_return_type_code == "RP_16"
 
 
 @pytest.mark.parametrize("bad", [{"receipt_type_code": "X", "payment_type_code": "x"}, {"payment_type_code": " "},
-                                 {"product_units": ("عدد", "")}])
+                                 {"product_units": ("عدد", "")}, {"purchase_return_type_code": ""},
+                                 {"purchase_invoice_type_code": "PI", "purchase_return_type_code": "pi"}])
 def test_bad_crm_configuration_is_refused(bad):
     with pytest.raises(ValueError):
         SandboxSettings(**bad)

@@ -150,6 +150,13 @@ HAND_WRITTEN = [
                                                                   return_line("P-1", invoice_id=GUID)])),
     ("IInvoice", "DeleteInvoiceByNumber", "<number>1</number><invoiceType>Quote</invoiceType><typeCode/>"
                                           "<deleteOption>DeleteChildren DeleteWithHistory</deleteOption>"),
+    ("IInvoice", "SaveReturnInvoice", return_invoice(GUID, "100-1403/7", [return_line("P-1", invoice_id=GUID)],
+                                                      type_code="purchase_return", index=16)),
+    ("IInvoice", "SearchReturnPurchaseInvoice", '<typeKey>purchase_return</typeKey><query>Number == "100-1403/7"'
+                                                "</query>"),
+    ("IInvoice", "FindReturnPurchaseInvoiceById", f"<retPurchInvoiceId>{GUID}</retPurchInvoiceId>"),
+    ("IInvoice", "DeleteReturnInvoiceByNumber", "<number>100-1403/7</number><typeCode>purchase_return</typeCode>"
+                                                "<deleteOption>DeleteWithHistory</deleteOption>"),
     ("IPayment", "SavePayment", payment(GUID, "9", invoice_number="1", crm_id=GUID)),
 ]
 

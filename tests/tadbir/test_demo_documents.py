@@ -1,4 +1,5 @@
-"""Documents (quotes, sales invoices, sales returns) and treasury rows of the Tadbir demo generator."""
+"""Documents (quotes, sales invoices, sales returns, purchase invoices, purchase returns) and treasury rows of the
+Tadbir demo generator."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import sqlalchemy as sa
 from hamgam.tadbir import schema
 from tadbir_demo import build_demo, generate_company
 
-QUOTE, SALES, SALES_RETURN = 4, 1, 3
+QUOTE, SALES, SALES_RETURN, PURCHASE, PURCHASE_RETURN = 4, 1, 3, 0, 2
+RETURNED = {SALES_RETURN: SALES, PURCHASE_RETURN: PURCHASE}  # a return's type -> the type it returns
 RECEIPT, PAYMENT = 0, 1
 DOCUMENT_CASES = {
     "no_lines", "cancelled", "customer_missing", "invalid_customer", "total_mismatch", "negative_line",
@@ -86,8 +88,8 @@ def test_counts_and_numbering_per_period_and_type(company):
     numbers: dict[tuple[int, int], list[int]] = defaultdict(list)
     for d in docs:
         numbers[(d["FPId"], d["FactorType"])].append(d["FactorNo"])
-    assert set(numbers) == {(fp, t) for fp in (1, 2) for t in (QUOTE, SALES, SALES_RETURN)}
-    expected = {QUOTE: 20, SALES: 30, SALES_RETURN: 6}
+    assert set(numbers) == {(fp, t) for fp in (1, 2) for t in (QUOTE, SALES, SALES_RETURN, PURCHASE, PURCHASE_RETURN)}
+    expected = {QUOTE: 20, SALES: 30, SALES_RETURN: 6, PURCHASE: 12, PURCHASE_RETURN: 4}
     for (fp, t), nos in numbers.items():
         assert sorted(nos) == list(range(1, expected[t] + 1)), (fp, t)
     for fp in (1, 2):
@@ -95,7 +97,7 @@ def test_counts_and_numbering_per_period_and_type(company):
         assert len(ids) == len(set(ids))
         counts = summary["documents"][fp]
         assert counts == {"year": 1402 + fp, "quote": 20, "sales_invoice": 30, "sales_return": 6,
-                          "receipt": 15, "payment": 10}
+                          "purchase_invoice": 12, "purchase_return": 4, "receipt": 15, "payment": 10}
     # numbers follow the entry order within each type
     for key in numbers:
         ordered = sorted((d for d in docs if (d["FPId"], d["FactorType"]) == key), key=lambda d: d["FactorNo"])
@@ -118,7 +120,7 @@ def test_document_dates_inside_their_period(company):
         else:
             assert fp["StartDate"] <= d["SPDate"] <= fp["EndDate"]
             assert timedelta(0) <= d["ETime"] - d["SPDate"] < timedelta(days=4)
-    assert outside == 2
+    assert outside == 4  # a sales and a purchase invoice per period
 
 
 # -- lines and amounts -----------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_header_totals_and_tax_rows(company):
         assert d["TEnable"] == (1 if expected else 0) and d["TRS"] == d["FPId"]
         if d["BrokerId"]:
             assert d["BrokerShare"] == rial((d["Total"] - d["Discount"]) * d["BrokerPercent"] / 100)
-    assert mismatched == 2
+    assert mismatched == 4  # a sales and a purchase invoice per period
     assert any(d["Expense"] for d in tables["__SPFactor__"])
     assert 1 <= max(len(v) for v in lines.values()) <= 5
 
@@ -238,7 +240,7 @@ def test_returns_reference_an_invoice_of_the_same_period_and_customer(company):
     lines = lines_by_doc(tables)
     referenced = unreferenced = 0
     for d in tables["__SPFactor__"]:
-        if d["FactorType"] != SALES_RETURN:
+        if d["FactorType"] not in RETURNED:
             assert d["SPReference"] == 0
             continue
         key = (d["FPId"], d["Id"])
@@ -247,7 +249,7 @@ def test_returns_reference_an_invoice_of_the_same_period_and_customer(company):
             unreferenced += 1
             continue
         invoice = headers[(d["FPId"], d["SPReference"])]
-        assert invoice["FactorType"] == SALES and invoice["CustomerId"] == d["CustomerId"]
+        assert invoice["FactorType"] == RETURNED[d["FactorType"]] and invoice["CustomerId"] == d["CustomerId"]
         assert invoice["Cancelled"] == 0 and invoice["SPDate"] < d["SPDate"] and invoice["ETime"] < d["ETime"]
         original = {(a["MerchandiseId"], a["StockRoomId"]): a for a in lines[(d["FPId"], invoice["Id"])]}
         assert lines[key]
@@ -255,7 +257,7 @@ def test_returns_reference_an_invoice_of_the_same_period_and_customer(company):
             src = original[(a["MerchandiseId"], a["StockRoomId"])]
             assert 0 < a["Amount"] <= src["Amount"] and a["UnitPrice"] == src["UnitPrice"]
         referenced += 1
-    assert unreferenced == 2 and referenced == 10
+    assert unreferenced == 4 and referenced == 16  # sales: 2 and 10, purchases: 2 and 6
 
 
 # -- dirt ------------------------------------------------------------------------------------------
@@ -293,7 +295,7 @@ def test_every_document_case_is_listed_and_present(company):
             assert not fp["StartDate"] <= d["SPDate"] <= fp["EndDate"]
     for fp in (1, 2):
         assert DOCUMENT_CASES <= set(per_period[fp]), fp
-        assert per_period[fp]["return_without_invoice"] == 1
+        assert per_period[fp]["return_without_invoice"] == 2  # a sales and a purchase return
     # the second fiscal period also has a cancelled sales invoice
     cancelled = {(c["fpid"], c["factor_type"]) for c in summary["document_cases"] if c["case"] == "cancelled"}
     assert (2, SALES) in cancelled
@@ -391,7 +393,7 @@ def test_receipts_settle_invoices_of_their_period(company):
 def test_summary_is_serialisable_and_counts_match(demo):
     for tables, summary in demo.values():
         json.dumps(summary, ensure_ascii=False)
-        assert summary["counts"]["__SPFactor__"] == len(tables["__SPFactor__"]) == 112
+        assert summary["counts"]["__SPFactor__"] == len(tables["__SPFactor__"]) == 144
         assert summary["counts"]["__PayReceive__"] == len(tables["__PayReceive__"]) == 50
 
 
@@ -412,7 +414,8 @@ def test_scale_2_doubles_documents():
         counts = summary["documents"][fp]
         assert (counts["quote"], counts["sales_invoice"], counts["sales_return"]) == (40, 60, 12)
         assert (counts["receipt"], counts["payment"]) == (30, 20)
+        assert (counts["purchase_invoice"], counts["purchase_return"]) == (24, 8)
         per_case = Counter(c["case"] for c in summary["document_cases"] if c["fpid"] == fp)
         assert all(per_case[k] >= 2 for k in DOCUMENT_CASES | TREASURY_CASES)
     factor_nos = [(d["FPId"], d["FactorType"], d["FactorNo"]) for d in rows["__SPFactor__"]]
-    assert len(factor_nos) == len(set(factor_nos)) == 224
+    assert len(factor_nos) == len(set(factor_nos)) == 288

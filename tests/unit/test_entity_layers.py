@@ -11,8 +11,9 @@ from hamgam.entities.base import Reference
 
 
 def test_the_registry_in_layers_names_before_named():
-    assert layers(SPECS) == (("identities", "products"), ("quotes", "sales_invoices", "receipts", "payments"),
-                             ("sales_returns",))
+    assert layers(SPECS) == (("identities", "products"),
+                             ("quotes", "sales_invoices", "receipts", "payments", "purchase_invoices"),
+                             ("sales_returns", "purchase_returns"))
 
 
 def test_a_new_spec_takes_its_layer_from_what_it_names():

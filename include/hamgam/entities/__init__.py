@@ -9,13 +9,20 @@ from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
 
 from hamgam.entities.base import EntitySpec
-from hamgam.entities.documents import QUOTES, SALES_INVOICES, SALES_RETURNS
+from hamgam.entities.documents import (
+    PURCHASE_INVOICES,
+    PURCHASE_RETURNS,
+    QUOTES,
+    SALES_INVOICES,
+    SALES_RETURNS,
+)
 from hamgam.entities.identities import IDENTITIES
 from hamgam.entities.products import PRODUCTS
 from hamgam.entities.treasury import PAYMENTS, RECEIPTS
 
 SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
-    IDENTITIES, PRODUCTS, QUOTES, SALES_INVOICES, SALES_RETURNS, RECEIPTS, PAYMENTS)}
+    IDENTITIES, PRODUCTS, QUOTES, SALES_INVOICES, SALES_RETURNS, RECEIPTS, PAYMENTS, PURCHASE_INVOICES,
+    PURCHASE_RETURNS)}
 
 
 

@@ -1,8 +1,13 @@
-"""Quotes, sales invoices and sales returns (Tadbir ``__SPFactor__`` + ``__SPArticle__`` → CRM).
+"""Quotes, sales invoices, sales returns, purchase invoices and purchase returns (Tadbir ``__SPFactor__`` +
+``__SPArticle__`` → CRM).
 
-One module, three specs: they share the header and line tables and differ in ``FactorType`` (4 quote,
-1 sales invoice, 3 sales return) and in how the CRM takes them — sales invoices over REST v2 (the
-reference confirms ``invoice/sales/*``), quotes and returns over SOAP IInvoice (no REST write is known).
+One module, five specs: they share the header and line tables and differ in ``FactorType`` (4 quote,
+1 sales invoice, 3 sales return, 0 purchase invoice, 2 purchase return) and in how the CRM takes them —
+invoices over REST v2 (the reference confirms ``invoice/sales/*`` and ``invoice/purchase/*``), quotes and
+returns over SOAP IInvoice (no REST write is known). Purchase documents are like sales ones without a
+seller (vendor-sync-spec.md); a purchase return is saved by ``SaveReturnInvoice`` as a ReturnPurchaseInvoice
+(CrmObjectTypeIndex 16) and looked up by ``SearchReturnPurchaseInvoice`` (IInvoice has no
+``FindReturnPurchaseInvoiceByNumber``) — both readings of the contract (§4, §5.1) no CRM has yet confirmed.
 
 Rules (vendor-sync-spec.md): only documents with at least one line are synced (the others are recorded
 as skipped, with the reason); a cancelled document is removed from the CRM; the CRM number comes from
@@ -61,7 +66,7 @@ if TYPE_CHECKING:
     from hamgam.ledger.store import RecordState
     from hamgam.payamgostar.client import PayamgostarClient
 
-QUOTE, SALES_INVOICE, SALES_RETURN = 4, 1, 3
+QUOTE, SALES_INVOICE, SALES_RETURN, PURCHASE_INVOICE, PURCHASE_RETURN = 4, 1, 3, 0, 2
 SELLER_PROPERTY = "SellerName"  # the CRM extended property (user key) that carries the Tadbir seller
 DOCUMENT_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(AN)}"  # the vendor's Tadbir template
 
@@ -637,7 +642,8 @@ def created_in_crm(ctx: SyncContext, state: RecordState | None) -> str | None:
     return "created in the CRM, which owns its edits" if state is not None and state.origin == "crm" else None
 
 
-def make_spec(kind: Kind, target: Any, *, admit: Any = None, settings_default: DocumentSettings) -> EntitySpec:
+def make_spec(kind: Kind, target: Any, *, admit: Any = None, settings_default: DocumentSettings,
+              assumption: str | None = None) -> EntitySpec:
     references = [Reference("identities", "ref_customer", "customer"),
                   Reference("products", "ref_products", "product")]
     if kind.origin is not None:
@@ -648,7 +654,7 @@ def make_spec(kind: Kind, target: Any, *, admit: Any = None, settings_default: D
         source=QueryRef("__SPFactor__", lambda: _header_query(kind.factor_type, origin_type)),
         hash_columns=HASH_COLUMNS, checks=_checks(kind.origin), prepare=make_prepare(kind),
         build_items=make_build_items(kind), target=target, scope="fiscal_years", lines=LINES,
-        references=tuple(references), admit=admit, settings=settings_default,
+        references=tuple(references), admit=admit, settings=settings_default, assumption=assumption,
     )
 
 
@@ -660,3 +666,18 @@ SALES_INVOICES = make_spec(Kind("sales_invoices", "sales_invoice", SALES_INVOICE
 SALES_RETURNS = make_spec(Kind("sales_returns", "sales_return", SALES_RETURN, "برگشت از فروش", soap_return,
                                origin=NO_ORIGIN),
                           SoapDocumentTarget(crm.SALES_RETURN), settings_default=DocumentSettings(type_code="sales_return"))
+PURCHASE_INVOICES = make_spec(Kind("purchase_invoices", "purchase_invoice", PURCHASE_INVOICE, "فاکتور خرید",
+                                   rest_invoice, seller=False),
+                              RestInvoiceTarget(crm.RestBillable("crmobject/invoice/purchase"), "purchase_invoice"),
+                              settings_default=DocumentSettings(type_code="purchase_invoice"))
+PURCHASE_RETURNS = make_spec(Kind("purchase_returns", "purchase_return", PURCHASE_RETURN, "برگشت از خرید",
+                                  soap_return, origin=Origin("purchase_invoices", PURCHASE_INVOICE, "purchase invoice"),
+                                  seller=False),
+                             SoapDocumentTarget(crm.SoapBillable(
+                                 "IInvoice", "SaveReturnInvoice", "returnInvoiceInfo",
+                                 crm.SearchByNumber("IInvoice", "SearchReturnPurchaseInvoice"),
+                                 "DeleteReturnInvoiceByNumber", type_index=16)),  # ReturnPurchaseInvoice (§5.1)
+                             settings_default=DocumentSettings(type_code="purchase_return"),
+                             assumption="SaveReturnInvoice with CrmObjectTypeIndex 16 saves a purchase return, "
+                                        'SearchReturnPurchaseInvoice finds one by the query Number == "<number>" '
+                                        "and DeleteReturnInvoiceByNumber deletes one by its type code")

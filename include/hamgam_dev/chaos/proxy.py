@@ -298,7 +298,8 @@ def _uniform(text: str) -> float:
 
 # -- what a call is about -------------------------------------------------------------------------
 _REST_ENTITIES = (("person/", "identities"), ("organization/", "identities"), ("identity/", "identities"),
-                  ("invoice/sales/", "sales_invoices"), ("quote/sales/", "quotes"))
+                  ("invoice/sales/", "sales_invoices"), ("invoice/purchase/", "purchase_invoices"),
+                  ("quote/sales/", "quotes"))
 _SUBJECT_KEYS = ("customernumber", "number", "code")
 _ID_KEYS = ("crmid", "id")
 _QUERY_FIELDS = {"customernumber", "number", "code"}
@@ -365,19 +366,26 @@ def xml_subject(body: bytes) -> str | None:
     return next((found[name] for name in _XML_SUBJECTS if name in found), None)
 
 
+def _texts(body: bytes) -> dict[str, str] | None:
+    """Each element's text by local name (the last one of a name wins); None when the body is no XML."""
+    try:
+        return {_local(e.tag): (e.text or "").strip() for e in ET.fromstring(body).iter()}
+    except ET.ParseError:
+        return None
+
+
 def soap_entity(service: str, operation: str, body: bytes) -> str | None:
     if service == "IProduct":
         return "products"
     if service == "IInvoice":
-        return "sales_returns" if "Return" in operation else "quotes"
+        return _invoice_entity(operation, body)
     if service == "IPayment":
         if "Receipt" in operation:
             return "receipts"
         if "Payment" in operation and operation != "SavePayment":
             return "payments"
-        try:
-            texts = {_local(e.tag): (e.text or "").strip() for e in ET.fromstring(body).iter()}
-        except ET.ParseError:
+        texts = _texts(body)
+        if texts is None:
             return None
         index, code = texts.get("CrmObjectTypeIndex"), texts.get("CrmObjectTypeCode", "").casefold()
         if index == "9" or code == "receipt":
@@ -385,6 +393,21 @@ def soap_entity(service: str, operation: str, body: bytes) -> str | None:
         if index == "23" or code == "payment":
             return "payments"
     return None
+
+
+def _invoice_entity(operation: str, body: bytes) -> str:
+    """IInvoice: purchase invoices and returns by the operation's name; SaveReturnInvoice and
+    DeleteReturnInvoiceByNumber by CrmObjectTypeIndex 16 or the default type code (as SavePayment)."""
+    if "ReturnPurchase" in operation:
+        return "purchase_returns"
+    if "PurchaseInvoice" in operation:
+        return "purchase_invoices"
+    if "Return" not in operation:
+        return "quotes"
+    texts = _texts(body) or {}
+    code = (texts.get("CrmObjectTypeCode") or texts.get("typeCode") or "").casefold()
+    purchase = texts.get("CrmObjectTypeIndex") == "16" or code == "purchase_return"
+    return "purchase_returns" if purchase else "sales_returns"
 
 
 # -- the answers the proxy gives in the CRM's place ------------------------------------------------
