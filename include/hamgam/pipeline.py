@@ -38,6 +38,7 @@ from hamgam.entities.base import (
     SyncContext,
     content_hashes,
     in_crm,
+    records_of,
     reference_name,
 )
 from hamgam.lane import Lane
@@ -593,7 +594,7 @@ def _plan_upserts(spec: EntitySpec, parts: list[tuple[SyncContext, pd.DataFrame,
                 settled.add(_set_aside_for_references(spec, key, unresolved[key], counts,
                                                       display=_display(waiting, index),
                                                       content_hash=waiting.at[index, CONTENT_HASH]))
-        items += _build_items(spec, part_ctx, valid[~valid[KEY].isin(list(unresolved))], refs, counts=counts,
+        items += _items_of(spec, part_ctx, valid[~valid[KEY].isin(list(unresolved))], refs, counts=counts,
                               settled=settled)
     known = ledger.states(company, spec.name, [item.key for item in items])
     look_first = keys_to_look_up(spec, ctx, ledger, [item.key for item in items], known)
@@ -699,33 +700,24 @@ def _set_aside_for_references(spec: EntitySpec, key: str, problems: list[Unresol
     return Settlement(key, "rejected", content_hash=content_hash, error=error, error_details=details, dequeue=True)
 
 
-def _build_items(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: Refs, *, counts: Counter[str],
+def _items_of(spec: EntitySpec, ctx: SyncContext, valid: pd.DataFrame, refs: Refs, *, counts: Counter[str],
                  settled: OutcomeBatch) -> list[LoadItem]:
-    """The CRM payloads of ``valid``; a record whose payload cannot be built is set aside on its own (rejected
-    when it names a record not in the CRM, else invalid), and the others go on."""
-    try:
-        return spec.build_items(valid, ctx, refs)
-    except Exception:  # noqa: BLE001 - find the record(s) that cannot be built, one by one
-        if valid.empty:
-            raise
+    """The CRM payloads of ``valid``, row by row (``EntitySpec.payload``); a record whose payload cannot be built
+    is set aside on its own (rejected when it names a record not in the CRM, else invalid), and the others go on."""
     items: list[LoadItem] = []
-    for index in valid.index:
-        row = valid.loc[[index]]
+    for index, row in zip(valid.index, records_of(valid), strict=True):
         try:
-            items.extend(spec.build_items(row, ctx, refs))
+            items.append(spec.item(row, ctx, refs))
             continue
         except PayloadError as error:
             settled.add(_set_aside_for_references(
-                spec, row.at[index, KEY], [Unresolved(error.entity, error.key or "", str(error), transient=False)],
-                counts, content_hash=row.at[index, CONTENT_HASH],
-                display=_display(valid, index)))
+                spec, row[KEY], [Unresolved(error.entity, error.key or "", str(error), transient=False)],
+                counts, content_hash=row[CONTENT_HASH], display=_display(valid, index)))
             continue
         except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as error:
             reason = f"its CRM payload cannot be built ({type(error).__name__}: {error})"
-        settled.add(Settlement(row.at[index, KEY], "invalid", dequeue=True,
-                               content_hash=row.at[index, CONTENT_HASH],
-                               error=f"{spec.label} {_display(valid, index)} (Id {int(row.at[index, ROW_ID])}): "
-                                     f"{reason}"))
+        settled.add(Settlement(row[KEY], "invalid", dequeue=True, content_hash=row[CONTENT_HASH],
+                               error=f"{spec.label} {_display(valid, index)} (Id {int(row[ROW_ID])}): {reason}"))
         counts["invalid"] += 1
         log.warning("%s %s: %s", spec.label, _display(valid, index), reason)
     return items

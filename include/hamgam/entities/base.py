@@ -44,6 +44,17 @@ class LoadItem:
 
 
 @dataclass(frozen=True)
+class Payload:
+    """What an entity makes of one valid row (``EntitySpec.payload``): how messages name the record, its CRM
+    kind and number, and its payload per CRM kind. The pipeline adds the key and the content hash."""
+
+    label: str
+    kind: str
+    number: str
+    payloads: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Outcome:
     action: Literal["created", "updated", "adopted", "deleted", "gone"]
     crm_id: str | None
@@ -150,7 +161,9 @@ class EntitySpec:
     checks: tuple[Check, ...]
     # normalise; add KEY, ROW_ID, check columns (and SKIP, DISPLAY); lines is None without ``lines``
     prepare: Callable[[pd.DataFrame, SyncContext, pd.DataFrame | None], pd.DataFrame]
-    build_items: Callable[[pd.DataFrame, SyncContext, Refs], list[LoadItem]]  # valid rows -> CRM payloads
+    # one valid row (a dict: NULLs as None) and the CRM ids of what it names -> its CRM payload; raises
+    # PayloadError when a record it names is not in the CRM
+    payload: Callable[[dict[str, Any], SyncContext, Refs], Payload]
     target: CrmTarget
     version: str = "1"  # bump when the mapping changes: every record is then sent again
     sensitive_columns: frozenset[str] = field(default_factory=frozenset)  # masked in logs and the ledger
@@ -173,6 +186,12 @@ class EntitySpec:
     @property
     def dag_id(self) -> str:
         return f"tadbir_to_payamgostar__{self.name}"
+
+    def item(self, row: dict[str, Any], ctx: SyncContext, refs: Refs) -> LoadItem:
+        """One valid prepared row (with its ``CONTENT_HASH``) as a record ready for the CRM."""
+        made = self.payload(row, ctx, refs)
+        return LoadItem(key=row[KEY], label=made.label, kind=made.kind, number=made.number, payloads=made.payloads,
+                        content_hash=row[CONTENT_HASH])
 
     def fingerprint(self, ctx: SyncContext) -> str:
         """Mapping settings that change payloads; part of every content hash. Field limits count only once

@@ -30,7 +30,6 @@ from pydantic import field_validator
 
 from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
-    CONTENT_HASH,
     DISPLAY,
     KEY,
     NO_CODE,
@@ -43,6 +42,7 @@ from hamgam.entities.base import (
     Lines,
     LoadItem,
     Outcome,
+    Payload,
     Reference,
     Refs,
     SyncContext,
@@ -532,16 +532,11 @@ def _soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[st
     }
 
 
-def make_build_items(kind: Kind):
-    def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs) -> list[LoadItem]:
-        items = []
-        for doc in records_of(valid):
-            payloads = kind.payload(doc, ctx, refs, kind)
-            items.append(LoadItem(key=doc[KEY], label=f"{kind.label} {doc['number']}", kind=kind.name,
-                                  number=doc["number"], payloads=payloads, content_hash=doc[CONTENT_HASH]))
-        return items
+def make_payload(kind: Kind) -> Callable[[dict[str, Any], SyncContext, Refs], Payload]:
+    def payload(doc: dict[str, Any], ctx: SyncContext, refs: Refs) -> Payload:
+        return Payload(f"{kind.label} {doc['number']}", kind.name, doc["number"], kind.payload(doc, ctx, refs, kind))
 
-    return build_items
+    return payload
 
 
 # -- targets ----------------------------------------------------------------------------------------
@@ -653,7 +648,7 @@ def make_spec(kind: Kind, target: Any, *, admit: Any = None, settings_default: D
         name=kind.name, label=kind.label,
         source=QueryRef("__SPFactor__", lambda: _header_query(kind.factor_type, origin_type)),
         hash_columns=HASH_COLUMNS, checks=_checks(kind.origin), prepare=make_prepare(kind),
-        build_items=make_build_items(kind), target=target, scope="fiscal_years", lines=LINES,
+        payload=make_payload(kind), target=target, scope="fiscal_years", lines=LINES,
         references=tuple(references), admit=admit, settings=settings_default, assumption=assumption,
     )
 

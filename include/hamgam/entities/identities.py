@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
-    CONTENT_HASH,
     DISPLAY,
     KEY,
     NO_CODE,
@@ -21,10 +20,10 @@ from hamgam.entities.base import (
     EntitySpec,
     LoadItem,
     Outcome,
+    Payload,
     Refs,
     SyncContext,
     in_crm,
-    records_of,
 )
 from hamgam.payamgostar.errors import NotFound, RecordRejected
 from hamgam.tadbir.reader import TableRef
@@ -205,13 +204,8 @@ def _payloads(row: dict[str, Any], ctx: SyncContext) -> dict[str, dict[str, Any]
     return {"person": person, "organization": organization}
 
 
-def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None) -> list[LoadItem]:
-    items = []
-    for data in records_of(valid):
-        items.append(LoadItem(key=data[KEY], label=f"customer {data['customer_number']}", kind=data["kind"],
-                              number=data["customer_number"], payloads=_payloads(data, ctx),
-                              content_hash=data[CONTENT_HASH]))
-    return items
+def payload(row: dict[str, Any], ctx: SyncContext, refs: Refs) -> Payload:
+    return Payload(f"customer {row['customer_number']}", row["kind"], row["customer_number"], _payloads(row, ctx))
 
 
 class IdentityTarget:
@@ -274,7 +268,7 @@ IDENTITIES = EntitySpec(
     hash_columns=HASH_COLUMNS,
     checks=CHECKS,
     prepare=prepare,
-    build_items=build_items,
+    payload=payload,
     target=IdentityTarget(),
     sensitive_columns=frozenset({"register_code", "phones_invalid", "phone_text", "mobile_text", "fax_text"}),
     admit=admit,

@@ -16,7 +16,6 @@ from pydantic import Field, field_validator
 
 from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
-    CONTENT_HASH,
     DISPLAY,
     KEY,
     ROW_ID,
@@ -25,6 +24,7 @@ from hamgam.entities.base import (
     EntitySpec,
     LoadItem,
     Outcome,
+    Payload,
     Refs,
     SyncContext,
     stored_in_crm,
@@ -156,14 +156,8 @@ def _product_info(row: dict[str, Any], ctx: SyncContext) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
-def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs | None = None) -> list[LoadItem]:
-    items = []
-    for _, row in valid.iterrows():
-        data = row.where(row.notna(), None).to_dict()
-        items.append(LoadItem(key=data[KEY], label=f"product {data['crm_code']}", kind="product",
-                              number=data["crm_code"], payloads={"soap": _product_info(data, ctx)},
-                              content_hash=data[CONTENT_HASH]))
-    return items
+def payload(row: dict[str, Any], ctx: SyncContext, refs: Refs) -> Payload:
+    return Payload(f"product {row['crm_code']}", "product", row["crm_code"], {"soap": _product_info(row, ctx)})
 
 
 class ProductTarget:
@@ -208,7 +202,7 @@ PRODUCTS = EntitySpec(
     hash_columns=HASH_COLUMNS,
     checks=CHECKS,
     prepare=prepare,
-    build_items=build_items,
+    payload=payload,
     target=ProductTarget(),
     settings=ProductsSettings(),
 )

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from hamgam.entities.base import (
-    CONTENT_HASH,
     DISPLAY,
     KEY,
     NO_CODE,
@@ -24,7 +23,7 @@ from hamgam.entities.base import (
     TOO_LONG,
     UNREADABLE,
     EntitySpec,
-    LoadItem,
+    Payload,
     Reference,
     Refs,
     SyncContext,
@@ -149,15 +148,13 @@ def _payment_info(doc: dict[str, Any], ctx: SyncContext, refs: Refs, name: str, 
 
 
 def make_spec(name: str, label: str, kind: int, subject: str, target: SoapDocumentTarget) -> EntitySpec:
-    def build_items(valid: pd.DataFrame, ctx: SyncContext, refs: Refs) -> list[LoadItem]:
-        return [LoadItem(key=doc[KEY], label=f"{label} {doc['number']}", kind=name, number=doc["number"],
-                         payloads={"soap": _payment_info(doc, ctx, refs, name, subject)},
-                         content_hash=doc[CONTENT_HASH])
-                for doc in records_of(valid)]
+    def payload(doc: dict[str, Any], ctx: SyncContext, refs: Refs) -> Payload:
+        return Payload(f"{label} {doc['number']}", name, doc["number"],
+                       {"soap": _payment_info(doc, ctx, refs, name, subject)})
 
     spec = EntitySpec(
         name=name, label=label, source=QueryRef("__PayReceive__", lambda: _query(kind)),
-        hash_columns=HASH_COLUMNS, checks=CHECKS, prepare=make_prepare(name), build_items=build_items,
+        hash_columns=HASH_COLUMNS, checks=CHECKS, prepare=make_prepare(name), payload=payload,
         target=target, scope="fiscal_years", references=(Reference("identities", "ref_customer", "customer"),),
         settings=DocumentSettings(type_code=label, number_template=TREASURY_NUMBER_TEMPLATE),
     )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hamgam.entities.base import CONTENT_HASH, KEY, SyncContext
+from hamgam.entities.base import CONTENT_HASH, KEY, SyncContext, records_of
 from hamgam.transform.numbering import COMPANY_CODE, NumberMismatch, Template
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def forward_items(entity: str, ctx: SyncContext, engine: sa.Engine, row_ids: lis
     spec = SPECS[entity]
     assert ctx.period is not None, "the reverse flow writes into one fiscal period"
     prepared = pipeline.prepare_rows(spec, ctx, engine, reader.read_rows(engine, spec.source, ctx.period.id, row_ids))
-    return spec.build_items(prepared, ctx, {})
+    return [spec.item(row, ctx, {}) for row in records_of(prepared)]
 
 
 def record_forward_hash(entity: str, ctx: SyncContext, engine: sa.Engine, ledger: Ledger, *, key: str,
