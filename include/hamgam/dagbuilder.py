@@ -50,6 +50,24 @@ def _holder(context: Any) -> str:
     return try_holder(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
 
 
+def fiscal_year_of_run(context: Any, start_month: int) -> int:
+    """The fiscal year a run of the by-fiscal-year DAG covers, from its data interval. A run triggered without
+    a logical date (the UI and the REST API allow it) has no interval and so no year: it fails at once, without
+    retries, saying how to start one, instead of failing every try on a missing value."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from hamgam.timetables import fiscal_year_of_interval
+
+    start = context.get("data_interval_start")
+    if start is None:
+        raise AirflowFailException(
+            f"{BY_FISCAL_YEAR} syncs one fiscal year per run, the year of the run's data interval, and this run "
+            "has none (it was triggered without a logical date). Trigger it with a logical date inside the "
+            "fiscal year (2025-03-21 for 1404), or backfill the years: airflow backfill create --dag-id "
+            f"{BY_FISCAL_YEAR} --from-date <first day> --to-date <last day>")
+    return fiscal_year_of_interval(start, start_month=start_month)
+
+
 def _label(context: Context, company: Any) -> None:
     """Name this mapped instance after its company: ``map_index_template`` is rendered with the context, and
     a key set in it is Airflow's way to feed it (the ``Context`` TypedDict lists no such key)."""
@@ -77,11 +95,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
         params = context["params"]
         fiscal_year = None
         if per_fiscal_year and spec.scope == "fiscal_years":  # master data always syncs its current state
-            from hamgam.timetables import fiscal_year_of_interval
-
-            # None only in a manual run triggered without a logical date: that fails here, as it always did
-            fiscal_year = fiscal_year_of_interval(context["data_interval_start"],  # type: ignore[arg-type]
-                                                  start_month=start_month)
+            fiscal_year = fiscal_year_of_run(context, start_month)
         return tasks.detect(entity, company, run_id=context["run_id"], dag_id=dag_id, holder=_holder(context),
                             full_resync=bool(params.get("full_resync")),
                             allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year,
@@ -116,11 +130,7 @@ def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = Fa
         context = get_current_context()
         fiscal_year = None
         if per_fiscal_year:
-            from hamgam.timetables import fiscal_year_of_interval
-
-            # None only in a manual run triggered without a logical date: that fails here, as it always did
-            fiscal_year = fiscal_year_of_interval(context["data_interval_start"],  # type: ignore[arg-type]
-                                                  start_month=start_month)
+            fiscal_year = fiscal_year_of_run(context, start_month)
         return tasks.report(entities, run_id=context["run_id"], dag_id=dag_id, fiscal_year=fiscal_year,
                             reconcile=reconcile)
 
