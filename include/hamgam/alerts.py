@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hamgam.config import AlertsConfig
+from hamgam.settings import AlertsConfig
 
 SUBJECT = "hamgam: {{ ti.dag_id }} / {{ ti.task_id }} failed ({{ run_id }})"
 BODY = """<p dir="ltr">Task <b>{{ ti.task_id }}</b> of DAG <b>{{ ti.dag_id }}</b> failed

@@ -1,7 +1,8 @@
-"""hamgam settings: one YAML file, validated once with pydantic.
+"""hamgam settings: one YAML file, read and validated once (the models: ``hamgam.settings``).
 
-Readable at DAG-parse time: it touches no database and no network. Secrets never live here;
-every connection is named by its Airflow connection id.
+Each entity's top-level section (``identities``, ``sales_invoices`` ...) is validated by its spec's settings
+model (``EntitySpec.settings``), over the spec's defaults; a section or a switch no spec owns is an error
+naming it. Readable at DAG-parse time: it touches no database and no network.
 """
 
 from __future__ import annotations
@@ -9,265 +10,48 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
+
+from hamgam.entities import SPECS
+from hamgam.settings import (
+    AlertsConfig,
+    ChangeCapture,
+    CompanyConfig,
+    ConfigError,
+    EntitySettings,
+    HamgamConfig,
+    LimitsConfig,
+    ReverseConfig,
+    SyncConfig,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "hamgam.yaml"
-# how detection finds what changed in Tadbir (README "Change capture"): checksums the database computes per key
-# range (read-only, the default), the full hash diff of the scope (the ground truth), or SQL Server Change Tracking
-ChangeCapture = Literal["checksum", "scan", "change_tracking"]
 
 
-class ConfigError(ValueError):
-    """The settings file is missing or invalid; the message names the file and the field."""
+def _entity_sections(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``data`` with every entity's section validated over its spec's defaults, and the problems found."""
+    out, problems = dict(data), []
+    unknown = sorted(set(data) - set(HamgamConfig.model_fields) - set(SPECS))
+    if unknown:
+        problems.append(f"unknown settings {unknown}; entity sections: {list(SPECS)}")
+    for name, spec in SPECS.items():
+        given = data.get(name)
+        if given is not None and not isinstance(given, dict):
+            problems.append(f"{name}: a mapping of settings is expected, not {type(given).__name__}")
+            continue
+        try:
+            out[name] = type(spec.settings).model_validate({**spec.settings.model_dump(), **(given or {})})
+        except ValidationError as exc:
+            problems += [f"{'.'.join(str(p) for p in (name, *err['loc']))}: {err['msg']}" for err in exc.errors()]
+    return out, problems
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EntitySettings(_Strict):
-    """Base of one entity's own settings: its switches, numbering template and CRM type codes. The spec
-    carries the defaults (``EntitySpec.settings``); the file's top-level section named after the spec
-    overrides them, field by field (``sales_invoices: {type_code: SI_5}``)."""
-
-
-Settings = TypeVar("Settings", bound=EntitySettings)
-
-
-def _on_by_default(entity: str) -> bool:
-    from hamgam.entities import SPECS
-
-    spec = SPECS.get(entity)
-    return spec is None or spec.assumption is None
-
-
-def _registry() -> dict[str, EntitySettings]:
-    """Each entity's default settings, by spec name. The registry imports this module, so it is read when
-    settings are validated, not when this module is imported."""
-    from hamgam.entities import SPECS
-
-    return {name: spec.settings for name, spec in SPECS.items()}
-
-
-class CompanyConfig(_Strict):
-    code: int = Field(ge=100, le=999, description="Company code that prefixes every CRM number")
-    name: str = ""
-    tadbir_conn_id: str = "tadbir_default"
-    default: bool = False
-    enabled: bool = True
-    sync_from_fiscal_year: int | None = Field(default=None, ge=1300, le=1500,
-                                              description="Jalali year; older periods are not synced")
-    entities: dict[str, bool] = Field(default_factory=dict, description="Per-entity switches; missing means on")
-    change_capture: ChangeCapture | None = Field(default=None, description="How detection finds changes in this "
-                                                 "company's Tadbir; default: sync.change_capture")
-    snapshot_reads: bool | None = Field(default=None, description="SQL Server: read under SNAPSHOT isolation "
-                                        "(the database must allow it); default: sync.snapshot_reads")
-
-    @field_validator("entities")
-    @classmethod
-    def _known_entities(cls, value: dict[str, bool]) -> dict[str, bool]:
-        known = list(_registry())
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise ValueError(f"unknown entities {unknown}; known: {known}")
-        return value
-
-    def syncs(self, entity: str) -> bool:
-        """This company syncs ``entity``: its switch, else on — but an entity resting on an assumption about
-        the real CRM or Tadbir that nobody has yet observed (``EntitySpec.assumption``) is off until switched on."""
-        return self.enabled and self.entities.get(entity, _on_by_default(entity))
-
-
-class ReverseIdentitiesConfig(_Strict):
-    enabled: bool = True  # the "CRM → financial" switch
-    # crm: identities are created in the CRM and its edits flow to Tadbir; tadbir: the opposite (the reverse
-    # flow writes nothing); per_record: each side edits what it created (or what the identity's reference
-    # fields say), and only identities present in both are edited
-    system_of_record: Literal["crm", "tadbir", "per_record"] = "per_record"
-    reference_key: str = Field(default="CustomerReference", description="CRM extended property: crm or tadbir")
-    reference_id_key: str = Field(default="ReferenceId", description="CRM extended property: the other side's id")
-    allow_update_key: str = Field(default="AllowUpdate", description="CRM extended property (checkbox)")
-    detail_account_chain: list[str] = Field(default_factory=lambda: ["1"], min_length=1, max_length=5,
-                                            description="Detail-account codes new customers are filed under")
-    receivables_account: str = "1103"
-    customer_type: int = Field(default=2, description="__Customer__.Type of new customers (2 buyer)")
-    price_level: int = 1
-
-
-class ReverseQuotesConfig(_Strict):
-    enabled: bool = True
-    floating_coding: bool = True  # on: the next Tadbir number of that year; off: the CRM's own number
-    default_warehouse_code: int = 1
-    open_fiscal_years: list[int] | None = Field(default=None, description="Years quotes may be written to; "
-                                                "default: only each company's newest fiscal period")
-
-
-class ReverseConfig(_Strict):
-    identities: ReverseIdentitiesConfig = ReverseIdentitiesConfig()
-    quotes: ReverseQuotesConfig = ReverseQuotesConfig()
-    sweep_schedule: str | None = Field(default="*/15 * * * *", description="Cron of the sweep for missed webhooks")
-    sweep_overlap_seconds: int = Field(default=300, ge=0, description="How far back each sweep looks again")
-
-
-class SyncConfig(_Strict):
-    schedule: str | None = Field(default="*/30 * * * *", description="Cron of the forward DAGs: the safety net "
-                                 "of event-driven runs, or their schedule when sync.event_driven is off")
-    chunk_size: int = Field(default=500, ge=1, le=100_000)
-    max_bad_share: float = Field(default=0.5, gt=0, le=1)
-    max_delete_share: float = Field(default=0.5, gt=0, le=1, description="Larger delete waves need a confirmation")
-    min_batch_for_bad_share: int = Field(default=10, ge=1)
-    crm_max_workers: int = Field(default=4, ge=1, le=64)
-    retries: int = Field(default=2, ge=0)
-    retry_delay_seconds: int = Field(default=30, ge=0)
-    lease_ttl_seconds: int = Field(default=60, ge=1, description="A load's lease of its company + entity; a "
-                                   "heartbeat renews it every third of this, so a dead try's lease is taken "
-                                   "over this long after its last renewal")
-    reference_wait_seconds: int = Field(default=120, ge=0, description="How long a document load waits for "
-                                        "the identities or products lease to sync a missing reference")
-    amount_tolerance_rial: int = Field(default=10, ge=0, description="Rounding slack when totals are compared")
-    event_driven: bool = Field(default=True, description="Start an entity's DAG within seconds of a save in "
-                               "Tadbir: a probe per company and entity in Airflow's triggerer emits an asset "
-                               "event; sync.schedule stays as the safety net")
-    probe_interval_seconds: float = Field(default=1.0, ge=0.2, le=3600, description="How often each probe "
-                                          "reads its token from Tadbir (event_driven)")
-    probe_timeout_seconds: float = Field(default=10.0, gt=0, le=600, description="A probe that takes longer "
-                                         "counts as failed (logged once) and polling goes on")
-    reconcile_schedule: str | None = Field(default="0 3 * * *", description="Cron of hamgam_drift_report: every "
-                                           "company and entity read in full (scan) and compared with what the "
-                                           "fast change capture queued; a miss is synced and alerted. None: on "
-                                           "demand only")
-    adoption: Literal["first_load", "always"] = Field(
-        default="first_load", description="When a new record looks for a CRM record holding its number (or "
-        "code) before it is created: first_load — only until a load of its company, entity (and fiscal year) "
-        "has once emptied the queue (the CRM's existing records are adopted then), and after a create that "
-        "may have landed unanswered; always — before every create (2-3 calls per new record instead of 1), "
-        "for a site whose users also type Tadbir's numbers into the CRM by hand")
-    settle_batch_size: int = Field(default=200, ge=1, le=10_000, description="Outcomes written to the ledger "
-                                   "per transaction during a load (hamgam.ledger.batch)")
-    settle_max_seconds: float = Field(default=0.05, gt=0, le=600, description="The longest an outcome waits to "
-                                      "be written with others")
-    prepare_process_from: int | None = Field(default=250, ge=1, description="A load of at least this many "
-                                             "queued records reads, prepares and validates its chunks in a "
-                                             "second (forked) process while this one sends, and its chunks' calls "
-                                             "follow each other without a gap (hamgam.preparer, hamgam.lane); "
-                                             "null: always in the load's own process")
-    crm_conn_id: str = "payamgostar_default"
-    state_conn_id: str = "hamgam_state"
-    change_capture: ChangeCapture = Field(default="checksum", description="Default of every company's "
-                                          "change_capture: checksum, scan or change_tracking")
-    checksum_range_size: int = Field(default=1000, ge=10, le=1_000_000, description="Ids per key range whose "
-                                     "checksum the database computes (checksum change capture)")
-    read_lock_timeout_ms: int = Field(default=5000, ge=0, le=600_000, description="How long a Tadbir read waits "
-                                      "for a lock before it gives up (retriable); 0 = do not wait")
-    snapshot_reads: bool = Field(default=False, description="SQL Server: read under SNAPSHOT isolation; only "
-                                 "where the database has ALLOW_SNAPSHOT_ISOLATION ON (an assumption per site)")
-
-
-class LimitsConfig(_Strict):
-    """Longest text, in characters, the CRM is sent. The vendor's contract (REST reference, WSDL/XSDs) states
-    no lengths, so these are hamgam's conservative assumptions: a longer name, code, address, e-mail or
-    place is invalid (the field named); longer free text (descriptions) is cut (see ``transform.limits``)."""
-
-    name: int = Field(default=250, ge=1, description="Names: customers, products, sellers")
-    code: int = Field(default=50, ge=1, description="Codes and numbers: customer, product, economic, register, "
-                      "document and cheque numbers")
-    address: int = Field(default=500, ge=1)
-    email: int = Field(default=254, ge=1)
-    place: int = Field(default=100, ge=1, description="Province, city, zone, township, warehouse and unit names")
-    free_text: int = Field(default=1000, ge=20, description="Descriptions and notes: longer ones are truncated")
-    truncation_marker: str = Field(default=" …[truncated]", max_length=19,
-                                   description="Ends a truncated text, inside the free_text limit")
-
-
-class AlertsConfig(_Strict):
-    email_to: list[str] = Field(default_factory=list)
-    from_email: str | None = None
-    smtp_conn_id: str = "smtp_default"
-
-
-class HamgamConfig(_Strict):
-    """The settings file. Besides the fields below, one top-level section per entity, named after its spec
-    (``identities``, ``sales_invoices`` ...) and validated by that spec's settings model: every entity has
-    its settings whether the file names it or not, and a section no spec owns is an error."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)  # the entity sections, validated below
-
-    companies: list[CompanyConfig]
-    fiscal_year_start_month: int = Field(default=1, ge=1, le=12, description="Jalali month a fiscal year starts")
-    sync: SyncConfig = SyncConfig()
-    alerts: AlertsConfig = AlertsConfig()
-    limits: LimitsConfig = LimitsConfig()
-    reverse: ReverseConfig = ReverseConfig()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _entity_sections(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        defaults = _registry()
-        unknown = sorted(set(data) - set(cls.model_fields) - set(defaults))
-        if unknown:
-            raise ValueError(f"unknown settings {unknown}; entity sections: {list(defaults)}")
-        out = dict(data)
-        for name, default in defaults.items():
-            given = out.get(name)
-            if isinstance(given, type(default)):
-                continue
-            if given is not None and not isinstance(given, dict):
-                raise ValueError(f"{name}: a mapping of settings is expected, not {type(given).__name__}")
-            try:
-                out[name] = type(default).model_validate({**default.model_dump(), **(given or {})})
-            except ValidationError as exc:
-                raise ValueError("; ".join(f"{'.'.join(str(p) for p in (name, *err['loc']))}: {err['msg']}"
-                                           for err in exc.errors())) from None
-        return out
-
-    def entity_settings(self, name: str, kind: type[Settings]) -> Settings:
-        """Entity ``name``'s settings, checked to be a ``kind`` (what its spec module reads them as)."""
-        value = (self.model_extra or {}).get(name)
-        if not isinstance(value, kind):
-            raise ConfigError(f"entity {name!r} has no {kind.__name__} settings (known: {list(self.model_extra or {})})")
-        return value
-
-    @model_validator(mode="after")
-    def _companies_consistent(self) -> HamgamConfig:
-        if not self.companies:
-            raise ValueError("at least one company is required")
-        codes = [c.code for c in self.companies]
-        if len(set(codes)) != len(codes):
-            raise ValueError(f"company codes must be unique, got {codes}")
-        if sum(c.default for c in self.companies) > 1:
-            raise ValueError("at most one company may be the default")
-        return self
-
-    def company(self, code: int) -> CompanyConfig:
-        for company in self.companies:
-            if company.code == code:
-                return company
-        raise ConfigError(f"company {code} is not configured (known: {[c.code for c in self.companies]})")
-
-    def default_company(self) -> CompanyConfig:
-        """The company a CRM number without a company code belongs to (the default, or the only one)."""
-        marked = [c for c in self.companies if c.default]
-        if marked:
-            return marked[0]
-        if len(self.companies) == 1:
-            return self.companies[0]
-        raise ConfigError("no company is marked default, and a CRM number names none")
-
-    def change_capture_of(self, code: int) -> ChangeCapture:
-        """The change capture of company ``code``: its own setting, else ``sync.change_capture``."""
-        return self.company(code).change_capture or self.sync.change_capture
-
-    def companies_for(self, entity: str) -> list[int]:
-        return [c.code for c in self.companies if c.syncs(entity)]
-
-
-def config_path() -> Path:
-    return Path(os.environ.get("HAMGAM_CONFIG", DEFAULT_CONFIG))
+def _switch_problems(config: HamgamConfig) -> list[str]:
+    return [f"companies.{i}.entities: unknown entities {unknown}; known: {list(SPECS)}"
+            for i, company in enumerate(config.companies) if (unknown := sorted(set(company.entities) - set(SPECS)))]
 
 
 def parse_config(text: str, source: str = "<string>") -> HamgamConfig:
@@ -275,13 +59,24 @@ def parse_config(text: str, source: str = "<string>") -> HamgamConfig:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a mapping of settings is expected, not {type(data).__name__}")
+    data, problems = _entity_sections(data)
+    config = None
     try:
-        return HamgamConfig.model_validate(data)
+        config = HamgamConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from exc
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()] + problems
+    if config is not None:
+        problems += _switch_problems(config)
+    if problems or config is None:
+        raise ConfigError(f"{source}: {'; '.join(problems)}")
+    config._off_by_default = frozenset(name for name, spec in SPECS.items() if spec.assumption)
+    return config
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("HAMGAM_CONFIG", DEFAULT_CONFIG))
 
 
 @lru_cache(maxsize=8)
@@ -295,3 +90,8 @@ def _load(path: str) -> HamgamConfig:
 def load_config() -> HamgamConfig:
     """The validated settings from HAMGAM_CONFIG (default: the repo's config/hamgam.yaml)."""
     return _load(str(config_path()))
+
+
+__all__ = ["DEFAULT_CONFIG", "AlertsConfig", "ChangeCapture", "CompanyConfig", "ConfigError", "EntitySettings",
+           "HamgamConfig", "LimitsConfig", "ReverseConfig", "SyncConfig", "config_path", "load_config",
+           "parse_config"]

@@ -7,8 +7,12 @@ its type: ``mssql`` (through the provider's MsSqlHook), ``postgres`` or ``sqlite
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from hamgam.settings import HamgamConfig
 
 _engines: dict[str, sa.Engine] = {}
 _lock = threading.Lock()
@@ -16,6 +20,7 @@ _lock = threading.Lock()
 
 def sqlalchemy_url(conn_id: str) -> str:
     from airflow.sdk import BaseHook
+
 
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson
@@ -46,17 +51,13 @@ def engine_for_url(url: str) -> sa.Engine:
         return engine
 
 
-def engine_for(conn_id: str) -> sa.Engine:
+def engine_for(conn_id: str, config: HamgamConfig | None = None) -> sa.Engine:
     """The engine of a Tadbir connection: every session it opens waits at most ``sync.read_lock_timeout_ms``
-    for a lock (``hamgam.tadbir.sessions``; detection and load also read under SNAPSHOT where configured)."""
+    of ``config`` for a lock (without settings: the default; ``hamgam.tadbir.sessions``; detection and load
+    also read under SNAPSHOT where configured)."""
     from hamgam.tadbir import sessions
 
     engine = engine_for_url(sqlalchemy_url(conn_id))
-    try:
-        from hamgam.config import load_config
-
-        timeout = load_config().sync.read_lock_timeout_ms
-    except Exception:  # noqa: BLE001 - no settings file here (a tool, a test): the default timeout
-        timeout = sessions.ReadSettings().lock_timeout_ms
+    timeout = config.sync.read_lock_timeout_ms if config is not None else sessions.ReadSettings().lock_timeout_ms
     sessions.configure(engine, sessions.ReadSettings(lock_timeout_ms=timeout))
     return engine

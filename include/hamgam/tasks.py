@@ -92,7 +92,7 @@ def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None,
     run_pk = _detect_run(ledger, dag_id or spec.dag_id, run_id, company, entity, holder)
     try:
         ctx = SyncContext(config, config.company(company))
-        engine = engine_for(ctx.company.tadbir_conn_id)
+        engine = engine_for(ctx.company.tadbir_conn_id, config)
         if reconcile:
             from hamgam.tadbir.changes import reconcile as run_reconcile
 
@@ -148,7 +148,7 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, hol
             hook = PayamgostarHook(config.sync.crm_conn_id, max_workers=config.sync.crm_max_workers)
             with hook.get_conn() as client:
                 _after_reference_syncs(ledger, config, company, entity, lambda: pipeline.load(
-                    SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id), ledger=ledger,
+                    SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id, config), ledger=ledger,
                     client=client, run_id=run_id, holder=holder))
     except Exception as exc:
         try:

@@ -106,7 +106,7 @@ def print_reverse(reverse: dict, ledger: Any, config: Any) -> None:
                    for entity in ("identities", "quotes")}
         if not any(written.values()):
             continue
-        engine = engine_for(company.tadbir_conn_id)
+        engine = engine_for(company.tadbir_conn_id, config)
         c, f = schema.customer, schema.sp_factor
         with engine.connect() as conn:
             for state in written["identities"]:

@@ -60,6 +60,6 @@ def test_an_entity_resting_on_an_unobserved_assumption_is_off_until_switched_on(
     assumed = dataclasses.replace(entities.SPECS["sales_returns"], assumption="a SOAP reading nobody has seen")
     monkeypatch.setitem(entities.SPECS, "sales_returns", assumed)
     config = parse_config("companies: [{code: 100}, {code: 200, entities: {sales_returns: true}}]")
-    assert not config.company(100).syncs("sales_returns") and config.company(100).syncs("sales_invoices")
-    assert config.company(200).syncs("sales_returns")
+    assert not config.syncs(config.company(100), "sales_returns") and config.syncs(config.company(100), "sales_invoices")
+    assert config.syncs(config.company(200), "sales_returns")
     assert config.companies_for("sales_returns") == [200]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard
 
-from hamgam.config import CompanyConfig, EntitySettings, HamgamConfig
+from hamgam.settings import CompanyConfig, EntitySettings, HamgamConfig
 from hamgam.tadbir.reader import FiscalPeriod, Source
 from hamgam.validate import Check
 

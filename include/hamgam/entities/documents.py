@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from pydantic import field_validator
 
-from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
     DISPLAY,
     KEY,
@@ -53,6 +52,7 @@ from hamgam.entities.base import (
 from hamgam.entities.products import crm_product_code
 from hamgam.payamgostar import documents as crm
 from hamgam.payamgostar.errors import NotFound, RecordRejected
+from hamgam.settings import EntitySettings, HamgamConfig
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
 from hamgam.transform.cells import Unreadable, tadbir_date, tadbir_number, tadbir_whole_number

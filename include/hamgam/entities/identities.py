@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
     DISPLAY,
     KEY,
@@ -26,6 +25,7 @@ from hamgam.entities.base import (
     in_crm,
 )
 from hamgam.payamgostar.errors import NotFound, RecordRejected
+from hamgam.settings import EntitySettings, HamgamConfig
 from hamgam.tadbir.reader import TableRef
 from hamgam.transform.limits import too_long, truncate
 from hamgam.transform.numbering import Template, TemplateError

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from pydantic import Field, field_validator
 
-from hamgam.config import EntitySettings, HamgamConfig
 from hamgam.entities.base import (
     DISPLAY,
     KEY,
@@ -30,6 +29,7 @@ from hamgam.entities.base import (
     stored_in_crm,
 )
 from hamgam.payamgostar.errors import RecordRejected
+from hamgam.settings import EntitySettings, HamgamConfig
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
 from hamgam.transform.limits import too_long, truncate

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from hamgam.payamgostar.answers import (
     created_id,
@@ -23,29 +23,46 @@ from hamgam.payamgostar.answers import (
     with_type,
 )
 
-if TYPE_CHECKING:
-    from hamgam.payamgostar.client import PayamgostarClient
-
 EQUALS = 0  # FilterOperators.Equals (§3.6)
 AND = 0  # logical operator And (§3.6)
 REST_DELETE_OPTION = 1  # REST delete `Option`: what GOPG sends, the only evidence of a working value (§3.2)
+
+
+class Transport(Protocol):
+    """What the operations need of a client: its two calls with retries, its Save* with recovery, its
+    confirmed delete (``client.PayamgostarClient`` is one; this module does not import it)."""
+
+    delete_option: str
+
+    def call(self, path: str, body: dict[str, Any], *, record: str | None = None,
+             recover: Callable[[], Any] | None = None, expect: Callable[[Any], Any] | None = None) -> Any: ...
+
+    def soap_call(self, service: str, operation: str, *, record: str | None = None,
+                  recover: Callable[[], Any] | None = None, expect: Callable[[dict[str, Any]], Any] | None = None,
+                  **params: Any) -> Any: ...
+
+    def save_billable(self, service: str, operation: str, param: str, info: dict[str, Any],
+                      record: str | None, find: Callable[[str, str | None], dict | None]) -> str: ...
+
+    def confirm_deleted(self, result: dict[str, Any], endpoint: str, record: str | None,
+                        find: Callable[[], dict | None]) -> bool: ...
 
 
 class SoapDocument(Protocol):
     """A document kind saved over SOAP (``Save*`` updates when ``CrmId`` is set, creates otherwise), found
     and deleted by its number."""
 
-    def save(self, client: PayamgostarClient, info: dict[str, Any], *, record: str | None = None) -> str: ...
+    def save(self, client: Transport, info: dict[str, Any], *, record: str | None = None) -> str: ...
 
-    def find_by_number(self, client: PayamgostarClient, number: str, type_code: str | None, *,
+    def find_by_number(self, client: Transport, number: str, type_code: str | None, *,
                        record: str | None = None) -> dict | None: ...
 
-    def delete_by_number(self, client: PayamgostarClient, number: str, type_code: str | None, *,
+    def delete_by_number(self, client: Transport, number: str, type_code: str | None, *,
                          record: str | None = None) -> bool: ...
 
 
 # (client, number, type code, record) -> the found *Info with that number, or None
-NumberLookup = Callable[["PayamgostarClient", str, "str | None", "str | None"], "dict | None"]
+NumberLookup = Callable[[Transport, str, "str | None", "str | None"], "dict | None"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class FindByNumber:
     type_code_param: str = "typeCode"
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def __call__(self, client: PayamgostarClient, number: str, type_code: str | None,
+    def __call__(self, client: Transport, number: str, type_code: str | None,
                  record: str | None) -> dict | None:
         params: dict[str, Any] = {**self.params, self.type_code_param: type_code, "number": number}
         return client.soap_call(self.service, self.operation, record=record,
@@ -77,7 +94,7 @@ class SearchByNumber:
     operation: str
     result: str = "InvoiceInfo"
 
-    def __call__(self, client: PayamgostarClient, number: str, type_code: str | None,
+    def __call__(self, client: Transport, number: str, type_code: str | None,
                  record: str | None) -> dict | None:
         if '"' in number:
             raise ValueError(f"a number with a double quote cannot be searched for: {number!r}")
@@ -101,17 +118,17 @@ class SoapBillable:
     delete_type_code_param: str | None = "typeCode"  # None: the delete takes no type code
     delete_params: Mapping[str, Any] = field(default_factory=dict)
 
-    def save(self, client: PayamgostarClient, info: dict[str, Any], *, record: str | None = None) -> str:
+    def save(self, client: Transport, info: dict[str, Any], *, record: str | None = None) -> str:
         if self.type_index is not None:
             info = with_type(info, self.invoice_type, index=self.type_index)
         return client.save_billable(self.service, self.save_operation, self.save_param, info, record,
                                     lambda number, code: self.find(client, number, code, record))
 
-    def find_by_number(self, client: PayamgostarClient, number: str, type_code: str | None, *,
+    def find_by_number(self, client: Transport, number: str, type_code: str | None, *,
                        record: str | None = None) -> dict | None:
         return self.find(client, number, type_code, record)
 
-    def delete_by_number(self, client: PayamgostarClient, number: str, type_code: str | None, *,
+    def delete_by_number(self, client: Transport, number: str, type_code: str | None, *,
                          record: str | None = None) -> bool:
         """True when deleted, False when the CRM holds no such document (``type_code`` also narrows the
         look-up that tells "none" from a refusal)."""
@@ -130,7 +147,7 @@ class RestBillable:
 
     path: str  # "crmobject/invoice/sales"
 
-    def find_by_number(self, client: PayamgostarClient, number: str, type_code: str | None, *,
+    def find_by_number(self, client: Transport, number: str, type_code: str | None, *,
                        record: str | None = None) -> dict | None:
         body = {"typeKey": type_code,
                 "queries": [{"field": "Number", "operator": EQUALS, "value": number, "logicalOperator": AND}],
@@ -138,10 +155,10 @@ class RestBillable:
         return client.call(f"{self.path}/find", body, record=record,
                            expect=lambda answer: only(found_rows(answer), "number", number, "crmId", record))
 
-    def get(self, client: PayamgostarClient, crm_id: str, *, record: str | None = None) -> dict:
+    def get(self, client: Transport, crm_id: str, *, record: str | None = None) -> dict:
         return client.call(f"{self.path}/get", {"id": crm_id}, record=record, expect=object_answer)
 
-    def create(self, client: PayamgostarClient, payload: dict[str, Any], *, record: str | None = None) -> str:
+    def create(self, client: Transport, payload: dict[str, Any], *, record: str | None = None) -> str:
         """A create that is retried first looks for the number it may have created."""
         number, type_code = payload.get("number"), payload.get("crmObjectTypeCode")
 
@@ -152,12 +169,12 @@ class RestBillable:
         return client.call(f"{self.path}/create", payload, record=record, recover=already_created,
                            expect=created_id)
 
-    def update(self, client: PayamgostarClient, crm_id: str, payload: dict[str, Any], *,
+    def update(self, client: Transport, crm_id: str, payload: dict[str, Any], *,
                record: str | None = None) -> str:
         return client.call(f"{self.path}/update", {**payload, "crmId": crm_id}, record=record,
                            expect=updated_id(crm_id))
 
-    def delete(self, client: PayamgostarClient, crm_id: str, *, record: str | None = None) -> None:
+    def delete(self, client: Transport, crm_id: str, *, record: str | None = None) -> None:
         """Raises NotFound when the CRM holds no document with this id."""
         client.call(f"{self.path}/delete", {"Id": crm_id, "Option": REST_DELETE_OPTION}, record=record)
 

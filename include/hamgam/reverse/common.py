@@ -14,9 +14,9 @@ from hamgam.transform.numbering import COMPANY_CODE, NumberMismatch, Template
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from hamgam.config import CompanyConfig, HamgamConfig
     from hamgam.entities.base import LoadItem
     from hamgam.ledger.store import Ledger, RecordState
+    from hamgam.settings import CompanyConfig, HamgamConfig
     from hamgam.tadbir.reader import FiscalPeriod
 
 

@@ -37,9 +37,9 @@ from hamgam.tadbir.writer import TadbirWriter
 from hamgam.transform.phones import FAX, MOBILE
 
 if TYPE_CHECKING:
-    from hamgam.config import CompanyConfig, HamgamConfig
     from hamgam.ledger.store import Ledger
     from hamgam.payamgostar.client import PayamgostarClient
+    from hamgam.settings import CompanyConfig, HamgamConfig
     from hamgam.tadbir.reader import FiscalPeriod
 
 log = logging.getLogger(__name__)

@@ -38,9 +38,9 @@ from hamgam.tadbir import reader, schema
 from hamgam.tadbir.writer import NumberTaken, QuoteHeader, QuoteLine, TadbirWriter
 
 if TYPE_CHECKING:
-    from hamgam.config import CompanyConfig, HamgamConfig
     from hamgam.ledger.store import Ledger
     from hamgam.payamgostar.client import PayamgostarClient
+    from hamgam.settings import CompanyConfig, HamgamConfig
 
 log = logging.getLogger(__name__)
 ENTITY = "quotes"

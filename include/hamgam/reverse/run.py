@@ -71,7 +71,7 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
     spec = REVERSE_SPECS[source]
     switch = spec.switch(config)
     counts: Counter[str] = Counter()
-    engines = {c.code: engine_for(c.tadbir_conn_id) for c in config.companies if c.enabled}
+    engines = {c.code: engine_for(c.tadbir_conn_id, config) for c in config.companies if c.enabled}
     with PayamgostarHook(config.sync.crm_conn_id).get_conn() as client:
         for item in collected["items"]:
             if not switch.enabled:

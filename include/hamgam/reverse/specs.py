@@ -15,9 +15,9 @@ from hamgam.reverse import identities, quotes
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from hamgam.config import HamgamConfig
     from hamgam.ledger.store import Ledger
     from hamgam.payamgostar.client import PayamgostarClient
+    from hamgam.settings import HamgamConfig
 
 
 class Applied(Protocol):

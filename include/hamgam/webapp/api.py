@@ -341,8 +341,9 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         exclude = _split_codes(exclude_warehouses or [])
         fiscal_year = _int_param("query parameter 'fiscal_year'", fiscal_year_text)
         try:
-            lines = inventory(load_config(), company, engine_for=engine_for, exclude_warehouses=exclude,
-                              fiscal_year=fiscal_year)
+            config = load_config()
+            lines = inventory(config, company, engine_for=lambda conn_id: engine_for(conn_id, config),
+                              exclude_warehouses=exclude, fiscal_year=fiscal_year)
         except InventoryError as exc:
             if exc.status >= 500:
                 log.error("inventory of company %s: %s", company if company is not None else "(default)", exc,
