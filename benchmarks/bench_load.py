@@ -8,7 +8,7 @@ takes `latency` ms. A run starts from a fresh copy of the sandbox database and o
 N new records queued (hamgam's detect, untimed): new records after the first load, as many other records of
 the entity loaded before (untimed); with `--first-load`, the first load into a CRM without any of them
 (a new record then looks for the CRM's one first). Raw: one create call per record, with the payloads hamgam
-builds (its prepare, validation and build_items, untimed), on `workers` threads sharing a requests.Session
+builds (its prepare, validation and payloads, untimed), on `workers` threads sharing a requests.Session
 and a bearer token; only the posting is timed. Hamgam: `pipeline.load` with a PayamgostarClient of `workers`
 threads, all of it timed (the client logs in first, like the raw one). Sales invoices name customers and
 products: hamgam syncs those into the sandbox and the ledger first (untimed, no latency), so both runs make
@@ -43,7 +43,7 @@ from results import add_table
 from hamgam import pipeline
 from hamgam.config import HamgamConfig, parse_config
 from hamgam.entities import SPECS
-from hamgam.entities.base import KEY, SKIP, EntitySpec, LoadItem, SyncContext
+from hamgam.entities.base import KEY, SKIP, EntitySpec, LoadItem, SyncContext, records_of
 from hamgam.ledger import Ledger
 from hamgam.payamgostar.client import PayamgostarClient
 from hamgam.tadbir import reader
@@ -198,7 +198,7 @@ def fresh_state(base: Base, run_dir: Path, records: int) -> Iterator[tuple[Path,
 
 def raw_items(spec: EntitySpec, ctx: SyncContext, engine: sa.Engine, ledger: Ledger) -> list[LoadItem]:
     """The payloads hamgam would send for the queued records: its read, prepare, validation and
-    build_items, chunk by chunk as its load takes them; the records it sets aside (invalid, naming a
+    payload builder, chunk by chunk as its load takes them; the records it sets aside (invalid, naming a
     record that is not in the CRM) left out."""
     company = ctx.company.code
     refs = {ref.entity: {k: s for k, s in ledger.records(company, ref.entity).items()
@@ -224,7 +224,7 @@ def raw_items(spec: EntitySpec, ctx: SyncContext, engine: sa.Engine, ledger: Led
             for ref in spec.references:  # one naming a record not in the CRM is set aside, no call made
                 in_crm = refs[ref.entity].keys()
                 valid = valid[valid[ref.column].map(lambda keys, in_crm=in_crm: set(keys or []) <= in_crm)]
-            items += spec.build_items(valid, pctx, refs)
+            items += [spec.item(row, pctx, refs) for row in records_of(valid)]
     return items
 
 
