@@ -31,6 +31,11 @@ from hamgam.settings import (
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "hamgam.yaml"
 
 
+def _problems(exc: ValidationError, *within: str) -> list[str]:
+    """Each error of ``exc`` as ``where.the.field: why`` (``within``: the section it was validated as)."""
+    return [f"{'.'.join(str(p) for p in (*within, *err['loc'])) or '(top)'}: {err['msg']}" for err in exc.errors()]
+
+
 def _entity_sections(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """``data`` with every entity's section validated over its spec's defaults, and the problems found."""
     out, problems = dict(data), []
@@ -45,7 +50,7 @@ def _entity_sections(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         try:
             out[name] = type(spec.settings).model_validate({**spec.settings.model_dump(), **(given or {})})
         except ValidationError as exc:
-            problems += [f"{'.'.join(str(p) for p in (name, *err['loc']))}: {err['msg']}" for err in exc.errors()]
+            problems += _problems(exc, name)
     return out, problems
 
 
@@ -66,7 +71,7 @@ def parse_config(text: str, source: str = "<string>") -> HamgamConfig:
     try:
         config = HamgamConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()] + problems
+        problems = _problems(exc) + problems
     if config is not None:
         problems += _switch_problems(config)
     if problems or config is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 
 from .documents import (
@@ -41,9 +42,7 @@ _DIRT = (NO_LINES, CANCELLED, TOTAL_MISMATCH, DATE_OUTSIDE_PERIOD, CUSTOMER_MISS
 
 def _supplied(pd: PeriodData) -> PeriodData:
     """The period's data with its suppliers where the sales generator takes its buyers, and no brokers."""
-    return PeriodData(fp=pd.fp, customers=pd.customers, buyers=pd.sellers or pd.buyers, sellers=pd.sellers,
-                      products=pd.products, prices=pd.prices, taxes=pd.taxes, stock_rooms=pd.stock_rooms,
-                      brokers={})
+    return replace(pd, buyers=pd.sellers or pd.buyers, brokers={})
 
 
 def generate_purchases(rng: random.Random, data: list[PeriodData], sales: Iterable[Document], *, scale: int,

@@ -25,7 +25,6 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
     PURCHASE_RETURNS)}
 
 
-
 def layers(specs: Mapping[str, EntitySpec] = SPECS) -> tuple[tuple[str, ...], ...]:
     """The specs in layers, each after every spec its records name (``EntitySpec.references``): what a
     record names is in the CRM before the record is loaded. Within a layer, the registry's order. Raises

@@ -390,8 +390,8 @@ def make_prepare(kind: Kind):
 
 # -- payloads ---------------------------------------------------------------------------------------
 
-# (document, ctx, resolved references, kind) -> its CRM payloads by protocol ({"rest": ...} or {"soap": ...})
-PayloadBuilder = Callable[[dict, SyncContext, Refs, "Kind"], dict[str, dict[str, Any]]]
+# (document, ctx, resolved references, kind) -> its CRM payload, in the shape its target's protocol takes
+PayloadBuilder = Callable[[dict, SyncContext, Refs, "Kind"], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -424,12 +424,8 @@ def _product_id(line: dict, refs: Refs) -> str:
     return crm_id_of(refs, "products", line["product_code"], "product")
 
 
-def rest_invoice(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, dict[str, Any]]:
+def rest_invoice(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     """An invoice over REST v2 (sales and purchase invoices share the create model, §3.3)."""
-    return {"rest": _rest_invoice(doc, ctx, refs, kind)}
-
-
-def _rest_invoice(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     net = doc["total"] - doc["discount"]
     return {
         "crmObjectTypeCode": settings(ctx.config, kind.name).type_code,
@@ -473,11 +469,7 @@ def _soap_header(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[st
     }
 
 
-def soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, dict[str, Any]]:
-    return {"soap": _soap_quote(doc, ctx, refs, kind)}
-
-
-def _soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
+def soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     net = doc["total"] - doc["discount"]
     return {
         **_soap_header(doc, ctx, refs, kind),
@@ -500,12 +492,8 @@ def _soap_quote(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str
     }
 
 
-def soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, dict[str, Any]]:
+def soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     """A return over SOAP ``SaveReturnInvoice`` (ReturnInvoiceInfo), naming the document it returns."""
-    return {"soap": _soap_return(doc, ctx, refs, kind)}
-
-
-def _soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[str, Any]:
     net = doc["total"] - doc["discount"]
     named = kind.origin or NO_ORIGIN
     origin = refs.get(named.entity, {}).get(doc["origin_key"]) if doc["origin_key"] else None
@@ -532,9 +520,10 @@ def _soap_return(doc: dict, ctx: SyncContext, refs: Refs, kind: Kind) -> dict[st
     }
 
 
-def make_payload(kind: Kind) -> Callable[[dict[str, Any], SyncContext, Refs], Payload]:
+def make_payload(kind: Kind, protocol: str) -> Callable[[dict[str, Any], SyncContext, Refs], Payload]:
     def payload(doc: dict[str, Any], ctx: SyncContext, refs: Refs) -> Payload:
-        return Payload(f"{kind.label} {doc['number']}", kind.name, doc["number"], kind.payload(doc, ctx, refs, kind))
+        return Payload(f"{kind.label} {doc['number']}", kind.name, doc["number"],
+                       {protocol: kind.payload(doc, ctx, refs, kind)})
 
     return payload
 
@@ -544,12 +533,14 @@ def make_payload(kind: Kind) -> Callable[[dict[str, Any], SyncContext, Refs], Pa
 class RestInvoiceTarget:
     """Invoices over REST v2: known id → update; else adopt the invoice with that number; else create."""
 
+    protocol = "rest"  # the payload it sends (LoadItem.payloads)
+
     def __init__(self, api: crm.RestBillable, label: str) -> None:
         self.api, self.label = api, label
 
     def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
                look_first: bool = True) -> Outcome:
-        payload = item.payloads["rest"]
+        payload = item.payloads[self.protocol]
         type_code = payload["crmObjectTypeCode"]
         look_first = _retire_renumbered(known, item, lambda old: self.delete(client, old)) or look_first
         if stored_in_crm(known, item):
@@ -599,12 +590,14 @@ class SoapDocumentTarget:
     created, after a look for its number with ``look_first``. The ledger keeps the CRM type code as the
     record's kind, which the delete-by-number operations need."""
 
+    protocol = "soap"  # the payload it sends (LoadItem.payloads)
+
     def __init__(self, api: crm.SoapDocument) -> None:
         self.api = api
 
     def upsert(self, client: PayamgostarClient, item: LoadItem, known: RecordState | None, *,
                look_first: bool = True) -> Outcome:
-        info = dict(item.payloads["soap"])
+        info = dict(item.payloads[self.protocol])
         type_code = info["CrmObjectTypeCode"]
         look_first = _retire_renumbered(known, item, lambda old: self.delete(client, old)) or look_first
         api = self.api
@@ -637,8 +630,9 @@ def created_in_crm(ctx: SyncContext, state: RecordState | None) -> str | None:
     return "created in the CRM, which owns its edits" if state is not None and state.origin == "crm" else None
 
 
-def make_spec(kind: Kind, target: Any, *, admit: Any = None, settings_default: DocumentSettings,
-              assumption: str | None = None) -> EntitySpec:
+def make_spec(kind: Kind, target: RestInvoiceTarget | SoapDocumentTarget, *,
+              admit: Callable[[SyncContext, RecordState | None], str | None] | None = None,
+              settings_default: DocumentSettings, assumption: str | None = None) -> EntitySpec:
     references = [Reference("identities", "ref_customer", "customer"),
                   Reference("products", "ref_products", "product")]
     if kind.origin is not None:
@@ -648,7 +642,7 @@ def make_spec(kind: Kind, target: Any, *, admit: Any = None, settings_default: D
         name=kind.name, label=kind.label,
         source=QueryRef("__SPFactor__", lambda: _header_query(kind.factor_type, origin_type)),
         hash_columns=HASH_COLUMNS, checks=_checks(kind.origin), prepare=make_prepare(kind),
-        payload=make_payload(kind), target=target, scope="fiscal_years", lines=LINES,
+        payload=make_payload(kind, target.protocol), target=target, scope="fiscal_years", lines=LINES,
         references=tuple(references), admit=admit, settings=settings_default, assumption=assumption,
     )
 
