@@ -31,6 +31,12 @@ def test_defaults_fill_what_a_minimal_file_leaves_out():
     ("companies: [{code: 100}]\nidentities: {kind_policy: people}", "identities.kind_policy"),
     ("companies: [{code: 100, colour: blue}]", "companies.0.colour"),
     ("companies: [{code: 100}", "not valid YAML"),
+    ("companies: [{code: 100}]\ninvoices: {type_code: SI}", "unknown settings \\['invoices'\\]"),
+    ("companies: [{code: 100}]\nsales_invoices: {colour: blue}", "sales_invoices.colour"),
+    ("companies: [{code: 100}]\npurchase_returns: {number_template: '{companyCode}-x'}",
+     "purchase_returns.number_template"),
+    ("companies: [{code: 100}]\nproducts: [a, b]", "products: a mapping of settings is expected"),
+    ("- a\n- b", "a mapping of settings is expected, not list"),
 ])
 def test_bad_settings_name_the_field(text, message):
     with pytest.raises(ConfigError, match=message) as caught:
@@ -63,3 +69,12 @@ def test_an_entity_resting_on_an_unobserved_assumption_is_off_until_switched_on(
     assert not config.syncs(config.company(100), "sales_returns") and config.syncs(config.company(100), "sales_invoices")
     assert config.syncs(config.company(200), "sales_returns")
     assert config.companies_for("sales_returns") == [200]
+
+
+def test_an_entity_section_overrides_its_specs_defaults_field_by_field():
+    config = parse_config("companies: [{code: 100}]\npurchase_invoices: {type_code: PI_7}")
+    from hamgam.entities.documents import settings
+
+    assert settings(config, "purchase_invoices").type_code == "PI_7"
+    assert settings(config, "purchase_invoices").number_template == "{companyCode}-{____(SHYY)}/{*(AN)}"
+    assert settings(config, "sales_invoices").type_code == "sales_invoice"  # a section left out: the defaults
