@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam_dev.devenv)"
 
-.PHONY: setup demo backfill-demo bench bench-freshness bench-no-change test test-slow test-fast chaos lint lock up airflow airflow-init clean
+.PHONY: setup demo check backfill-demo bench bench-freshness bench-no-change test test-slow test-fast chaos lint lock up airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: setup  ## demo Tadbir data -> local Payamgostar sandbox through the identities DAG, then a summary
 	$(PY) -m hamgam_dev.demo
+
+check: setup  ## `python -m hamgam check` on the demo world (demo Tadbir databases, the sandbox on a free port): a ✓ / ✗ / ! table per company of what would break at a site; exit 1 on any ✗ (CHECK_ARGS="--json")
+	$(PY) -m hamgam_dev.check_demo -- $(CHECK_ARGS)
 
 backfill-demo: setup  ## fiscal years 1403 and 1404 backfilled twice through a real Airflow (scheduler, API server) over the demo data
 	$(PY) -m hamgam_dev.backfill_demo

@@ -35,6 +35,21 @@ class PayamgostarHook(BaseHook):
         self.payamgostar_conn_id = payamgostar_conn_id
         self.client_kwargs = client_kwargs
 
+    def test_connection(self) -> tuple[bool, str]:
+        """The connection form's Test button (Airflow calls it where ``[core] test_connection`` is Enabled):
+        ``hamgam check``'s CRM rows — REST login, one SOAP call, the settings' type codes, one find per
+        endpoint — as (passed, what failed or passed). It never shows the password."""
+        from hamgam.check.crm import connection_test
+        from hamgam.check.report import scrub
+
+        passed, message = connection_test(lambda: PayamgostarHook(self.payamgostar_conn_id, **{
+            "max_attempts": 2, **self.client_kwargs}).get_conn(), self.payamgostar_conn_id)
+        try:
+            password = self.get_connection(self.payamgostar_conn_id).password
+        except Exception:  # not defined: connection_test said so
+            password = None
+        return passed, scrub(message, [password])
+
     def get_conn(self) -> PayamgostarClient:
         conn = self.get_connection(self.payamgostar_conn_id)
         extra = conn.extra_dejson
