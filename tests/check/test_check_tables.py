@@ -1,0 +1,50 @@
+"""The Tadbir tables and columns the check compares: derived from what runs (the specs' queries, the fiscal
+periods, the stock read, the reverse flow's tables), for the entities a company syncs."""
+
+from __future__ import annotations
+
+import yaml
+from check_world import demo_settings
+
+from hamgam.check.tables import ASSUMED_TABLES, tables_used
+from hamgam.config import parse_config
+
+
+def _uses(**changes):
+    settings = {**demo_settings(), **changes}
+    config = parse_config(yaml.safe_dump(settings, allow_unicode=True))
+    return {use.table: use for use in tables_used(config, config.companies[0])}
+
+
+def test_every_column_a_query_names_counts_joins_and_filters_included():
+    uses = _uses()
+    customer = uses["__Customer__"]
+    assert {"SubscriptionNo", "RegisterCode", "MobileNo"} <= set(customer.columns)
+    assert customer.users_of("RegisterCode") == ("identities", "reverse identities")
+    factor = uses["__SPFactor__"]
+    assert {"FactorType", "SPReference", "CustomerId", "Cancelled"} <= set(factor.columns)  # filters and joins
+    assert "IsGroup" in uses["__Merchandise__"].columns  # the products' WHERE
+    assert uses["__FiscalPeriod__"].columns == ("EndDate", "Id", "Name", "StartDate")
+    assert {u.table for u in uses.values() if u.assumed} == ASSUMED_TABLES
+
+
+def test_only_the_reverse_flows_tables_are_written_and_then_every_column_counts():
+    from hamgam.tadbir import schema
+
+    uses = _uses()
+    assert {t for t, u in uses.items() if u.write} == {"__Customer__", "__DetailAcc__", "__SPFactor__",
+                                                        "__SPArticle__"}
+    assert set(uses["__DetailAcc__"].columns) == {c.name for c in schema.detail_acc.columns}
+    off = _uses(reverse={"identities": {"enabled": False}, "quotes": {"enabled": False}})
+    assert not any(u.write for u in off.values())
+    assert "__DetailAcc__" not in off
+    assert len(off["__Customer__"].columns) < len(uses["__Customer__"].columns)
+
+
+def test_an_entity_switched_off_takes_its_tables_with_it():
+    base = demo_settings()
+    base["companies"][0]["entities"] = {"receipts": False, "payments": False, "products": False}
+    uses = _uses(companies=base["companies"])
+    assert "__PayReceive__" not in uses
+    assert "__SalesPrice__" not in uses and "__MerchTax__" not in uses
+    assert "__Merchandise__" in uses  # the documents' lines still read it
