@@ -36,6 +36,8 @@ def airflow_env(data_dir: Path, *, sandbox_url: str = f"http://127.0.0.1:{SANDBO
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # the connection form's Test button (a `payamgostar` connection runs hamgam check's CRM rows)
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "HAMGAM_CONFIG": os.environ.get("HAMGAM_CONFIG", str(ROOT / "config" / "hamgam.yaml")),
         "GX_ANALYTICS_ENABLED": "False",
         "AIRFLOW_CONN_HAMGAM_STATE": json.dumps({"conn_type": "sqlite",

@@ -27,7 +27,7 @@ def base_url_of(host: str | None, port: int | None, scheme: str = "https") -> st
 class PayamgostarHook(BaseHook):
     conn_name_attr = "payamgostar_conn_id"
     default_conn_name = "payamgostar_default"
-    conn_type = "http"
+    conn_type = "payamgostar"  # registered by hamgam.provider_info; the DAGs accept a connection of any type
     hook_name = "Payamgostar CRM"
 
     def __init__(self, payamgostar_conn_id: str = default_conn_name, **client_kwargs: Any):
