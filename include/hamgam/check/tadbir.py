@@ -22,8 +22,6 @@ from hamgam.settings import CompanyConfig, HamgamConfig
 # the type families hamgam's reference schema uses, and what else each can be read from
 TEXT, INTEGER, DECIMAL, DATETIME, OTHER = "text", "integer", "decimal", "datetime", "other"
 NUMBERS = (INTEGER, DECIMAL)
-DELETED_BY_WRITER = frozenset({"__SPArticle__"})  # a replaced quote's lines (writer.write_quote)
-GOOD_DATE_FORMAT = "ymd"
 MSSQL = mssql_dialect.dialect()
 
 
@@ -211,29 +209,23 @@ class TadbirChecks:
 
     # -- SQL Server only ---------------------------------------------------------------------------
     def _mssql_rows(self, engine: sa.Engine, uses: list[TableUse]) -> list[Row]:
+        """Each statement of ``check.mssql`` and its judge over what SQL Server answers."""
+        capture = self.config.change_capture_of(self.company.code)
+        tracked = self._tracked_tables() if capture == "change_tracking" else []
         with engine.connect() as conn:
-            rows = [self._text_columns(conn, uses)]
-            rows += self._change_tracking(conn)
-            rows += self._permissions(conn, uses)
-            rows.append(self._date_format(conn))
+            default = conn.execute(mssql.database_collation()).scalar()
+            found = list(conn.execute(mssql.text_columns([u.table for u in uses])))
+            rows = [mssql.judge_text_columns(uses, found, default)]
+            if capture != "change_tracking":
+                rows.append(skip("tadbir: change tracking", f"not used (change capture: {capture})"))
+            else:
+                database = conn.execute(mssql.change_tracking_database()).first()
+                on = [name for (name,) in conn.execute(mssql.change_tracking_tables())]
+                rows.append(mssql.judge_change_tracking(database, on, tracked, self.index))
+            wanted = mssql.wanted_permissions(uses, tracked)
+            rows += mssql.judge_permissions(wanted, conn.execute(mssql.permissions(wanted)).one())
+            rows.append(mssql.judge_date_format(conn.execute(mssql.session_date_format()).scalar()))
         return rows
-
-    def _text_columns(self, conn: sa.Connection, uses: list[TableUse]) -> Row:
-        check = "tadbir: text columns and collation"
-        default = conn.execute(mssql.database_collation()).scalar()
-        wanted = {(u.table.casefold(), c.casefold()) for u in uses for c in u.columns}
-        found = [r for r in conn.execute(mssql.text_columns([u.table for u in uses]))
-                 if (str(r.TABLE_NAME).casefold(), str(r.COLUMN_NAME).casefold()) in wanted]
-        narrow = [r for r in found if str(r.DATA_TYPE).lower() in ("varchar", "char", "text")]
-        collations = sorted({str(r.COLLATION_NAME) for r in found})
-        summary = (f"{len(found) - len(narrow)} NVARCHAR, {len(narrow)} VARCHAR; collation "
-                   f"{', '.join(collations) or default} (database default {default})")
-        if narrow:
-            shown = ", ".join(f"{r.TABLE_NAME}.{r.COLUMN_NAME}" for r in narrow[:8]) + (" …" if len(narrow) > 8 else "")
-            return warn(check, f"{summary}; VARCHAR: {shown}",
-                        "VARCHAR keeps only the collation's code page: Persian text needs an Arabic/Persian "
-                        "collation (code page 1256) or NVARCHAR columns")
-        return ok(check, summary)
 
     def _tracked_tables(self) -> list[str]:
         from hamgam.entities import SPECS
@@ -254,45 +246,3 @@ class TadbirChecks:
             return fail(check, f"change_capture is change_tracking, which needs SQL Server (this is {dialect})",
                         f"set companies[{self.index}].change_capture: checksum in the settings file")
         return skip(check, f"n/a ({dialect}); change capture: {self.config.change_capture_of(self.company.code)}")
-
-    def _change_tracking(self, conn: sa.Connection) -> list[Row]:
-        check = "tadbir: change tracking"
-        capture = self.config.change_capture_of(self.company.code)
-        if capture != "change_tracking":
-            return [skip(check, f"not used (change capture: {capture})")]
-        database = conn.execute(mssql.change_tracking_database()).first()
-        if database is None:
-            return [fail(check, "off for this database",
-                         "ALTER DATABASE <db> SET CHANGE_TRACKING = ON (README, \"Change capture\"), or set "
-                         f"companies[{self.index}].change_capture: checksum")]
-        on = {str(name).casefold() for (name,) in conn.execute(mssql.change_tracking_tables())}
-        off = [t for t in self._tracked_tables() if t.casefold() not in on]
-        if off:
-            return [fail(check, f"on for the database, off for {', '.join(off)}",
-                         f"ALTER TABLE dbo.{off[0]} ENABLE CHANGE_TRACKING (and each other table named)")]
-        return [ok(check, f"on, retention {database[0]} {str(database[1]).lower()}, "
-                          f"{len(self._tracked_tables())} tables tracked")]
-
-    def _permissions(self, conn: sa.Connection, uses: list[TableUse]) -> list[Row]:
-        wanted = [(u.table, "SELECT") for u in uses]
-        wanted += [(u.table, p) for u in uses if u.write for p in ("INSERT", "UPDATE")]
-        wanted += [(u.table, "DELETE") for u in uses if u.write and u.table in DELETED_BY_WRITER]
-        if self._uses_change_tracking():
-            wanted += [(t, "VIEW CHANGE TRACKING") for t in self._tracked_tables()]
-        granted = conn.execute(mssql.permissions(wanted)).one()
-        missing = [(table, perm) for (table, perm), has in zip(wanted, granted, strict=True) if has != 1]
-        check = "tadbir: permissions"
-        if not missing:
-            return [ok(check, f"all {len(wanted)} granted (SELECT, INSERT/UPDATE on the reverse flow's tables"
-                              f"{', VIEW CHANGE TRACKING' if self._uses_change_tracking() else ''})")]
-        return [fail(f"{check}: {perm} on {table}", "not granted to this login",
-                     f"GRANT {perm} ON dbo.{table} TO <hamgam's login>") for table, perm in missing]
-
-    def _date_format(self, conn: sa.Connection) -> Row:
-        check = "tadbir: session date format"
-        found = conn.execute(mssql.session_date_format()).scalar()
-        if str(found).lower() == GOOD_DATE_FORMAT:
-            return ok(check, str(found))
-        return warn(check, f"{found}: a date given as text ('2025-03-21') is read in the order {found}",
-                    "give hamgam's login a default language whose date format is ymd (ALTER LOGIN <login> WITH "
-                    "DEFAULT_LANGUAGE = Svenska), or SET DATEFORMAT ymd in its sessions")
