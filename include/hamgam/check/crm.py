@@ -109,7 +109,7 @@ class CrmChecks:
             rows.append(self._error_row(check, exc, self._fix_login))
         check = "crm: SOAP call (IProduct/FindProductByCode)"
         try:
-            client.find_product_by_code(PROBE_NUMBER, record="hamgam check")
+            client.find_product_by_code(PROBE_NUMBER)
             rows.append(ok(check, "answered with the user name and password"))
         except Exception as exc:
             fix = self._fix_login if "password" in str(exc).lower() else self._fix_reach

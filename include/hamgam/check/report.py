@@ -85,7 +85,7 @@ def as_text(reports: list[CompanyReport]) -> str:
         for row in report.rows:
             out.append(f"  {row.mark} {row.check.ljust(width)}  {row.found}")
             if row.fix:
-                out.append(f"    {' ' * width} fix: {row.fix}")
+                out.append(f"{' ' * (width + 6)}fix: {row.fix}")  # under the found column
         out.append(f"  {counts['ok']} ✓, {counts['fail']} ✗, {counts['warn']} !, {counts['skip']} –")
         out.append("")
     failed = [r.title for r in reports if r.failed]
