@@ -216,3 +216,18 @@ def test_the_check_writes_nothing_into_tadbir(world):
     before = counts()
     assert world.run().code == 0
     assert counts() == before
+
+
+def test_a_table_served_as_a_view_is_checked_and_a_broken_one_fails(world):
+    with world.tadbir(100).begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE __Broker__ RENAME TO BrokerData")
+        conn.exec_driver_sql("CREATE VIEW __Broker__ AS SELECT * FROM BrokerData")
+        conn.exec_driver_sql("ALTER TABLE __Unit__ RENAME TO UnitData")
+        conn.exec_driver_sql("CREATE VIEW __Unit__ AS SELECT * FROM UnitData")
+        conn.exec_driver_sql("DROP TABLE UnitData")
+    result = world.run("--json")
+    assert result.code == 1
+    assert result.row("tadbir: table __Broker__")["status"] == "ok"
+    broken = result.row("tadbir: table __Unit__")
+    assert broken["status"] == "fail" and broken["found"].startswith("its columns cannot be read: ")
+    assert result.row("tadbir: table __SPFactor__")["status"] == "ok"  # the other tables are still checked

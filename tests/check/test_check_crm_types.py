@@ -148,3 +148,19 @@ def test_the_sandbox_knows_the_demo_type_codes(sandbox):
             checks.close()
         failed = [r.check for r in rows if r.status == "fail"]
         assert failed == (["crm: type code quotes.type_code"] if expect_fail else []), rows
+
+
+class GarbledListingClient(PayamgostarClient):
+    def crm_object_types(self, index_name: str) -> list[dict]:
+        raise ValueError("CrmObjectTypeList is not a list")
+
+
+def test_a_type_list_that_cannot_be_read_fails_that_row_and_the_check_goes_on(sandbox):
+    checks = _checks(_config(), sandbox, GarbledListingClient)
+    try:
+        rows = {r.check: r for r in checks.entity_rows(["quotes"])}
+    finally:
+        checks.close()
+    row = rows["crm: type code quotes.type_code"]
+    assert row.status == "fail" and "ValueError: CrmObjectTypeList is not a list" in row.found
+    assert rows["crm: quotes find (SOAP IInvoice/FindInvoiceByNumber)"].status == "ok"

@@ -147,6 +147,9 @@ class CrmChecks:
                 self._types[index_name] = listed_types(self._client, index_name)
             except PayamgostarError as exc:
                 self._types[index_name] = exc
+            except Exception as exc:  # an answer the list cannot read: a row, not the end of the check
+                self._types[index_name] = PayamgostarError(f"{type(exc).__name__}: {exc}",
+                                                           endpoint="ICrmObjectType/GetCrmObjectTypeList")
         return self._types[index_name]
 
     def _type_code_rows(self, entity: str) -> list[Row]:

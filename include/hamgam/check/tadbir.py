@@ -79,16 +79,29 @@ class TadbirChecks:
             return rows
         dialect = engine.dialect.name
         uses = tables_used(self.config, self.company)
-        rows.append(self._version(engine))
-        rows.append(self._fiscal_periods(engine))
-        rows += self._tables(engine, uses)
+        sections: list[tuple[str, Callable[[], list[Row]]]] = [
+            ("server version", lambda: [self._version(engine)]),
+            ("fiscal periods", lambda: [self._fiscal_periods(engine)]),
+            ("tables and columns", lambda: self._tables(engine, uses))]
         if dialect == "mssql":
-            rows += self._mssql_rows(engine, uses)
-        else:
+            sections.append(("SQL Server settings", lambda: self._mssql_rows(engine, uses)))
+        for what, section in sections:
+            rows += self._guarded(what, section)
+        if dialect != "mssql":
             rows += [skip(f"tadbir: {what}", f"n/a ({dialect})") for what in
                      ("text columns and collation", "permissions", "session date format")]
             rows.append(self._change_tracking_elsewhere(dialect))
         return rows
+
+    def _guarded(self, what: str, section: Callable[[], list[Row]]) -> list[Row]:
+        """A section's rows; one that cannot be read at all (a refused catalog view) is one ✗ row, and the
+        other sections go on."""
+        try:
+            return section()
+        except Exception as exc:
+            return [fail(f"tadbir: {what}", f"could not be checked: {_first_line(exc)}",
+                         f"give the login of {self.conn_id!r} read access to the database's catalog "
+                         "(VIEW DEFINITION) and to the tables hamgam reads")]
 
     # -- connection, version, periods --------------------------------------------------------------
     def _connect(self, rows: list[Row]) -> sa.Engine | None:
@@ -157,7 +170,8 @@ class TadbirChecks:
 
     def _tables(self, engine: sa.Engine, uses: list[TableUse]) -> list[Row]:
         inspector = sa.inspect(engine)
-        present = {name.casefold(): name for name in inspector.get_table_names()}
+        # a site may serve a table as a view: hamgam only reads through it (writes need the table)
+        present = {name.casefold(): name for name in (*inspector.get_view_names(), *inspector.get_table_names())}
         rows = []
         for use in uses:
             check = f"tadbir: table {use.table}"
@@ -173,7 +187,13 @@ class TadbirChecks:
                                      f"create {what}{use.table} in the company's Tadbir database"
                                      f"{self._switch_fix(use.used_by)}"))
                 continue
-            columns = {c["name"].casefold(): c for c in inspector.get_columns(real)}
+            try:
+                columns = {c["name"].casefold(): c for c in inspector.get_columns(real)}
+            except Exception as exc:  # a view over a table that is gone, a refused catalog
+                rows.append(fail(check, f"its columns cannot be read: {_first_line(exc)}",
+                                 f"repair {use.table} (or the view of that name) in the company's Tadbir database"
+                                 f"{self._switch_fix(use.used_by)}"))
+                continue
             problems = self._column_rows(engine, use, columns)
             rows += problems
             if not any(p.status == "fail" for p in problems):
