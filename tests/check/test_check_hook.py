@@ -28,7 +28,7 @@ def test_the_test_button_names_a_refused_login_and_never_the_password(sandbox):
         passed, message = PayamgostarHook().test_connection()
     assert not passed
     assert message.startswith("✗ crm: REST login (auth/login): login refused: wrong user name or password")
-    assert "fix: set login and password of the Airflow connection 'payamgostar_default'" in message
+    assert "fix: set login and password of this connection to the CRM integration user's" in message
     assert "not-the-password" not in message
 
 

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 # a number and a product code no numbering template writes: each find must answer "none"
 PROBE_NUMBER = "hamgam-check-0"
-# the CrmObjectTypes name (payamgostar-api §5.1) each entity's type codes belong to
+# The CrmObjectTypes name (payamgostar-api §5.1) each entity's type codes belong to, and a type code being a
+# listed type's ``UserKey`` (§4.3: "map subtype codes to ids"). Both read from the vendor's contract, not yet
+# seen on a real CRM's answer: a wrong pairing makes only this check's row wrong (an unknown code ✗), never a
+# sync; the find rows below, which pass the same codes, say whether the CRM takes them.
 TYPE_INDEX = {"identities": "Identity", "quotes": "Quote", "sales_invoices": "Invoice",
               "sales_returns": "ReturnSaleInvoice", "purchase_invoices": "PurchaseInvoice",
               "purchase_returns": "ReturnPurchaseInvoice", "receipts": "Receipt", "payments": "Payment"}
@@ -60,9 +63,11 @@ class CrmChecks:
     """The CRM rows; ``connect()`` gives the client the DAGs use (the hook of ``sync.crm_conn_id``)."""
 
     def __init__(self, config: HamgamConfig, connect: Callable[[], PayamgostarClient],
-                 conn_id: str | None = None) -> None:
+                 conn_id: str | None = None, connection: str | None = None) -> None:
         self.config, self.connect = config, connect
         self.conn_id = conn_id or config.sync.crm_conn_id
+        # how fixes name the connection (the connection form's test runs under a transient id)
+        self.connection = connection or f"the Airflow connection {self.conn_id!r}"
         self._client: PayamgostarClient | None = None
         self._login: list[Row] | None = None
         self._types: dict[str, list[dict] | None | PayamgostarError] = {}
@@ -73,11 +78,11 @@ class CrmChecks:
 
     @property
     def _fix_login(self) -> str:
-        return f"set login and password of the Airflow connection {self.conn_id!r} to the CRM integration user's"
+        return f"set login and password of {self.connection} to the CRM integration user's"
 
     @property
     def _fix_reach(self) -> str:
-        return f"check the host (and port, scheme) of the Airflow connection {self.conn_id!r} and that the CRM answers"
+        return f"check the host (and port, scheme) of {self.connection} and that the CRM answers"
 
     def _error_row(self, check: str, exc: Exception, fix: str) -> Row:
         if isinstance(exc, AuthError):
@@ -211,7 +216,8 @@ def probe(spec: EntitySpec, config: HamgamConfig) -> tuple[str, Callable[[Payamg
     return endpoint, lambda client: api.find_by_number(client, PROBE_NUMBER, code, record=record)
 
 
-def connection_test(connect: Callable[[], PayamgostarClient], conn_id: str) -> tuple[bool, str]:
+def connection_test(connect: Callable[[], PayamgostarClient], conn_id: str,
+                    connection: str = "this connection") -> tuple[bool, str]:
     """The CRM checks as Airflow's connection test answers: (no ✗, one line naming what failed or passed).
     With readable settings, the type codes and finds of every entity some company syncs are checked too."""
     from hamgam.config import ConfigError, load_config
@@ -222,10 +228,10 @@ def connection_test(connect: Callable[[], PayamgostarClient], conn_id: str) -> t
     except ConfigError:
         config = None
     if config is None:
-        checks = CrmChecks(HamgamConfig(companies=[CompanyConfig(code=100)]), connect, conn_id)
+        checks = CrmChecks(HamgamConfig(companies=[CompanyConfig(code=100)]), connect, conn_id, connection)
         entities: list[str] = []
     else:
-        checks = CrmChecks(config, connect, conn_id)
+        checks = CrmChecks(config, connect, conn_id, connection)
         entities = [name for name in SPECS if config.companies_for(name)]
     try:
         rows = checks.entity_rows(entities) if entities else checks.login_rows()
