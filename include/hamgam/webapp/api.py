@@ -406,7 +406,8 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         401: UNAUTHORIZED,
         404: _answer("The company is not configured, or its Tadbir has no such fiscal year"),
         502: _answer("The company's Tadbir database could not be read"),
-        503: _answer(NO_SECRET),
+        503: _answer(f"{NO_SECRET}, or the company's Tadbir has no stock table (or column) where the settings "
+                     "say: `table`, `missing_columns` and `settings` name it"),
     }
 
     def stock(request: Request, company_text: str | None, token: str | None, authorization: str | None,
@@ -427,6 +428,8 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
             if exc.status >= 500:
                 log.error("inventory of company %s: %s", company if company is not None else "(default)", exc,
                           exc_info=exc.__cause__)
+            if exc.details:  # what is missing, for a program: the table, its columns, the settings naming them
+                return JSONResponse({"detail": str(exc), **exc.details}, status_code=exc.status)
             raise HTTPException(exc.status, str(exc)) from None
         return JSONResponse(lines)
 
