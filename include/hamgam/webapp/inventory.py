@@ -30,6 +30,7 @@ from hamgam.config import CompanyConfig, HamgamConfig
 from hamgam.settings import MerchStockQtyTable
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import FiscalPeriod, fiscal_periods
+from hamgam.tadbir.source_check import STOCK, MissingSource, find_missing, tables_in
 from hamgam.transform.text import normalize_code, normalize_name
 
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -92,14 +93,11 @@ def _stock_query(period_id: int, names: MerchStockQtyTable) -> sa.Select:
             .order_by(m.c.Code, s.c.Code))
 
 
-def _check_stock_tables(config: HamgamConfig, company: CompanyConfig, engine: sa.Engine, query: sa.Select) -> None:
-    """A table or column the stock query reads that the company's Tadbir lacks: 503 naming it and the setting
-    (the stock table is a hamgam assumption; asking again will not help until the settings say where it is)."""
-    from hamgam.tadbir.source_check import STOCK, find_missing, tables_in
-
-    missing = find_missing(engine, tables_in(query), config, company.code, STOCK)
-    if missing is not None:
-        raise InventoryError(str(missing), 503, missing.as_json())
+def missing_stock_source(engine: sa.Engine, config: HamgamConfig, company: int) -> MissingSource | None:
+    """A table or column the stock read needs that company ``company``'s Tadbir (``engine``) lacks, naming the
+    setting (the stock table is a hamgam assumption); None when all are there. ``str()`` of it is the message."""
+    query = _stock_query(0, config.company(company).assumed_tables.merch_stock_qty)
+    return find_missing(engine, tables_in(query), config, company, STOCK)
 
 
 def company_stock(config: HamgamConfig, company: CompanyConfig, engine: sa.Engine, *, today: date,
@@ -111,8 +109,11 @@ def company_stock(config: HamgamConfig, company: CompanyConfig, engine: sa.Engin
     if period is None:
         which = f"fiscal year {fiscal_year}" if fiscal_year else "any fiscal period"
         raise InventoryError(f"company {company.code}: Tadbir has no {which}", 404)
+    # asking again will not help until the settings say where the stock is: 503 naming the table and setting
+    missing = missing_stock_source(engine, config, company.code)
+    if missing is not None:
+        raise InventoryError(str(missing), 503, missing.as_json())
     query = _stock_query(period.id, company.assumed_tables.merch_stock_qty)
-    _check_stock_tables(config, company, engine, query)
     lines = []
     with engine.connect() as conn:
         for row in conn.execute(query):
