@@ -1,13 +1,13 @@
 """SQLAlchemy engines from Airflow connections (Tadbir per company, the hamgam_state ledger).
 
 A connection may carry ``{"sqlalchemy_url": "..."}`` in its extras; otherwise the URL is built from
-its type: ``mssql`` (through the provider's MsSqlHook), ``postgres`` or ``sqlite`` (host = file path).
+its type: ``mssql`` (``mssql_url``), ``postgres`` or ``sqlite`` (host = file path).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -34,11 +34,37 @@ def sqlalchemy_url(conn_id: str) -> str:
                              host=conn.host, port=conn.port, database=conn.schema).render_as_string(
                                  hide_password=False)
     if kind == "mssql":
-        from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
-
-        return MsSqlHook(mssql_conn_id=conn_id).get_uri()
+        return mssql_url(conn_id, conn.host, conn.port, conn.login, conn.password, conn.schema, extra)
     raise ValueError(f"connection {conn_id!r} of type {conn.conn_type!r}: set extra 'sqlalchemy_url' "
                      "or use a mssql, postgres or sqlite connection")
+
+
+# extras that choose the URL itself, not options for the driver
+_URL_EXTRAS = frozenset({"sqlalchemy_url", "sqlalchemy_scheme", "instance"})
+
+
+def mssql_url(conn_id: str, host: str | None, port: int | None, login: str | None, password: str | None,
+              database: str | None, extra: dict[str, Any]) -> str:
+    """The SQLAlchemy URL of a ``mssql`` connection, as pymssql must receive it.
+
+    The server is ``host`` (``tadbir-sql``), a named instance (``tadbir-sql\\Tadbir`` in the host, or the
+    extra ``instance``: SQL Server Browser then finds its port) or ``host`` + ``port``. An instance and a
+    port together are refused: which one FreeTDS would honour is not something hamgam has observed. The
+    provider's ``MsSqlHook.get_uri()`` URL-quotes the host, so pymssql would look for a server named
+    ``tadbir-sql%5CTadbir``; here the URL is built by SQLAlchemy, which leaves the host as given. The other
+    extras (``tds_version``, ``charset`` ...) are passed to pymssql; ``sqlalchemy_scheme`` picks another
+    driver (default ``mssql+pymssql``)."""
+    server = host or ""
+    if extra.get("instance"):
+        server = f"{server}\\{extra['instance']}"
+    if "\\" in server and port:
+        raise ValueError(f"connection {conn_id!r}: give the named instance ({server!r}) or the port ({port}), "
+                         "not both")
+    options = {key: str(value) for key, value in extra.items() if key not in _URL_EXTRAS and value is not None}
+    url = sa.URL.create(str(extra.get("sqlalchemy_scheme") or "mssql+pymssql"), username=login,
+                        password=password or None, host=server or None, port=port or None,
+                        database=database or None, query=options)
+    return url.render_as_string(hide_password=False)
 
 
 def engine_for_url(url: str) -> sa.Engine:

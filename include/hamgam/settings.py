@@ -4,7 +4,7 @@ checked by their specs. Secrets never live here; every connection is named by it
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -30,6 +30,75 @@ class EntitySettings(_Strict):
 Settings = TypeVar("Settings", bound=EntitySettings)
 
 
+def _column(name: str) -> Any:
+    return Field(default=name, min_length=1, description=f"The site's name of hamgam's column {name}")
+
+
+class PayReceiveColumns(_Strict):
+    """The columns of the assumed treasury table hamgam reads: hamgam's name → the site's."""
+
+    Id: str = _column("Id")
+    FPId: str = _column("FPId")
+    Type: str = _column("Type")
+    No: str = _column("No")
+    Date: str = _column("Date")
+    CustomerId: str = _column("CustomerId")
+    Amount: str = _column("Amount")
+    Kind: str = _column("Kind")
+    ChequeNo: str = _column("ChequeNo")
+    ChequeDate: str = _column("ChequeDate")
+    Status: str = _column("Status")
+    Description: str = _column("Description")
+
+
+class PayReceiveTable(_Strict):
+    """Receipts and payments: hamgam's assumed ``__PayReceive__`` (modelled on Tadbir NG's CashFlow.PayReceive;
+    no legacy treasury table is public). Type 0 receipt / 1 payment, Kind 0 cash / 1 cheque, Status 1 settled:
+    the values are assumptions as well."""
+
+    table: str = Field(default="__PayReceive__", min_length=1)
+    columns: PayReceiveColumns = PayReceiveColumns()
+
+
+class MerchStockQtyColumns(_Strict):
+    """The columns of the assumed stock table hamgam reads: hamgam's name → the site's."""
+
+    MerchId: str = _column("MerchId")
+    StockRoomId: str = _column("StockRoomId")
+    FPId: str = _column("FPId")
+    Qty: str = _column("Qty")
+
+
+class MerchStockQtyTable(_Strict):
+    """Live stock per product and warehouse: hamgam's assumed ``__MerchStockQty__`` (Tadbir computes stock with
+    a server function nobody has published; a site may keep a table or a view of it)."""
+
+    table: str = Field(default="__MerchStockQty__", min_length=1)
+    columns: MerchStockQtyColumns = MerchStockQtyColumns()
+
+
+class AssumedTables(_Strict):
+    """Where a company's Tadbir keeps what hamgam only assumes (tadbir-schema.md section 7): each table's name
+    and columns, today's assumed names by default. The receipts and payments DAGs and the stock endpoint read
+    them; a table or column that is not there fails them naming the setting to change."""
+
+    pay_receive: PayReceiveTable = PayReceiveTable()
+    merch_stock_qty: MerchStockQtyTable = MerchStockQtyTable()
+
+    def setting_of(self, table: str, column: str | None = None) -> str | None:
+        """The setting (``pay_receive.table``, ``pay_receive.columns.ChequeNo``) naming ``table`` (and one of its
+        columns, by the site's name); None if ``table`` is not an assumed one."""
+        for key in type(self).model_fields:
+            names = getattr(self, key)
+            if names.table != table:
+                continue
+            if column is None:
+                return f"{key}.table"
+            ours = [field for field, theirs in names.columns.model_dump().items() if theirs == column]
+            return f"{key}.columns.{ours[0]}" if ours else None
+        return None
+
+
 class CompanyConfig(_Strict):
     code: int = Field(ge=100, le=999, description="Company code that prefixes every CRM number")
     name: str = ""
@@ -44,6 +113,8 @@ class CompanyConfig(_Strict):
                                                  "company's Tadbir; default: sync.change_capture")
     snapshot_reads: bool | None = Field(default=None, description="SQL Server: read under SNAPSHOT isolation "
                                         "(the database must allow it); default: sync.snapshot_reads")
+    assumed_tables: AssumedTables = Field(default_factory=AssumedTables, description="The names of the tables "
+                                          "(and columns) hamgam assumes in this company's Tadbir")
 
 
 class ReverseIdentitiesConfig(_Strict):

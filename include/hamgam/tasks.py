@@ -8,11 +8,14 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import sqlalchemy as sa
+
 from hamgam import pipeline
 from hamgam.config import HamgamConfig, load_config
 from hamgam.connections import engine_for, sqlalchemy_url
 from hamgam.entities import SPECS
-from hamgam.entities.base import SyncContext
+from hamgam.entities.base import EntitySpec, SyncContext
+from hamgam.tadbir.source_check import missing_source
 
 log = logging.getLogger(__name__)
 REFERENCES = ":references"  # how pipeline.sync_keys names the lease holder of a document load's reference sync
@@ -66,6 +69,18 @@ def _after_reference_syncs(ledger, config: HamgamConfig, company: int, entity: s
             time.sleep(0.2)
 
 
+def readable_spec(entity: str, engine: sa.Engine, config: HamgamConfig, company: int) -> EntitySpec:
+    """``entity``'s spec as company ``company``'s Tadbir names its source; a table or column it reads that is
+    not there fails the task without retries (``AirflowFailException``): every try and every schedule would
+    fail the same way, and the message names the table and the setting to change."""
+    problem = missing_source(engine, SPECS[entity], config, company)
+    if problem is not None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(problem)
+    return SPECS[entity].for_company(config.company(company))
+
+
 def _detect_run(ledger, dag_id: str, run_id: str, company: int, entity: str, holder: str) -> int:
     """The ledger's record of this DAG run for company + entity: a retry of detect carries on the record
     of the try before it; otherwise (a new run, or a cleared one run again) a new record starts."""
@@ -93,6 +108,7 @@ def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None,
     try:
         ctx = SyncContext(config, config.company(company))
         engine = engine_for(ctx.company.tadbir_conn_id, config)
+        spec = readable_spec(entity, engine, config, company)
         if reconcile:
             from hamgam.tadbir.changes import reconcile as run_reconcile
 
@@ -146,10 +162,11 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, hol
     try:
         with ledger.attribute(run_pk, holder):
             hook = PayamgostarHook(config.sync.crm_conn_id, max_workers=config.sync.crm_max_workers)
+            engine = engine_for(ctx.company.tadbir_conn_id, config)
+            spec = readable_spec(entity, engine, config, company)
             with hook.get_conn() as client:
                 _after_reference_syncs(ledger, config, company, entity, lambda: pipeline.load(
-                    SPECS[entity], ctx, engine=engine_for(ctx.company.tadbir_conn_id, config), ledger=ledger,
-                    client=client, run_id=run_id, holder=holder))
+                    spec, ctx, engine=engine, ledger=ledger, client=client, run_id=run_id, holder=holder))
     except Exception as exc:
         try:
             counts = ledger.run_counts(run_pk, key_prefix=key_prefix)

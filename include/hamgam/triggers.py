@@ -183,7 +183,8 @@ class TadbirChangeTrigger(BaseEventTrigger):
             company = config.company(self.company)
             probe = _import(self.probe)
             engine = probe_engine(company.tadbir_conn_id, self.timeout)
-            self._resolved = (probe, engine, SPECS[self.entity], SyncContext(config, company))
+            # the spec as this company names its source (a site's own name of an assumed table)
+            self._resolved = (probe, engine, SPECS[self.entity].for_company(company), SyncContext(config, company))
         return self._resolved
 
     def read_token(self) -> str:

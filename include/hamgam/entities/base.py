@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,6 +183,19 @@ class EntitySpec:
     # behaviour, an assumed table): such an entity is off in every company until its switch turns it on
     # (``companies[].entities``), and the README names the assumption
     assumption: str | None = None
+    # where a company's Tadbir keeps the source, when a site may name it its own way (an assumed table:
+    # ``CompanyConfig.assumed_tables``); None: ``source`` everywhere
+    source_for: Callable[[CompanyConfig], Source] | None = None
+
+    def for_company(self, company: CompanyConfig) -> EntitySpec:
+        """This spec reading ``company``'s Tadbir: ``source`` as ``source_for`` names it there (the same spec
+        object for the same source, so whatever is kept per spec is kept once)."""
+        if self.source_for is None:
+            return self
+        source = self.source_for(company)
+        if source == self.source:
+            return self
+        return _with_source(self, source)
 
     @property
     def dag_id(self) -> str:
@@ -201,6 +215,15 @@ class EntitySpec:
         if limits != type(limits)():
             settings += f":limits:{limits.model_dump_json()}"
         return f"{self.name}:{self.version}:{ctx.company.code}:{settings}"
+
+
+_SOURCED: dict[tuple[int, Source], EntitySpec] = {}  # (the spec's id: specs are module constants, source)
+
+
+def _with_source(spec: EntitySpec, source: Source) -> EntitySpec:
+    key = (id(spec), source)
+    found = _SOURCED.get(key)
+    return found if found is not None else _SOURCED.setdefault(key, dataclasses.replace(spec, source=source))
 
 
 def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:

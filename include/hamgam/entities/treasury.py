@@ -1,5 +1,9 @@
 """Receipts and payments (hamgam's assumed ``__PayReceive__`` table → CRM PaymentInfo over SOAP IPayment).
 
+The table and its columns are an assumption: each company's Tadbir may name them its own way
+(``companies[].assumed_tables.pay_receive``, today's names by default); the spec reads from there
+(``EntitySpec.for_company``).
+
 No legacy treasury table is public (tadbir-schema.md §1.4, §7): hamgam's reference schema models one
 on Tadbir NG's CashFlow.PayReceive — Type 0 receipt / 1 payment, Kind 0 cash / 1 cheque, Status
 0 registered / 1 settled / 2 bounced. Vendor rules: only those linked to a customer; cheque and cash
@@ -9,6 +13,8 @@ accounts are not carried. Numbers follow ``{company}-{____(SHYY)}/{*(FP:6)}-{*(A
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -32,6 +38,7 @@ from hamgam.entities.base import (
 )
 from hamgam.entities.documents import Cells, DocumentSettings, SoapDocumentTarget, document_number, settings
 from hamgam.payamgostar import documents as crm
+from hamgam.settings import CompanyConfig, PayReceiveTable
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import QueryRef
 from hamgam.transform.limits import too_long, truncate
@@ -47,13 +54,34 @@ SETTLED = 1
 TREASURY_NUMBER_TEMPLATE = "{companyCode}-{____(SHYY)}/{*(FP:6)}-{*(AN)}"
 
 
-def _query(kind: int) -> sa.Subquery:
-    p, c = schema.pay_receive.alias("p"), schema.customer.alias("c")
-    joined = p.outerjoin(c, (c.c.Id == p.c.CustomerId) & (c.c.FPId == p.c.FPId))
-    return (sa.select(p.c.Id, p.c.FPId, p.c.No, p.c.Date, p.c.CustomerId, p.c.Amount, p.c.Kind, p.c.ChequeNo,
-                      p.c.ChequeDate, p.c.Status, p.c.Description, c.c.Id.label("CustomerRowId"),
+# the assumed table's columns the entities read, by hamgam's names (the query labels the site's columns so)
+READ = ("Id", "FPId", "No", "Date", "CustomerId", "Amount", "Kind", "ChequeNo", "ChequeDate", "Status",
+        "Description")
+
+
+def _query(kind: int, names: PayReceiveTable) -> sa.Subquery:
+    columns = names.columns.model_dump()
+    p = schema.named_as(schema.pay_receive, names.table, columns).alias("p")
+    c = schema.customer.alias("c")
+
+    def col(name: str) -> sa.ColumnClause:
+        return p.c[columns[name]]
+
+    joined = p.outerjoin(c, (c.c.Id == col("CustomerId")) & (c.c.FPId == col("FPId")))
+    return (sa.select(*(col(name).label(name) for name in READ), c.c.Id.label("CustomerRowId"),
                       c.c.SubscriptionNo.label("CustomerCode"))
-            .select_from(joined).where(p.c.Type == kind).subquery(f"pay_receive_{kind}"))
+            .select_from(joined).where(col("Type") == kind).subquery(f"pay_receive_{kind}"))
+
+
+@functools.cache
+def source(kind: int, names: PayReceiveTable) -> QueryRef:
+    """Receipts (``kind`` 0) or payments (1) read from the treasury table as ``names`` calls it (one source per
+    kind and names: a source's statement is built once)."""
+    return QueryRef(names.table, functools.partial(_query, kind, names))
+
+
+def _source_for(kind: int) -> Callable[[CompanyConfig], QueryRef]:
+    return lambda company: source(kind, company.assumed_tables.pay_receive)
 
 
 CHECKS = (
@@ -153,7 +181,7 @@ def make_spec(name: str, label: str, kind: int, subject: str, target: SoapDocume
                        {"soap": _payment_info(doc, ctx, refs, name, subject)})
 
     spec = EntitySpec(
-        name=name, label=label, source=QueryRef("__PayReceive__", lambda: _query(kind)),
+        name=name, label=label, source=source(kind, PayReceiveTable()), source_for=_source_for(kind),
         hash_columns=HASH_COLUMNS, checks=CHECKS, prepare=make_prepare(name), payload=payload,
         target=target, scope="fiscal_years", references=(Reference("identities", "ref_customer", "customer"),),
         settings=DocumentSettings(type_code=label, number_template=TREASURY_NUMBER_TEMPLATE),

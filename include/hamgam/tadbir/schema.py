@@ -18,10 +18,13 @@ Tadbir client's default both as a Python-side and a server-side default. Ids nev
 Tadbir assigns them, and master data is copied per fiscal period under the key ``(Id, FPId)``.
 
 ``__PayReceive__`` and ``__MerchStockQty__`` are hamgam assumptions (reference section 7), not
-vendor tables.
+vendor tables: a site's own names for them come from the settings (``companies[].assumed_tables``), and
+``named_as`` gives the table as the site names it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -44,6 +47,7 @@ __all__ = [
     "sp_tax",
     "pay_receive",
     "merch_stock_qty",
+    "named_as",
 ]
 
 
@@ -526,6 +530,13 @@ pay_receive = sa.Table(
 )
 
 TABLE_NAMES: tuple[str, ...] = tuple(metadata.tables)
+
+
+def named_as(table: sa.Table, name: str, columns: Mapping[str, str]) -> sa.TableClause:
+    """``table`` (an assumed one) as a site names it: table ``name``, and each column under the site's name
+    (``columns``: hamgam's name → the site's; one left out keeps its name) with hamgam's type. Its columns are
+    keyed by the site's names: ``t.c[columns["No"]]``."""
+    return sa.table(name, *(sa.column(columns.get(c.name, c.name), c.type) for c in table.columns))
 
 
 def create_all(engine: Engine, *, checkfirst: bool = True) -> None:

@@ -4,7 +4,7 @@ The secret, the ledger and the Tadbir databases come from the same ``AIRFLOW_CON
 variables the demo's Airflow uses (``hamgam_dev.devenv.airflow_env``; the secret from
 ``AIRFLOW_CONN_HAMGAM_WEBHOOK``). There is no Airflow to notify, so webhooks are stored and logged only;
 the reverse DAGs' scheduled sweep picks them up. uvicorn's own access log is replaced by one that masks
-the ``token`` query parameter.
+the ``token`` query parameter and a webhook's secret path segment (``/api/sync/***/customer``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+
+from hamgam.webapp.api import mask_path
 
 log = logging.getLogger("hamgam.webapp.access")
 
@@ -29,7 +31,7 @@ def mask_query(query: str) -> str:
 
 
 class MaskedAccessLog:
-    """ASGI middleware: one log line per request, with the token masked."""
+    """ASGI middleware: one log line per request, with the secret masked (query and path)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -52,7 +54,8 @@ class MaskedAccessLog:
         finally:
             query = mask_query(scope.get("query_string", b"").decode("latin-1"))
             client = scope.get("client") or ("?", 0)
-            log.info('%s "%s %s%s" %s %.0f ms', client[0], scope.get("method"), scope.get("path"),
+            path = mask_path(str(scope.get("path", "")))  # the app masks it too (MaskPathSecret); to be sure
+            log.info('%s "%s %s%s" %s %.0f ms', client[0], scope.get("method"), path,
                      f"?{query}" if query else "", status or 500, (time.monotonic() - started) * 1000)
 
 

@@ -4,7 +4,9 @@ Routes, in the vendor synchronizer's style (vendor-sync-spec; payamgostar-api se
 
 - ``GET /api/sync/customer`` and ``GET /api/sync/salequote``: the webhooks the CRM calls on Insert,
   Update and Delete of an identity or a quote, with query parameters ``event``, ``id`` (the record's
-  CRM id, a GUID), ``type``, ``subtype`` and the shared secret ``token``. The event is stored in the
+  CRM id, a GUID), ``type``, ``subtype`` and the shared secret ``token``; or the secret as a path segment,
+  ``GET /api/sync/<secret>/customer`` (a CRM may not append its parameters to a URL that already has a
+  query). The event is stored in the
   ledger (at most one pending event per record), the answer is ``{"stored": true|false}`` at once, and
   then Airflow is told (an asset event, ``hamgam.webapp.events.ASSET_URIS``) so the reverse DAG runs.
 - ``GET /api/inventory/{companyCode}`` and ``GET /api/inventory``: stock per product and warehouse,
@@ -21,9 +23,11 @@ never help.
 
 Every ``/api`` route needs the shared secret: the password of the Airflow connection ``hamgam_webhook``
 (in the demo and tests ``AIRFLOW_CONN_HAMGAM_WEBHOOK``), given as the ``token`` query parameter (all
-Payamgostar can send: a URL) or as ``Authorization: Bearer <secret>``. It is compared in constant time,
-looked up at request time and cached for a minute; the app logs no token (Airflow's access log masks a
-query parameter named ``token``; ``python -m hamgam.webapp`` installs a masking access log of its own).
+Payamgostar can send: a URL), as the path segment of a webhook (``/api/sync/<secret>/<source>``) or as
+``Authorization: Bearer <secret>``. It is compared in constant time, looked up at request time and cached
+for a minute; the app logs no secret (Airflow's access log masks a query parameter named ``token``; the
+app masks the path segment in the request's path once it has answered (``MaskPathSecret``), which is what
+the access logs around it read; ``python -m hamgam.webapp`` installs a masking access log of its own).
 
 Nothing is resolved at import or at ``create_app``: the connection, the ledger (``Ledger.connect``, which
 also brings its schema up to date) and Tadbir are reached on the first request that needs them.
@@ -33,14 +37,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from fastapi import BackgroundTasks, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -194,22 +200,94 @@ class StockLineAnswer(BaseModel):
     quantity: float
 
 
+# the webhooks' path form, /api/sync/<secret>/<source>: the secret segment, wherever the app is mounted
+_PATH_SECRET = re.compile(r"(/api/sync/)[^/]+(/[^/]+/?)$")
+
+
+def mask_path(path: str) -> str:
+    """``path`` with the secret segment of a webhook's path form replaced by ``***``."""
+    return _PATH_SECRET.sub(r"\1***\2", path)
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What a webhook request carries besides its source and path: the event's parameters and the secret."""
+
+    query: dict[str, str | None]
+    token: str | None
+    authorization: str | None
+
+
+class MaskPathSecret:
+    """ASGI middleware: once the app has routed the request and answers, the request's path (``scope["path"]``
+    and ``raw_path``) has the secret segment masked. Access logs read the path from the scope as the answer
+    starts (uvicorn's) or after it (Airflow's API server; a mounted app shares the server's scope), so none
+    of them sees the secret."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    @staticmethod
+    def _mask(scope: dict[str, Any]) -> None:
+        scope["path"] = mask_path(scope["path"])
+        if isinstance(scope.get("raw_path"), bytes):
+            scope["raw_path"] = mask_path(scope["raw_path"].decode("latin-1")).encode("latin-1")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not _PATH_SECRET.search(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def masking_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self._mask(scope)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, masking_send)
+        finally:
+            self._mask(scope)
+
+
 def _answer(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description}
 
 
-UNAUTHORIZED = _answer("The shared secret is missing or wrong (the `token` query parameter or "
-                       "`Authorization: Bearer <secret>`); nothing was stored or read")
+UNAUTHORIZED = _answer("The shared secret is missing or wrong (the `token` query parameter, the webhook's "
+                       "path segment or `Authorization: Bearer <secret>`); nothing was stored or read")
 NO_SECRET = "the shared secret is not configured (Airflow connection hamgam_webhook)"
 
 # the parameters every /api route reads
 Token = Annotated[str | None, Query(description="The shared secret: the password of the Airflow connection "
                                                 "`hamgam_webhook` (or give it as `Authorization: Bearer`)")]
 Authorization = Annotated[str | None, Header(description="`Bearer <secret>`, instead of the `token` parameter")]
+PathSecret = Annotated[str, Path(description="The shared secret as a path segment, instead of the `token` "
+                                             "parameter (masked in the access logs)")]
 ExcludeWarehouses = Annotated[list[str] | None, Query(description=(
     "Warehouse codes to leave out: repeated, or comma-separated"))]
 FiscalYear = Annotated[str | None, Query(description=(
     "The Jalali fiscal year to read, e.g. 1404 (default: the current fiscal period)"))]
+
+
+def webhook_query(
+    token: Token = None,
+    event: Annotated[str | None, Query(description=f"What happened: {', '.join(EVENT_KINDS)} "
+                                                   "(required; any case)")] = None,
+    crm_id: Annotated[str | None, Query(alias="id", description="The record's CRM id, a GUID (required)")
+                      ] = None,
+    crm_type: Annotated[str | None, Query(alias="type", description=(
+        f"The CRM type of the record, e.g. Identity or Quote (at most {_MAX_TYPE} characters, no "
+        "control characters)"))] = None,
+    subtype: Annotated[str | None, Query(description=(
+        f"The CRM subtype's name, e.g. مخاطب حقیقی (at most {_MAX_SUBTYPE} characters, no control "
+        "characters)"))] = None,
+    authorization: Authorization = None,
+) -> WebhookRequest:
+    """The parameters both forms of a webhook read (a FastAPI dependency)."""
+    return WebhookRequest({"event": event, "id": crm_id, "type": crm_type, "subtype": subtype}, token,
+                          authorization)
+
+Webhook = Annotated[WebhookRequest, Depends(webhook_query)]
 
 
 def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
@@ -233,8 +311,12 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
     app = FastAPI(title="hamgam", version="1",
                   description="Payamgostar webhooks and live reads of Tadbir for the hamgam synchronizer.")
     app.state.ledgers = ledgers
+    app.add_middleware(MaskPathSecret)
 
-    def authorize(request: Request, token: str | None, authorization: str | None) -> None:
+    def authorize(request: Request, token: str | None, authorization: str | None,
+                  path_secret: str | None = None) -> None:
+        """The request carries the shared secret: in the path (which then decides), the ``token`` parameter
+        or the ``Authorization`` header."""
         try:
             secret = resolve_secret()
         except Exception as exc:
@@ -245,13 +327,13 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         if not secret:
             log.error("the Airflow connection %r has no password: every request is refused", WEBHOOK_CONN_ID)
             raise HTTPException(503, f"the shared secret is not configured (Airflow connection {WEBHOOK_CONN_ID!r})")
-        given = token
+        given = path_secret if path_secret is not None else token
         if given is None:
             scheme, _, credentials = (authorization or "").partition(" ")
             given = credentials.strip() if scheme.lower() == "bearer" else None
         if not given or not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
             client = request.client.host if request.client else "?"
-            log.warning("refused %s %s from %s: %s token", request.method, request.url.path, client,
+            log.warning("refused %s %s from %s: %s token", request.method, mask_path(request.url.path), client,
                         "wrong" if given else "no")
             raise HTTPException(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
 
@@ -267,10 +349,10 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         return {"status": "ok", **({"instance": instance} if instance else {})}
 
     def webhook(source: str, request: Request, background: BackgroundTasks, query: dict[str, str | None],
-                token: str | None, authorization: str | None) -> dict[str, bool]:
+                token: str | None, authorization: str | None, path_secret: str | None = None) -> dict[str, bool]:
         from sqlalchemy.exc import DataError
 
-        authorize(request, token, authorization)
+        authorize(request, token, authorization, path_secret)
         params = parse_webhook(query)
         try:
             stored = ledger().store_event(source, **params)
@@ -291,22 +373,15 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         return {"stored": stored}
 
     def webhook_route(source: str) -> Callable[..., dict[str, bool]]:
-        def route(
-            request: Request, background: BackgroundTasks, token: Token = None,
-            event: Annotated[str | None, Query(description=f"What happened: {', '.join(EVENT_KINDS)} "
-                                                           "(required; any case)")] = None,
-            crm_id: Annotated[str | None, Query(alias="id", description="The record's CRM id, a GUID (required)")
-                              ] = None,
-            crm_type: Annotated[str | None, Query(alias="type", description=(
-                f"The CRM type of the record, e.g. Identity or Quote (at most {_MAX_TYPE} characters, no "
-                "control characters)"))] = None,
-            subtype: Annotated[str | None, Query(description=(
-                f"The CRM subtype's name, e.g. مخاطب حقیقی (at most {_MAX_SUBTYPE} characters, no control "
-                "characters)"))] = None,
-            authorization: Authorization = None,
-        ) -> dict[str, bool]:
-            query = {"event": event, "id": crm_id, "type": crm_type, "subtype": subtype}
-            return webhook(source, request, background, query, token, authorization)
+        def route(request: Request, background: BackgroundTasks, given: Webhook) -> dict[str, bool]:
+            return webhook(source, request, background, given.query, given.token, given.authorization)
+
+        return route
+
+    def webhook_route_with_path_secret(source: str) -> Callable[..., dict[str, bool]]:
+        def route(secret: PathSecret, request: Request, background: BackgroundTasks, given: Webhook
+                  ) -> dict[str, bool]:
+            return webhook(source, request, background, given.query, given.token, given.authorization, secret)
 
         return route
 
@@ -321,13 +396,18 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         app.add_api_route(f"/api/sync/{source}", webhook_route(source), methods=["GET"], name=f"webhook_{source}",
                           summary=f"Payamgostar webhook: a {source} was inserted, updated or deleted",
                           response_model=WebhookAnswer, responses=webhook_answers)
+        app.add_api_route(f"/api/sync/{{secret}}/{source}", webhook_route_with_path_secret(source), methods=["GET"],
+                          name=f"webhook_{source}_secret_in_path",
+                          summary=f"Payamgostar webhook: a {source} was inserted, updated or deleted (the secret "
+                                  "in the path)", response_model=WebhookAnswer, responses=webhook_answers)
 
     stock_answers: dict[int | str, dict[str, Any]] = {
         400: _answer("`companyCode` or `fiscal_year` is not a number"),
         401: UNAUTHORIZED,
         404: _answer("The company is not configured, or its Tadbir has no such fiscal year"),
         502: _answer("The company's Tadbir database could not be read"),
-        503: _answer(NO_SECRET),
+        503: _answer(f"{NO_SECRET}, or the company's Tadbir has no stock table (or column) where the settings "
+                     "say: `table`, `missing_columns` and `settings` name it"),
     }
 
     def stock(request: Request, company_text: str | None, token: str | None, authorization: str | None,
@@ -348,6 +428,8 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
             if exc.status >= 500:
                 log.error("inventory of company %s: %s", company if company is not None else "(default)", exc,
                           exc_info=exc.__cause__)
+            if exc.details:  # what is missing, for a program: the table, its columns, the settings naming them
+                return JSONResponse({"detail": str(exc), **exc.details}, status_code=exc.status)
             raise HTTPException(exc.status, str(exc)) from None
         return JSONResponse(lines)
 

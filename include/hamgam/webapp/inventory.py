@@ -4,7 +4,9 @@ The vendor's synchronizer answers ``GET {sync}/api/inventory/{companyCode}`` (ve
 reads the CRM makes of Tadbir"); so does hamgam. Stock is read from the company's current fiscal period
 (the period that contains today in Tehran; after the last period ends, the last one that has started),
 from hamgam's reference tables ``__MerchStockQty__`` joined with ``__Merchandise__`` (group nodes are
-not products) and ``__StockRoom__``. Product codes are the CRM's (``products.code_format``, e.g.
+not products) and ``__StockRoom__``. The stock table is a hamgam assumption: a company's Tadbir may name
+it and its columns its own way (``companies[].assumed_tables.merch_stock_qty``); where a table or column
+is not there the answer is 503, naming it and the setting. Product codes are the CRM's (``products.code_format``, e.g.
 ``100-1001``), so a line of a quote in the CRM finds its product.
 
 Without a company: the default company's stock; with no default company, the sum over the enabled
@@ -25,19 +27,23 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from hamgam.config import CompanyConfig, HamgamConfig
+from hamgam.settings import MerchStockQtyTable
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import FiscalPeriod, fiscal_periods
+from hamgam.tadbir.source_check import STOCK, MissingSource, find_missing, tables_in
 from hamgam.transform.text import normalize_code, normalize_name
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 
 
 class InventoryError(Exception):
-    """The stock cannot be read; ``status`` is the HTTP status to answer with."""
+    """The stock cannot be read; ``status`` is the HTTP status to answer with, ``details`` what the answer's
+    JSON carries besides the message."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.details = details or {}
 
 
 @dataclass(frozen=True)
@@ -71,14 +77,27 @@ def current_period(periods: list[FiscalPeriod], today: date, fiscal_year: int | 
     return latest[-1] if latest else None
 
 
-def _stock_query(period_id: int) -> sa.Select:
-    q, m, s = schema.merch_stock_qty, schema.merchandise, schema.stock_room
+def _stock_query(period_id: int, names: MerchStockQtyTable) -> sa.Select:
+    """The stock of period ``period_id``, from the stock table as ``names`` calls it."""
+    columns = names.columns.model_dump()
+    t, m, s = schema.named_as(schema.merch_stock_qty, names.table, columns), schema.merchandise, schema.stock_room
+
+    def q(name: str) -> sa.ColumnClause:
+        return t.c[columns[name]]
+
     return (sa.select(m.c.Code.label("product_code"), m.c.Name.label("product_name"),
-                      s.c.Code.label("warehouse_code"), s.c.Name.label("warehouse_name"), q.c.Qty.label("qty"))
-            .select_from(q.join(m, (m.c.Id == q.c.MerchId) & (m.c.FPId == q.c.FPId))
-                         .join(s, (s.c.Id == q.c.StockRoomId) & (s.c.FPId == q.c.FPId)))
-            .where(q.c.FPId == period_id, sa.func.coalesce(m.c.IsGroup, 0) != 1)
+                      s.c.Code.label("warehouse_code"), s.c.Name.label("warehouse_name"), q("Qty").label("qty"))
+            .select_from(t.join(m, (m.c.Id == q("MerchId")) & (m.c.FPId == q("FPId")))
+                         .join(s, (s.c.Id == q("StockRoomId")) & (s.c.FPId == q("FPId"))))
+            .where(q("FPId") == period_id, sa.func.coalesce(m.c.IsGroup, 0) != 1)
             .order_by(m.c.Code, s.c.Code))
+
+
+def missing_stock_source(engine: sa.Engine, config: HamgamConfig, company: int) -> MissingSource | None:
+    """A table or column the stock read needs that company ``company``'s Tadbir (``engine``) lacks, naming the
+    setting (the stock table is a hamgam assumption); None when all are there. ``str()`` of it is the message."""
+    query = _stock_query(0, config.company(company).assumed_tables.merch_stock_qty)
+    return find_missing(engine, tables_in(query), config, company, STOCK)
 
 
 def company_stock(config: HamgamConfig, company: CompanyConfig, engine: sa.Engine, *, today: date,
@@ -90,9 +109,14 @@ def company_stock(config: HamgamConfig, company: CompanyConfig, engine: sa.Engin
     if period is None:
         which = f"fiscal year {fiscal_year}" if fiscal_year else "any fiscal period"
         raise InventoryError(f"company {company.code}: Tadbir has no {which}", 404)
+    # asking again will not help until the settings say where the stock is: 503 naming the table and setting
+    missing = missing_stock_source(engine, config, company.code)
+    if missing is not None:
+        raise InventoryError(str(missing), 503, missing.as_json())
+    query = _stock_query(period.id, company.assumed_tables.merch_stock_qty)
     lines = []
     with engine.connect() as conn:
-        for row in conn.execute(_stock_query(period.id)):
+        for row in conn.execute(query):
             code = normalize_code(row.product_code)
             if not code:  # a product without a code is not in the CRM
                 continue
