@@ -96,6 +96,7 @@ def test_a_missing_table_names_the_switch_of_what_reads_it(world):
     row = result.row("tadbir: table __PayReceive__")
     assert row["found"] == "missing (used by receipts, payments)"
     assert "hamgam's assumed table" in row["fix"]
+    assert "point companies[0].assumed_tables.pay_receive.table" in row["fix"]
     assert "companies[0].entities.receipts: false, companies[0].entities.payments: false" in row["fix"]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 from check_world import demo_settings
 
-from hamgam.check.tables import ASSUMED_TABLES, tables_used
+from hamgam.check.tables import tables_used
 from hamgam.config import parse_config
 
 
@@ -25,7 +25,7 @@ def test_every_column_a_query_names_counts_joins_and_filters_included():
     assert {"FactorType", "SPReference", "CustomerId", "Cancelled"} <= set(factor.columns)  # filters and joins
     assert "IsGroup" in uses["__Merchandise__"].columns  # the products' WHERE
     assert uses["__FiscalPeriod__"].columns == ("EndDate", "Id", "Name", "StartDate")
-    assert {u.table for u in uses.values() if u.assumed} == ASSUMED_TABLES
+    assert {u.table for u in uses.values() if u.assumed} == {"__PayReceive__", "__MerchStockQty__"}
 
 
 def test_only_the_reverse_flows_tables_are_written_and_then_every_column_counts():
@@ -48,3 +48,15 @@ def test_an_entity_switched_off_takes_its_tables_with_it():
     assert "__PayReceive__" not in uses
     assert "__SalesPrice__" not in uses and "__MerchTax__" not in uses
     assert "__Merchandise__" in uses  # the documents' lines still read it
+
+
+def test_a_site_that_renamed_an_assumed_table_is_checked_under_its_own_names():
+    base = demo_settings()
+    base["companies"][0]["assumed_tables"] = {
+        "pay_receive": {"table": "Treasury", "columns": {"ChequeNo": "ChqNo"}},
+        "merch_stock_qty": {"table": "StockView"}}
+    uses = _uses(companies=base["companies"])
+    assert "__PayReceive__" not in uses and "__MerchStockQty__" not in uses
+    assert uses["Treasury"].assumed_as == "pay_receive" and uses["StockView"].assumed_as == "merch_stock_qty"
+    assert "ChqNo" in uses["Treasury"].columns and "ChequeNo" not in uses["Treasury"].columns
+    assert uses["Treasury"].used_by == ("receipts", "payments")

@@ -4,9 +4,9 @@ with the real database.
 One function, ``tables_used``, derives it from what runs: the entity specs' sources and lines (the queries
 are built and walked, so every column a join or a filter names counts), the fiscal periods, the web app's
 stock read, and the reverse flow's tables (all their reference-schema columns: it reads whole rows and
-inserts new ones). Tables hamgam only assumes (``ASSUMED_TABLES``, reference section 7) are marked so; a site
-whose treasury or stock lives elsewhere will point the settings at its own tables, and this function is the
-one place that then reads them.
+inserts new ones). Tables hamgam only assumes (reference section 7) are marked so; a site
+whose treasury or stock lives elsewhere points ``companies[].assumed_tables`` at its own tables, and this
+function reads the names from there.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from sqlalchemy.sql import visitors
 from hamgam.settings import CompanyConfig, HamgamConfig
 from hamgam.tadbir import schema
 
-# hamgam's own assumptions, not vendor tables (schema.py, tadbir-schema.md section 7)
-ASSUMED_TABLES = frozenset({schema.pay_receive.name, schema.merch_stock_qty.name})
+
+def assumed_tables(company: CompanyConfig) -> dict[str, str]:
+    """hamgam's own assumptions, not vendor tables (schema.py, tadbir-schema.md section 7), under the names
+    ``company``'s settings give them: table -> its key under ``companies[].assumed_tables``."""
+    names = company.assumed_tables
+    return {names.pay_receive.table: "pay_receive", names.merch_stock_qty.table: "merch_stock_qty"}
 FISCAL_PERIOD_COLUMNS = ("Id", "Name", "StartDate", "EndDate")  # what reader.fiscal_periods reads
 
 
@@ -34,13 +38,14 @@ class TableUse:
     write: bool
     used_by: tuple[str, ...]
     column_users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> what names it
+    assumed_as: str | None = None  # an assumed table: its key under ``companies[].assumed_tables``
 
     def users_of(self, column: str) -> tuple[str, ...]:
         return self.column_users.get(column, self.used_by)
 
     @property
     def assumed(self) -> bool:
-        return self.table in ASSUMED_TABLES
+        return self.assumed_as is not None
 
     def reference(self, column: str) -> sa.Column | None:
         """The column in hamgam's reference schema (its expected type), if the schema has it."""
@@ -75,11 +80,12 @@ def _reads(config: HamgamConfig, company: CompanyConfig) -> list[tuple[str, set[
     reads: list[tuple[str, set[tuple[str, str]]]] = [("fiscal periods", columns_named(sa.select(fiscal)))]
     for name, spec in SPECS.items():
         if config.syncs(company, name):
+            spec = spec.for_company(company)  # the assumed tables under the names this site's settings give
             named = columns_named(sa.select(spec.source.selectable()))
             if spec.lines is not None:
                 named |= columns_named(sa.select(spec.lines.source.selectable()))
             reads.append((name, named))
-    reads.append(("web app stock read", columns_named(_stock_query(0))))
+    reads.append(("web app stock read", columns_named(_stock_query(0, company.assumed_tables.merch_stock_qty))))
     return reads
 
 
@@ -95,7 +101,7 @@ def _writes(config: HamgamConfig) -> list[tuple[str, set[tuple[str, str]]]]:
 
 
 def _merge(reads: Iterable[tuple[str, set[tuple[str, str]]]],
-           writes: Iterable[tuple[str, set[tuple[str, str]]]]) -> list[TableUse]:
+           writes: Iterable[tuple[str, set[tuple[str, str]]]], assumed: Mapping[str, str]) -> list[TableUse]:
     columns: dict[str, dict[str, dict[str, None]]] = {}  # table -> column -> its users
     users: dict[str, dict[str, None]] = {}
     written: set[str] = set()
@@ -108,10 +114,10 @@ def _merge(reads: Iterable[tuple[str, set[tuple[str, str]]]],
                     written.add(table)
     order = list(schema.metadata.tables)
     return [TableUse(table, tuple(columns[table]), table in written, tuple(users[table]),
-                     {column: tuple(by) for column, by in columns[table].items()})
+                     {column: tuple(by) for column, by in columns[table].items()}, assumed.get(table))
             for table in sorted(columns, key=lambda t: (order.index(t) if t in order else len(order), t))]
 
 
 def tables_used(config: HamgamConfig, company: CompanyConfig) -> list[TableUse]:
     """The tables and columns hamgam reads or writes in ``company``'s Tadbir, for the entities it syncs."""
-    return _merge(_reads(config, company), _writes(config))
+    return _merge(_reads(config, company), _writes(config), assumed_tables(company))

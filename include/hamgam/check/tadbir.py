@@ -179,12 +179,14 @@ class TadbirChecks:
             real = present.get(use.table.casefold())
             if real is None:
                 what = "hamgam's assumed table (reference section 7) " if use.assumed else ""
+                where = (f", or point companies[{self.index}].assumed_tables.{use.assumed_as}.table (and its "
+                         f"columns) at the site's own table" if use.assumed else "")
                 if all(" " in u and not u.startswith("reverse ") for u in use.used_by):  # only the web app
-                    rows.append(warn(check, f"missing ({users}): that endpoint answers 502",
-                                     f"create {what}{use.table} if the CRM reads stock from hamgam"))
+                    rows.append(warn(check, f"missing ({users}): that endpoint answers 503",
+                                     f"create {what}{use.table} if the CRM reads stock from hamgam{where}"))
                 else:
                     rows.append(fail(check, f"missing (used by {users})",
-                                     f"create {what}{use.table} in the company's Tadbir database"
+                                     f"create {what}{use.table} in the company's Tadbir database{where}"
                                      f"{self._switch_fix(use.used_by)}"))
                 continue
             try:
