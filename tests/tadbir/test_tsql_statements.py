@@ -115,9 +115,10 @@ def test_tracked_tables_name_every_table_an_entity_reads():
 
 
 def test_read_sessions_set_a_lock_timeout_in_t_sql():
-    [statement] = sessions.session_statements("mssql", ReadSettings(lock_timeout_ms=4000))
-    assert statement == "SET LOCK_TIMEOUT 4000"
-    parsed(statement)
+    statements = sessions.session_statements("mssql", ReadSettings(lock_timeout_ms=4000))
+    assert statements == ["SET LOCK_TIMEOUT 4000", "SET DATEFORMAT ymd"]
+    for statement in statements:
+        parsed(statement)
     # snapshot reads use SQLAlchemy's own isolation support of the mssql dialect (SET TRANSACTION ISOLATION
     # LEVEL SNAPSHOT, which sqlglot's tsql does not parse)
     assert "SNAPSHOT" in mssql.dialect()._isolation_lookup
