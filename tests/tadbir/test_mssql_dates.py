@@ -7,12 +7,13 @@ Tadbir engine on SQL Server has (``hamgam.tadbir.mssql_params``).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pymssql._mssql as pymssql_wire
+import pytest
 import sqlalchemy as sa
 
-from hamgam.tadbir import mssql_params, sessions
+from hamgam.tadbir import clock, mssql_params, sessions
 from hamgam.tadbir.sessions import ReadSettings
 
 PYMSSQL = sa.create_engine("mssql+pymssql://hamgam@tadbir.invalid/Tadbir").dialect  # as a real engine has it
@@ -77,3 +78,32 @@ def test_read_sessions_on_sql_server_read_dates_year_month_day():
     assert "SET DATEFORMAT ymd" in statements
     assert "SET LOCK_TIMEOUT 4000" in statements
     assert not any("DATEFORMAT" in s for s in sessions.session_statements("postgresql", ReadSettings()))
+
+
+# -- hamgam's clock where it meets Tadbir's dates ----------------------------------------------------------
+
+EVENING_UTC = datetime(2025, 6, 1, 21, 0, tzinfo=UTC)  # 00:30 on 2 June in Tehran
+
+
+def test_the_clock_tadbir_compares_with_is_tehran_wall_time():
+    assert clock.tadbir_now(now=EVENING_UTC) == datetime(2025, 6, 2, 0, 30)
+    assert clock.tadbir_today(now=EVENING_UTC) == datetime(2025, 6, 2)
+    assert clock.tadbir_now("Europe/London", now=EVENING_UTC) == datetime(2025, 6, 1, 22, 0)
+
+
+def test_a_crm_quote_without_a_date_is_dated_today_in_tehran_not_on_the_workers_clock():
+    from hamgam.reverse import quotes
+
+    assert quotes._date(None, "Asia/Tehran", now=EVENING_UTC) == datetime(2025, 6, 2)
+    assert quotes._date("2025-05-31T14:20:00", "Asia/Tehran", now=EVENING_UTC) == datetime(2025, 5, 31)
+
+
+def test_the_tadbir_time_zone_is_a_setting_and_an_unknown_one_is_refused():
+    from hamgam.config import parse_config
+    from hamgam.settings import ConfigError
+
+    base = "companies: [{code: 100, default: true}]\n"
+    assert parse_config(base).sync.tadbir_timezone == "Asia/Tehran"
+    assert parse_config(base + "sync: {tadbir_timezone: Asia/Dubai}\n").sync.tadbir_timezone == "Asia/Dubai"
+    with pytest.raises((ConfigError, ValueError), match="Mars/Olympus"):
+        parse_config(base + "sync: {tadbir_timezone: Mars/Olympus}\n")
