@@ -3,7 +3,7 @@
 No SQL Server runs here. A statement is compiled by the dialect a real ``mssql+pymssql`` engine has, its
 parameters go through the Tadbir engine's parameter hook (``hamgam.tadbir.mssql_params``) and pymssql's own
 quoting (``pymssql._mssql.substitute_params``): the text is what pymssql would send. sqlglot's tsql dialect
-(with ``CHANGETABLE``, test_tsql_statements.py) parses it, and ``broken_rules`` lists what SQL Server
+(with ``CHANGETABLE``, below) parses it, and ``broken_rules`` lists what SQL Server
 2012–2019 would reject or misread.
 """
 
@@ -16,14 +16,32 @@ import pymssql._mssql as pymssql_wire
 import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.tsql import TSQL
+from sqlglot.parsers.tsql import TSQLParser
 from sqlglot.tokens import TokenType
-from test_tsql_statements import TSQLWithChangeTracking
 
 from hamgam.tadbir import mssql_params
 
 PYMSSQL = sa.create_engine("mssql+pymssql://hamgam@tadbir.invalid/Tadbir").dialect  # never connects
 MAX_PARAMETERS = 2100  # SQL Server's limit per statement (an RPC through pyodbc or a server-side cursor)
 AMBIGUOUS_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?!T)")  # read by DATEFORMAT for DATETIME columns
+
+
+# sqlglot's tsql dialect does not know CHANGETABLE(CHANGES <table>, <version>): this adds exactly that
+# table-valued function (nothing else) to it
+def _parse_changetable(self) -> exp.Expression:
+    if not self._match_text_seq("CHANGES"):
+        self.raise_error("CHANGETABLE(CHANGES <table>, <last version>) expected")
+    table = self._parse_table_parts()
+    if not self._match(TokenType.COMMA):
+        self.raise_error("CHANGETABLE(CHANGES <table>, <last version>): a comma expected")
+    version = self._parse_bitwise()
+    return self.expression(exp.Anonymous(this="CHANGETABLE", expressions=[exp.var("CHANGES"), table, version]))
+
+
+class TSQLWithChangeTracking(TSQL):
+    class Parser(TSQLParser):
+        FUNCTION_PARSERS = {**TSQLParser.FUNCTION_PARSERS, "CHANGETABLE": _parse_changetable}
 
 
 @dataclass(frozen=True)
