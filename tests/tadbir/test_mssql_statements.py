@@ -2,7 +2,7 @@
 
 A run over the demo Tadbir (SQLite) records each statement the Tadbir engine executes (SQLAlchemy's
 ``before_execute``: the statement object itself): for every entity the readers of a scan, of a ``checksum``
-detection and of the load's reads by id, the probe, and the reverse flow's look-ups. Each is then compiled for
+detection and of the load's reads by id, the probe, the reverse flow's look-ups and the live stock read. Each is then compiled for
 the mssql dialect as pymssql would send it and checked against the rules of ``mssql_rules.broken_rules``
 (paging without ORDER BY, string literals without N, more than 2,100 parameters, boolean literals, LIMIT,
 ``||``, ambiguous dates, anything sqlglot's tsql cannot parse). Change Tracking's statements cannot run on
@@ -149,3 +149,12 @@ def test_reverse_flow_look_ups_are_t_sql(world):
         reverse_quotes._in_tadbir(engine, f"{period.year}/1")
         reverse_common.forward_items("identities", SyncContext(config, company, period), engine, [1, 2, 3])
     assert_t_sql(looked_up, "the reverse flow's look-ups")
+
+
+def test_the_live_stock_read_is_t_sql(world):
+    from hamgam.webapp import inventory
+
+    config, engine, _, recorder = world
+    with recorder.recording() as stock:
+        inventory.company_stock(config, config.company(COMPANY), engine, today=inventory.today_in_tehran())
+    assert_t_sql(stock, "the live stock read")
