@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 # how detection finds what changed in Tadbir (README "Change capture"): checksums the database computes per key
 # range (read-only, the default), the full hash diff of the scope (the ground truth), or SQL Server Change Tracking
@@ -200,6 +200,20 @@ class SyncConfig(_Strict):
                                       "for a lock before it gives up (retriable); 0 = do not wait")
     snapshot_reads: bool = Field(default=False, description="SQL Server: read under SNAPSHOT isolation; only "
                                  "where the database has ALLOW_SNAPSHOT_ISOLATION ON (an assumption per site)")
+    tadbir_timezone: str = Field(default="Asia/Tehran", description="The time zone of Tadbir's dates (naive wall "
+                                 "time; an assumption per site): what hamgam's clock is turned into where it "
+                                 "fills or compares one")
+
+    @field_validator("tadbir_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"sync.tadbir_timezone: unknown time zone {value!r}") from error
+        return value
 
 
 class LimitsConfig(_Strict):

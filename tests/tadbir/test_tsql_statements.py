@@ -2,7 +2,7 @@
 compiled for the mssql dialect and parsed as T-SQL by sqlglot. No SQL Server runs here: this proves the
 statements are well-formed T-SQL of the intended shape, not that a server returned the right rows.
 
-sqlglot's tsql dialect does not know ``CHANGETABLE(CHANGES <table>, <version>)``; the parser below adds exactly
+sqlglot's tsql dialect does not know ``CHANGETABLE(CHANGES <table>, <version>)``; ``mssql_rules`` adds exactly
 that table-valued function (nothing else) to it.
 """
 
@@ -10,30 +10,14 @@ from __future__ import annotations
 
 import pytest
 import sqlglot
+from mssql_rules import TSQLWithChangeTracking
 from sqlalchemy.dialects import mssql
 from sqlglot import exp
 from sqlglot.dialects.tsql import TSQL
-from sqlglot.parsers.tsql import TSQLParser
-from sqlglot.tokens import TokenType
 
 from hamgam.entities import SPECS
 from hamgam.tadbir import change_tracking, changes, checksums, sessions
 from hamgam.tadbir.sessions import ReadSettings
-
-
-def _parse_changetable(self) -> exp.Expression:
-    if not self._match_text_seq("CHANGES"):
-        self.raise_error("CHANGETABLE(CHANGES <table>, <last version>) expected")
-    table = self._parse_table_parts()
-    if not self._match(TokenType.COMMA):
-        self.raise_error("CHANGETABLE(CHANGES <table>, <last version>): a comma expected")
-    version = self._parse_bitwise()
-    return self.expression(exp.Anonymous(this="CHANGETABLE", expressions=[exp.var("CHANGES"), table, version]))
-
-
-class TSQLWithChangeTracking(TSQL):
-    class Parser(TSQLParser):
-        FUNCTION_PARSERS = {**TSQLParser.FUNCTION_PARSERS, "CHANGETABLE": _parse_changetable}
 
 
 def tsql(statement) -> str:
@@ -115,9 +99,10 @@ def test_tracked_tables_name_every_table_an_entity_reads():
 
 
 def test_read_sessions_set_a_lock_timeout_in_t_sql():
-    [statement] = sessions.session_statements("mssql", ReadSettings(lock_timeout_ms=4000))
-    assert statement == "SET LOCK_TIMEOUT 4000"
-    parsed(statement)
+    statements = sessions.session_statements("mssql", ReadSettings(lock_timeout_ms=4000))
+    assert statements == ["SET LOCK_TIMEOUT 4000", "SET DATEFORMAT ymd"]
+    for statement in statements:
+        parsed(statement)
     # snapshot reads use SQLAlchemy's own isolation support of the mssql dialect (SET TRANSACTION ISOLATION
     # LEVEL SNAPSHOT, which sqlglot's tsql does not parse)
     assert "SNAPSHOT" in mssql.dialect()._isolation_lookup

@@ -34,7 +34,7 @@ from hamgam.reverse.common import (
     removal_message,
     route_number,
 )
-from hamgam.tadbir import reader, schema
+from hamgam.tadbir import clock, reader, schema
 from hamgam.tadbir.writer import NumberTaken, QuoteHeader, QuoteLine, TadbirWriter
 
 if TYPE_CHECKING:
@@ -120,9 +120,10 @@ def _rial(value: Any) -> int:
     return int(round(float(value or 0)))
 
 
-def _date(value: Any) -> datetime:
+def _date(value: Any, zone: str, *, now: datetime | None = None) -> datetime:
+    """The quote's date for Tadbir: the CRM's (Tehran wall time already), else today where Tadbir is."""
     if not value:
-        return datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        return clock.tadbir_today(zone, now=now)
     moment = datetime.fromisoformat(str(value).replace("Z", "")[:19])
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -181,7 +182,7 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
     customer = _customer(config, quote, company, period, client=client, engines=engines, ledger=ledger, label=label)
     total = sum(int((li.quantity * li.unit_price).to_integral_value()) for li in lines)
     header = QuoteHeader(
-        period_id=period.id, date=_date(quote.get("quoteDate")), customer_id=int(customer["Id"]),
+        period_id=period.id, date=_date(quote.get("quoteDate"), config.sync.tadbir_timezone), customer_id=int(customer["Id"]),
         customer_name=customer.get("Name") or "", customer_phone=customer.get("PhoneNo") or "",
         customer_ec_code=customer.get("EcCode") or "", customer_address=customer.get("Address") or "",
         total=total, discount=sum(li.discount for li in lines), additions=_rial(quote.get("additionalCosts")),

@@ -151,7 +151,8 @@ Checksum = tuple[str | None, str | None]  # (headers, lines) of one range, as th
 # settings that never change what a row hashes to: changing them does not read every range again
 _OPERATIONAL = {"schedule", "chunk_size", "max_bad_share", "max_delete_share", "min_batch_for_bad_share",
                 "crm_max_workers", "retries", "retry_delay_seconds", "lease_ttl_seconds", "reference_wait_seconds",
-                "crm_conn_id", "state_conn_id", "change_capture", "read_lock_timeout_ms", "snapshot_reads"}
+                "crm_conn_id", "state_conn_id", "change_capture", "read_lock_timeout_ms", "snapshot_reads",
+                "tadbir_timezone"}
 
 
 def basis_of(spec: EntitySpec, ctx: SyncContext, size: int, dialect: str) -> str:

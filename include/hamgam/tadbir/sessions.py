@@ -8,6 +8,9 @@ Every connection hamgam opens to Tadbir waits at most ``sync.read_lock_timeout_m
 * PostgreSQL: ``SET lock_timeout`` (readers there never wait for writers; this covers DDL locks);
 * SQLite: ``PRAGMA busy_timeout``.
 
+On SQL Server a session also reads date literals as year-month-day (``SET DATEFORMAT ymd``), and the engine
+sends date and datetime parameters in formats no DATEFORMAT misreads (``hamgam.tadbir.mssql_params``).
+
 A read that runs out of time raises :class:`TadbirBusy` naming the table: retriable (the task fails, Airflow
 tries again), never a hang behind a finance user's open transaction.
 """
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+
+from hamgam.tadbir import mssql_params
 
 MSSQL_LOCK_TIMEOUT = 1222  # "Lock request time out period exceeded."
 PG_LOCK_NOT_AVAILABLE = "55P03"
@@ -52,7 +57,9 @@ def session_statements(dialect: str, settings: ReadSettings) -> list[str]:
     """What each new Tadbir connection runs first, per dialect."""
     ms = int(settings.lock_timeout_ms)
     if dialect == "mssql":
-        return [f"SET LOCK_TIMEOUT {ms}"]
+        # ymd whatever the login's language says (a dmy login misreads '2025-06-01 10:30' as 6 January);
+        # parameters are sent unambiguously anyway (hamgam.tadbir.mssql_params)
+        return [f"SET LOCK_TIMEOUT {ms}", "SET DATEFORMAT ymd"]
     if dialect == "postgresql":
         return [f"SET lock_timeout = '{max(ms, 1)}ms'"]  # 0 would mean "wait forever" there
     if dialect == "sqlite":
@@ -94,6 +101,7 @@ def configure(engine: sa.Engine, settings: ReadSettings) -> None:
     with _lock:
         if base not in _settings:
             sa.event.listen(base.pool, "checkout", _on_checkout(base))
+            mssql_params.install(base)
         _settings[base] = settings
 
 
