@@ -128,8 +128,10 @@ def judge_permissions(wanted: Sequence[tuple[str, str]], granted: Sequence[Any])
 
 def judge_date_format(found: Any) -> Row:
     check = "tadbir: session date format"
+    # hamgam's sessions run SET DATEFORMAT ymd (tadbir.sessions) and send dates as ISO 8601 (tadbir.mssql_params),
+    # so anything but ymd here means a session setting did not hold (a logon trigger, a proxy resetting it)
     if str(found).lower() == GOOD_DATE_FORMAT:
-        return ok(check, str(found))
+        return ok(check, f"{found} (hamgam's sessions set it; dates also go as ISO 8601)")
     return warn(check, f"{found}: a date given as text ('2025-03-21') is read in the order {found}",
                 "give hamgam's login a default language whose date format is ymd (ALTER LOGIN <login> WITH "
                 "DEFAULT_LANGUAGE = Svenska), or SET DATEFORMAT ymd in its sessions")
