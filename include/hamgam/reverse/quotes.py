@@ -36,6 +36,7 @@ from hamgam.reverse.common import (
 )
 from hamgam.tadbir import reader, schema
 from hamgam.tadbir.writer import NumberTaken, QuoteHeader, QuoteLine, TadbirWriter
+from hamgam.tehran import tehran_wall_time
 
 if TYPE_CHECKING:
     from hamgam.ledger.store import Ledger
@@ -121,8 +122,8 @@ def _rial(value: Any) -> int:
 
 
 def _date(value: Any) -> datetime:
-    if not value:
-        return datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    if not value:  # today in Tehran, as Tadbir dates a document (not the worker's UTC day)
+        return tehran_wall_time().replace(hour=0, minute=0, second=0, microsecond=0)
     moment = datetime.fromisoformat(str(value).replace("Z", "")[:19])
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -186,7 +187,7 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
         customer_ec_code=customer.get("EcCode") or "", customer_address=customer.get("Address") or "",
         total=total, discount=sum(li.discount for li in lines), additions=_rial(quote.get("additionalCosts")),
         description=quote.get("description") or "")
-    writer = TadbirWriter(engine)
+    writer = TadbirWriter(engine, text=config.reverse.tadbir_text)
     replace_id = None
     if known is not None and known.crm_number == number:  # an edit of a quote made in the CRM
         year, _, factor_no = known.tadbir_key.partition("/")

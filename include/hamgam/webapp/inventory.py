@@ -20,16 +20,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from hamgam.config import CompanyConfig, HamgamConfig
 from hamgam.tadbir import schema
 from hamgam.tadbir.reader import FiscalPeriod, fiscal_periods
+from hamgam.tehran import TEHRAN
 from hamgam.transform.text import normalize_code, normalize_name
-
-TEHRAN = ZoneInfo("Asia/Tehran")
 
 
 class InventoryError(Exception):
