@@ -12,7 +12,8 @@ from hamgam.config import load_config
 from hamgam.connections import engine_for
 from hamgam.reverse.common import Rejected
 from hamgam.reverse.specs import REVERSE_SPECS, ReverseSpec
-from hamgam.tadbir.writer import TadbirWriter, WriteConflict, WriteRefused
+from hamgam.tadbir.write_tables import reflect
+from hamgam.tadbir.writer import WriteConflict, WriteRefused
 from hamgam.tehran import TEHRAN
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
     engines = {c.code: engine_for(c.tadbir_conn_id, config) for c in config.companies if c.enabled}
     if switch.enabled:  # a Tadbir that cannot take hamgam's writes is refused here, before any item is written
         for engine in engines.values():
-            TadbirWriter(engine, text=config.reverse.tadbir_text)
+            reflect(engine, refresh=True)  # the site's tables as they are now; this run's writers use them
     with PayamgostarHook(config.sync.crm_conn_id).get_conn() as client:
         for item in collected["items"]:
             if not switch.enabled:

@@ -64,6 +64,10 @@ class TadbirSchemaMismatch(RuntimeError):
     """A Tadbir table lacks a column hamgam writes, or demands one hamgam does not: no write can succeed."""
 
 
+def pg_sqlstate(orig: Any) -> str | None:
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)  # psycopg 3, psycopg2
+
+
 def mssql_number(orig: Any) -> int | None:
     args = getattr(orig, "args", ())
     if args and isinstance(args[0], int):  # pymssql: (number, message)
@@ -78,7 +82,7 @@ def is_contention(error: sa.exc.DBAPIError, dialect: str) -> bool:
     if dialect == "mssql":
         return mssql_number(orig) in MSSQL_CONTENTION or is_lock_timeout(error)
     if dialect == "postgresql":
-        return getattr(orig, "sqlstate", None) in PG_CONTENTION
+        return pg_sqlstate(orig) in PG_CONTENTION
     return "UNIQUE constraint failed" in str(orig) or is_lock_timeout(error)
 
 
@@ -87,7 +91,7 @@ def refusal(error: sa.exc.DBAPIError, dialect: str, record: str) -> WriteRefused
     orig = error.orig
     text = str(orig).splitlines()[0] if str(orig) else ""
     if dialect == "postgresql":
-        state = getattr(orig, "sqlstate", None)
+        state = pg_sqlstate(orig)
         diag = getattr(orig, "diag", None)
         return WriteRefused(record, _PG_REASONS.get(state or "", "the database refused it"),
                             column=getattr(diag, "column_name", None), constraint=getattr(diag, "constraint_name", None),

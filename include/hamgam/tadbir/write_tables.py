@@ -128,11 +128,12 @@ def schema_problems(tables: Mapping[str, sa.Table]) -> list[str]:
     return problems
 
 
-def reflect(engine: sa.Engine) -> dict[str, sa.Table]:
-    """The written tables as ``engine``'s database has them (reflected once per engine and process);
-    raises TadbirSchemaMismatch when one cannot take hamgam's writes."""
+def reflect(engine: sa.Engine, *, refresh: bool = False) -> dict[str, sa.Table]:
+    """The written tables as ``engine``'s database has them (reflected once per engine and process, again
+    when ``refresh``: each reverse run starts so); raises TadbirSchemaMismatch when one cannot take
+    hamgam's writes."""
     with _lock:
-        cached = _reflected.get(engine)
+        cached = None if refresh else _reflected.get(engine)
     if cached is not None:
         return cached
     metadata = sa.MetaData()
