@@ -146,6 +146,11 @@ class ReverseConfig(_Strict):
     quotes: ReverseQuotesConfig = ReverseQuotesConfig()
     sweep_schedule: str | None = Field(default="*/15 * * * *", description="Cron of the sweep for missed webhooks")
     sweep_overlap_seconds: int = Field(default=300, ge=0, description="How far back each sweep looks again")
+    # how display text is written into Tadbir (README "Tadbir writes"): auto — Saman digits and Arabic kaf/yeh
+    # into SQL Server CHAR/VARCHAR columns (a code page: 1256 has no Persian digits or ی), as the desktop client
+    # is assumed to store them, Persian text as is elsewhere; unicode — never encoded; legacy — always encoded
+    tadbir_text: Literal["auto", "unicode", "legacy"] = Field(
+        default="auto", description="Tadbir text encoding on write: auto (by column type), unicode or legacy")
 
 
 class SyncConfig(_Strict):

@@ -4,7 +4,6 @@ two writers at once — on SQLite (the demo) and on PostgreSQL holding the same 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -13,25 +12,6 @@ from writer_workers import header, lines, write_customers, write_quotes
 
 from hamgam.tadbir import schema
 from hamgam.tadbir.writer import NumberTaken, QuoteLine, TadbirWriter
-from tadbir_demo import fill_company
-from throwaway_pg import BACKENDS, pg_database
-
-
-def _filled(url: str) -> str:
-    engine = sa.create_engine(url)
-    fill_company(engine, 100)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture(params=BACKENDS)
-def tadbir_url(request, tmp_path) -> Iterator[str]:
-    """A demo Tadbir database (company 100) on SQLite or on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield _filled(f"sqlite:///{tmp_path / 'tadbir.sqlite'}")
-        return
-    with pg_database("hamgam_tadbir_test") as url:
-        yield _filled(url)
 
 
 def _count(engine, table, *where) -> int:

@@ -33,8 +33,10 @@ from hamgam.reverse.common import (
     route_number,
 )
 from hamgam.tadbir import reader, schema
+from hamgam.tadbir.write_tables import reflect
 from hamgam.tadbir.writer import TadbirWriter
 from hamgam.transform.phones import FAX, MOBILE
+from hamgam.transform.text import to_tadbir_legacy_text
 
 if TYPE_CHECKING:
     from hamgam.ledger.store import Ledger
@@ -135,15 +137,19 @@ def tadbir_values(kind: str, record: dict) -> dict[str, Any]:
 def find_customer(engine: sa.Engine, period_id: int, customer_code: str) -> dict | None:
     """The customer whose (normalised) code is ``customer_code`` in one fiscal period.
 
-    Codes are stored as typed (ASCII, Persian or Saman-font digits): first ask for the likely spellings,
-    and only when none matches compare every code of the period after normalising it."""
-    c = schema.customer
-    spellings = {customer_code, customer_code.translate(_PERSIAN_DIGITS), customer_code.translate(_ARABIC_DIGITS)}
+    Codes are stored as typed (ASCII, Persian or Saman-font digits): first ask for the likely spellings
+    (Saman: how hamgam writes them into a code-page column), and only when none matches compare every code
+    of the period after normalising it. Reads the site's own ``__Customer__`` (reflected), whatever columns
+    it lacks beyond those hamgam writes."""
+    c = reflect(engine)[schema.customer.name]
+    row = [column.label(column.key) for column in c.columns]  # hamgam's spelling of each name
+    spellings = {customer_code, customer_code.translate(_PERSIAN_DIGITS), customer_code.translate(_ARABIC_DIGITS),
+                 to_tadbir_legacy_text(customer_code)}
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(c).where(c.c.FPId == period_id, c.c.SubscriptionNo.in_(spellings))
+        rows = conn.execute(sa.select(*row).where(c.c.FPId == period_id, c.c.SubscriptionNo.in_(spellings))
                             ).mappings().all()
         if not rows:
-            rows = conn.execute(sa.select(c).where(c.c.FPId == period_id)).mappings().all()
+            rows = conn.execute(sa.select(*row).where(c.c.FPId == period_id)).mappings().all()
     matches = [dict(r) for r in rows if _code(r["SubscriptionNo"]) == customer_code]
     return matches[0] if matches else None
 
@@ -210,7 +216,7 @@ def apply_identity(config: HamgamConfig, kind: str, record: dict, *, engines: di
     allowed, why = may(config, action, record, state.origin if state else None)
     if not allowed:
         return Applied("skipped", company.code, code, existing["Id"] if existing else None, why)
-    writer = TadbirWriter(engine)
+    writer = TadbirWriter(engine, text=config.reverse.tadbir_text)
     if existing is None:
         customer_id = writer.insert_customer(period.id, {
             **values, "SubscriptionNo": code, "Type": config.reverse.identities.customer_type,

@@ -187,7 +187,7 @@ def apply_quote(config: HamgamConfig, quote: dict, *, client: PayamgostarClient,
         customer_ec_code=customer.get("EcCode") or "", customer_address=customer.get("Address") or "",
         total=total, discount=sum(li.discount for li in lines), additions=_rial(quote.get("additionalCosts")),
         description=quote.get("description") or "")
-    writer = TadbirWriter(engine)
+    writer = TadbirWriter(engine, text=config.reverse.tadbir_text)
     replace_id = None
     if known is not None and known.crm_number == number:  # an edit of a quote made in the CRM
         year, _, factor_no = known.tadbir_key.partition("/")

@@ -7,18 +7,19 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hamgam.config import load_config
 from hamgam.connections import engine_for
 from hamgam.reverse.common import Rejected
 from hamgam.reverse.specs import REVERSE_SPECS, ReverseSpec
-from hamgam.tadbir.writer import WriteConflict
+from hamgam.tadbir.clock import TEHRAN
+from hamgam.tadbir.write_tables import reflect
+from hamgam.tadbir.writer import WriteConflict, WriteRefused
 
 log = logging.getLogger(__name__)
 SWEEP_SCOPE = 0  # ledger cursors of the sweeps are not per company
 MAX_ITEMS = 2000  # per run; the rest waits for the next run (XCom stays small)
-CRM_TIMEZONE = ZoneInfo("Asia/Tehran")  # the CRM's dates are Tehran wall time without an offset
+CRM_TIMEZONE = TEHRAN  # the CRM's dates are Tehran wall time without an offset
 
 
 def _sweep_since(ledger: Any, source: str, overlap: int) -> datetime:
@@ -72,6 +73,9 @@ def apply(collected: dict[str, Any], *, run_id: str) -> dict[str, int]:
     switch = spec.switch(config)
     counts: Counter[str] = Counter()
     engines = {c.code: engine_for(c.tadbir_conn_id, config) for c in config.companies if c.enabled}
+    if switch.enabled:  # a Tadbir that cannot take hamgam's writes is refused here, before any item is written
+        for engine in engines.values():
+            reflect(engine, refresh=True)  # the site's tables as they are now; this run's writers use them
     with PayamgostarHook(config.sync.crm_conn_id).get_conn() as client:
         for item in collected["items"]:
             if not switch.enabled:
@@ -100,6 +104,9 @@ def _apply_one(config, spec: ReverseSpec, item: dict, client, engines, ledger) -
             return "skipped", f"{spec.label} {crm_id} is no longer in the CRM"
     except WriteConflict as exc:  # another writer kept winning: not the item's fault, so it is tried again
         log.warning("%s %s: %s", spec.source, crm_id, exc)
+        return "failed", str(exc)
+    except WriteRefused as exc:  # Tadbir refused it (a site's constraint, a column too short): stays queued and
+        log.error("%s %s: %s", spec.source, crm_id, exc)  # the run fails, so the team sees it, fixes, retries
         return "failed", str(exc)
     except Rejected as exc:
         ledger.record_outcome(scope, spec.crm_entity, crm_id, status="rejected", crm_id=crm_id, origin="crm",

@@ -12,6 +12,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 TADBIR_TIMEZONE = "Asia/Tehran"
+TEHRAN = ZoneInfo(TADBIR_TIMEZONE)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def tadbir_now(zone: str = TADBIR_TIMEZONE, *, now: datetime | None = None) -> datetime:

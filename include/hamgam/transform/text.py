@@ -9,6 +9,8 @@ This module turns such text into a canonical form:
 * :func:`normalize_name`   display text (names, titles, addresses);
 * :func:`normalize_code`   identifiers compared as keys (customer, national, economic, postal codes).
 
+and, for text written back into a legacy code-page column, :func:`to_tadbir_legacy_text` (the inverse).
+
 The two ``normalize_*`` functions accept ``None``/NaN (→ ``""``) and have vectorised twins
 (:func:`normalize_name_series`, :func:`normalize_code_series`) built on ``Series.str.translate`` and
 ``Series.str.replace`` that return exactly what the scalar versions return, element by element.
@@ -34,6 +36,7 @@ __all__ = [
     "normalize_name",
     "normalize_name_series",
     "to_ascii_digits",
+    "to_tadbir_legacy_text",
 ]
 
 # --- character tables -------------------------------------------------------------------------------
@@ -215,6 +218,23 @@ def normalize_code(s: object) -> str:
     integral numbers are written without a decimal part (``12345.0`` → ``"12345"``).
     """
     return _text(s).translate(_CODE_TABLE)
+
+
+#: Writing toward Tadbir (SPPC's ``TadbirEncoder``): every digit form → the "new version" Saman digit of
+#: its value; Farsi keheh and yeh → the Arabic letters of code page 1256 (the letter direction is
+#: inferred from the read side: tadbir-schema.md, section 3).
+_SAMAN_OF = {str(d): s for s, d in SAMAN_DIGITS.items() if ord(s) > 0x89}  # the new set, not U+0080-0089
+_LEGACY_TABLE = _table(
+    {digit: _SAMAN_OF[value] for digit, value in {**_ALL_DIGITS, **{str(d): str(d) for d in range(10)}}.items()},
+    {"\u06a9": "\u0643", "\u06cc": "\u064a"},
+)
+
+
+def to_tadbir_legacy_text(s: object) -> str:
+    """Text as the Tadbir desktop client stores it in a code-page (VARCHAR) column: digits in the Saman
+    set, ک → ك and ی → ي. Reading it back through :func:`normalize_name`/:func:`normalize_code` gives the
+    text again (Persian digits come back as ASCII ones). ``None``/NaN → ``""``."""
+    return _text(s).translate(_LEGACY_TABLE)
 
 
 # --- vectorised twins -------------------------------------------------------------------------------

@@ -22,18 +22,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from hamgam.config import CompanyConfig, HamgamConfig
 from hamgam.settings import MerchStockQtyTable
 from hamgam.tadbir import schema
+from hamgam.tadbir.clock import TEHRAN
 from hamgam.tadbir.reader import FiscalPeriod, fiscal_periods
 from hamgam.tadbir.source_check import STOCK, MissingSource, find_missing, tables_in
 from hamgam.transform.text import normalize_code, normalize_name
-
-TEHRAN = ZoneInfo("Asia/Tehran")
 
 
 class InventoryError(Exception):
