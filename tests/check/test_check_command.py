@@ -66,6 +66,25 @@ def test_a_missing_column_fails_naming_the_column_and_the_fix(world):
     assert all(r["status"] != "fail" for r in result.document["tables"][2]["rows"])  # company 200 is fine
 
 
+def test_a_required_column_the_reverse_flow_does_not_fill_fails_as_the_writer_would_refuse(world):
+    with world.tadbir(100).begin() as conn:  # a site's own NOT NULL column without a default
+        conn.exec_driver_sql("ALTER TABLE __DetailAcc__ ADD COLUMN SiteFlag INTEGER NOT NULL DEFAULT 0")
+    assert world.run("--json").row("tadbir: reverse flow can insert")["status"] == "ok"
+    with world.tadbir(100).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE __Tmp__ AS SELECT * FROM __SPArticle__")
+        conn.exec_driver_sql("DROP TABLE __SPArticle__")
+        conn.exec_driver_sql("CREATE TABLE __SPArticle__ (Id INTEGER NOT NULL, SPId INTEGER, FPId INTEGER NOT NULL, "
+                             "MerchandiseId INTEGER, Amount NUMERIC, StockRoomId INTEGER, UnitId INTEGER, "
+                             "UnitPrice BIGINT, Remainder BIGINT, T1 BIGINT, T2 BIGINT, SPADesc NVARCHAR(255), "
+                             "NetPrice BIGINT, Approved INTEGER NOT NULL, PRIMARY KEY (Id, FPId))")
+    result = world.run("--json")
+    assert result.code == 1
+    row = result.row("tadbir: reverse flow can insert")
+    assert row["status"] == "fail"
+    assert "__SPArticle__ requires column Approved (NOT NULL, no default)" in row["found"]
+    assert "reverse.quotes.enabled: false" in row["fix"]
+
+
 def test_a_column_of_a_wrong_type_fails(world):
     with world.tadbir(100).begin() as conn:  # SQLite cannot change a column's type: a new column takes the name
         conn.exec_driver_sql("ALTER TABLE __SPFactor__ RENAME COLUMN SPDate TO SPDateOld")

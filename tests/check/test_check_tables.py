@@ -28,13 +28,15 @@ def test_every_column_a_query_names_counts_joins_and_filters_included():
     assert {u.table for u in uses.values() if u.assumed} == {"__PayReceive__", "__MerchStockQty__"}
 
 
-def test_only_the_reverse_flows_tables_are_written_and_then_every_column_counts():
+def test_only_the_reverse_flows_tables_are_written_and_the_columns_its_inserts_name_count():
     from hamgam.tadbir import schema
+    from hamgam.tadbir.write_tables import WRITTEN
 
     uses = _uses()
     assert {t for t, u in uses.items() if u.write} == {"__Customer__", "__DetailAcc__", "__SPFactor__",
                                                         "__SPArticle__"}
-    assert set(uses["__DetailAcc__"].columns) == {c.name for c in schema.detail_acc.columns}
+    assert set(uses["__DetailAcc__"].columns) == WRITTEN[schema.detail_acc.name]
+    assert set(WRITTEN[schema.sp_factor.name]) <= set(uses["__SPFactor__"].columns)
     off = _uses(reverse={"identities": {"enabled": False}, "quotes": {"enabled": False}})
     assert not any(u.write for u in off.values())
     assert "__DetailAcc__" not in off

@@ -3,8 +3,7 @@ with the real database.
 
 One function, ``tables_used``, derives it from what runs: the entity specs' sources and lines (the queries
 are built and walked, so every column a join or a filter names counts), the fiscal periods, the web app's
-stock read, and the reverse flow's tables (all their reference-schema columns: it reads whole rows and
-inserts new ones). Tables hamgam only assumes (reference section 7) are marked so; a site
+stock read, and the reverse flow's tables (the columns its INSERTs name). Tables hamgam only assumes (reference section 7) are marked so; a site
 whose treasury or stock lives elsewhere points ``companies[].assumed_tables`` at its own tables, and this
 function reads the names from there.
 """
@@ -68,10 +67,6 @@ def columns_named(statement: sa.ClauseElement) -> set[tuple[str, str]]:
     return out
 
 
-def _all_columns(table: sa.Table) -> set[tuple[str, str]]:
-    return {(table.name, column.name) for column in table.columns}
-
-
 def _reads(config: HamgamConfig, company: CompanyConfig) -> list[tuple[str, set[tuple[str, str]]]]:
     from hamgam.entities import SPECS
     from hamgam.webapp.inventory import _stock_query
@@ -90,13 +85,19 @@ def _reads(config: HamgamConfig, company: CompanyConfig) -> list[tuple[str, set[
 
 
 def _writes(config: HamgamConfig) -> list[tuple[str, set[tuple[str, str]]]]:
-    """The reverse flow's tables (``hamgam.tadbir.writer``), when it is on and may write."""
+    """The reverse flow's tables (``hamgam.tadbir.writer``), when it is on and may write: the columns the writer
+    sets (``write_tables.WRITTEN``; an INSERT names no other, the rest is left to the table's defaults)."""
+    from hamgam.tadbir.write_tables import WRITTEN
+
+    def written(*tables: sa.Table) -> set[tuple[str, str]]:
+        return {(t.name, column) for t in tables for column in WRITTEN[t.name]}
+
     writes = []
     identities = config.reverse.identities
     if identities.enabled and identities.system_of_record != "tadbir":
-        writes.append(("reverse identities", _all_columns(schema.customer) | _all_columns(schema.detail_acc)))
+        writes.append(("reverse identities", written(schema.customer, schema.detail_acc)))
     if config.reverse.quotes.enabled:
-        writes.append(("reverse quotes", _all_columns(schema.sp_factor) | _all_columns(schema.sp_article)))
+        writes.append(("reverse quotes", written(schema.sp_factor, schema.sp_article)))
     return writes
 
 

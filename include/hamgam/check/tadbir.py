@@ -83,6 +83,8 @@ class TadbirChecks:
             ("server version", lambda: [self._version(engine)]),
             ("fiscal periods", lambda: [self._fiscal_periods(engine)]),
             ("tables and columns", lambda: self._tables(engine, uses))]
+        if any(use.write for use in uses):
+            sections.append(("reverse writes", lambda: [self._reverse_writes(engine)]))
         if dialect == "mssql":
             sections.append(("SQL Server settings", lambda: self._mssql_rows(engine, uses)))
         for what, section in sections:
@@ -202,6 +204,22 @@ class TadbirChecks:
                 verb = "read and written" if use.write else "read"
                 rows.append(ok(check, f"{len(use.columns)} columns {verb}, types compatible (used by {users})"))
         return rows
+
+    def _reverse_writes(self, engine: sa.Engine) -> Row:
+        """What the writer itself checks before a reverse run writes anything (``write_tables.reflect``): every
+        column it sets is there, and no NOT NULL column without a default is left for it to fill."""
+        from hamgam.tadbir.write_errors import TadbirSchemaMismatch
+        from hamgam.tadbir.write_tables import WRITTEN, reflect
+
+        check = "tadbir: reverse flow can insert"
+        try:
+            reflect(engine, refresh=True)
+        except TadbirSchemaMismatch as exc:
+            return fail(check, str(exc)[:300], "add the columns named, or give the NOT NULL ones a default, "
+                        "or set reverse.identities.enabled / reverse.quotes.enabled: false")
+        count = sum(len(columns) for columns in WRITTEN.values())
+        return ok(check, f"{len(WRITTEN)} tables take hamgam's INSERTs ({count} columns set, the rest left to "
+                  "the tables' defaults)")
 
     def _column_rows(self, engine: sa.Engine, use: TableUse, columns: Mapping[str, Any]) -> list[Row]:
         rows = []
