@@ -1,4 +1,4 @@
-"""A small SOAP 1.1 codec for the CRM's WCF services (IProduct, IInvoice, IPayment).
+"""A small SOAP 1.1 codec for the CRM's WCF services (IProduct, IInvoice, IPayment, ICrmObjectType).
 
 Why our own and not zeep: the services are plain document/literal with a handful of contracts, and
 what matters (element order, namespaces, enum names, no xsi:nil on value types) is easier to pin
@@ -62,7 +62,7 @@ ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 CRM_TIMEZONE = ZoneInfo("Asia/Tehran")  # the CRM keeps local wall time without an offset (§3.0)
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
-SERVICES = ("IProduct", "IInvoice", "IPayment")
+SERVICES = ("IProduct", "IInvoice", "IPayment", "ICrmObjectType")
 INT32 = range(-(2**31), 2**31)
 
 for _prefix, _uri in (("s", SOAP_ENV), ("tns", TEMPURI), ("pg", DATA_CONTRACTS), ("arr", ARRAYS)):
