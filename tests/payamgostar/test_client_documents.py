@@ -70,7 +70,8 @@ def crm() -> CannedCRM:
 
 @pytest.fixture
 def client(crm) -> PayamgostarClient:
-    c = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=4)
+    c = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=4,
+                          resolve_type_ids=False)
     c.session.mount("http://", crm)
     return c
 
@@ -297,7 +298,8 @@ NOT_ANSWERS = {  # REST bodies on 200 that no call answers with
 
 def bad_rest_client(crm: CannedCRM, body: str, content_type: str, *, login_too: bool = False) -> PayamgostarClient:
     """A one-attempt client whose every REST call is answered 200 with ``body``."""
-    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1)
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1,
+                          resolve_type_ids=False)
     client.session.mount("http://", crm)
     if not login_too:
         rest_login(crm)
@@ -406,7 +408,8 @@ SOAP_CALLS = {
 @pytest.mark.parametrize("name", sorted(SOAP_NOT_ANSWERS))
 @pytest.mark.parametrize("operation", sorted(SOAP_CALLS))
 def test_a_malformed_soap_answer_only_ever_raises_a_payamgostar_error(crm, operation, name):
-    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1)
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1,
+                          resolve_type_ids=False)
     client.session.mount("http://", crm)
     body = SOAP_NOT_ANSWERS[name].replace(b"{op}", operation.encode())
     for key in (operation, "FindProductByCode"):  # a delete looks its record up
@@ -418,3 +421,30 @@ def test_a_malformed_soap_answer_only_ever_raises_a_payamgostar_error(crm, opera
         return
     # elements this result type does not have are skipped (a newer server): what is left must be sound
     assert result in (None, True, False, []) or result == OTHER_ID, result
+
+
+def type_list(*types: tuple[str, str]) -> str:
+    items = "".join(f"<a:CrmObjectTypeBasicInfo><a:CrmObjectType>Receipt</a:CrmObjectType><a:Id>{type_id}</a:Id>"
+                    f"<a:IsActive>true</a:IsActive><a:UserKey>{key}</a:UserKey></a:CrmObjectTypeBasicInfo>"
+                    for type_id, key in types)
+    return answer("GetCrmObjectTypeList",
+                  f"<a:Success>true</a:Success><a:CrmObjectTypeList>{items}</a:CrmObjectTypeList>")
+
+
+def test_a_save_sends_the_subtype_id_and_index_as_the_vendors_clients_do(crm):
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps())
+    client.session.mount("http://", crm)
+    crm.add("GetCrmObjectTypeList", 200, type_list((OTHER_ID, "Pay"), (QUOTE_ID, "Rcv")))
+    crm.add("SavePayment", 200, saved("SavePayment"))
+    crm.add("SavePayment", 200, saved("SavePayment"))
+
+    client.save_payment({"Number": "R-1", "CrmObjectTypeCode": "Rcv"}, kind="receipt")
+    client.save_payment({"Number": "R-2", "CrmObjectTypeCode": "rcv"}, kind="receipt")
+
+    assert crm.calls() == ["GetCrmObjectTypeList", "SavePayment", "SavePayment"]  # the list once per client
+    listed, saved_body = crm.sent[0][1].body.decode(), crm.sent[1][1].body.decode()
+    assert "<tns:username>etl-user</tns:username>" in listed
+    assert "<tns:crmObjectTypeIndex>Receipt</tns:crmObjectTypeIndex>" in listed
+    assert (f"<pg:CrmObjectTypeCode>Rcv</pg:CrmObjectTypeCode><pg:CrmObjectTypeId>{QUOTE_ID}</pg:CrmObjectTypeId>"
+            "<pg:CrmObjectTypeIndex>9</pg:CrmObjectTypeIndex>") in saved_body
+    assert f"<pg:CrmObjectTypeId>{QUOTE_ID}</pg:CrmObjectTypeId>" in crm.sent[2][1].body.decode()

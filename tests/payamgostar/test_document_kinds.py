@@ -13,7 +13,8 @@ from pg_sandbox.testing import run_sandbox
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    with run_sandbox(tmp_path_factory.mktemp("kinds") / "sandbox.sqlite", seed=5) as running:
+    with run_sandbox(tmp_path_factory.mktemp("kinds") / "sandbox.sqlite", seed=5,
+                     quote_type_codes="quote,PI_5") as running:
         yield running
 
 

@@ -45,6 +45,7 @@ from hamgam.payamgostar.answers import (
     with_type,
 )
 from hamgam.payamgostar.contracts import ENUMS
+from hamgam.payamgostar.crm_types import CrmObjectTypes
 from hamgam.payamgostar.documents import AND, EQUALS, REST_DELETE_OPTION
 from hamgam.payamgostar.errors import (
     AuthError,
@@ -70,7 +71,7 @@ PAYMENT_KINDS = {"receipt": 9, "payment": 23}  # CrmObjectTypes index (§5.1)
 _SKIPPED = object()  # map_concurrent: an item not started because the CRM refused the credentials
 
 
-class PayamgostarClient(RestTransport, SoapTransport):
+class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes):
     """Thread-safe client for the CRM's REST v2 and SOAP surfaces.
 
     Retries 5xx, 429, timeouts and connection errors with exponential backoff (with jitter), waiting
@@ -92,6 +93,7 @@ class PayamgostarClient(RestTransport, SoapTransport):
         device_id: str = "hamgam-airflow",
         token_margin_seconds: float = 60.0,
         delete_option: str = SOAP_DELETE_OPTION,
+        resolve_type_ids: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if not base_url:
@@ -110,6 +112,7 @@ class PayamgostarClient(RestTransport, SoapTransport):
         if delete_option not in ENUMS["CrmObjectDeleteOption"]:
             raise ValueError(f"delete_option must be one of {ENUMS['CrmObjectDeleteOption']}, not {delete_option!r}")
         self.delete_option = delete_option
+        self._init_types(resolve_type_ids)  # Save* sends the subtype's CrmObjectTypeId (crm_types)
         self._sleep = sleep
         self._token: str | None = None
         self._token_expires: datetime | None = None
@@ -347,7 +350,9 @@ class PayamgostarClient(RestTransport, SoapTransport):
     # -- SOAP helpers ---------------------------------------------------------------------------
     def save_billable(self, service: str, operation: str, param: str, info: dict[str, Any],
                        record: str | None, find: Callable[[str, str | None], dict | None]) -> str:
-        """Save*; a create (no CrmId) that is retried or refused first looks for what it may have made."""
+        """Save*, with the subtype's CrmObjectTypeId (``with_type_id``); a create (no CrmId) that is retried or
+        refused first looks for what it may have made."""
+        info = self.with_type_id(info, record)
         number, type_code = info.get("Number"), info.get("CrmObjectTypeCode")
 
         def already_created() -> str | None:

@@ -187,10 +187,10 @@ QUOTE = SoapBillable("IInvoice", "SaveInvoice", "invoiceInfo",
 SALES_RETURN = SoapBillable("IInvoice", "SaveReturnInvoice", "returnInvoiceInfo",
                             FindByNumber("IInvoice", "FindReturnInvoiceByNumber"), "DeleteReturnInvoiceByNumber",
                             type_index=17)  # ReturnSaleInvoice (§5.1)
-# receipts and payments: the index comes with the info (or is left out, as the vendor's clients do)
+# receipts and payments: one SavePayment, the index (Receipt 9, Payment 23, §5.1) sent as the vendor's clients do
 RECEIPT = SoapBillable("IPayment", "SavePayment", "paymentInfo",
                        FindByNumber("IPayment", "FindReceiptByNumber", "PaymentInfo", "crmObjectTypeCode"),
-                       "DeleteReceiptByNumber", delete_type_code_param=None)
+                       "DeleteReceiptByNumber", type_index=9, delete_type_code_param=None)
 PAYMENT = SoapBillable("IPayment", "SavePayment", "paymentInfo",
                        FindByNumber("IPayment", "FindPaymentByNumber", "PaymentInfo", "crmObjectTypeCode"),
-                       "DeletePaymentByNumber", delete_type_code_param=None)
+                       "DeletePaymentByNumber", type_index=23, delete_type_code_param=None)

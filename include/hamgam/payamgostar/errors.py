@@ -53,6 +53,11 @@ class AuthError(PayamgostarError):
     """Login refused (wrong user or password, locked out, module not licensed)."""
 
 
+class UnknownCrmObjectType(PayamgostarError):
+    """A type code (CrmObjectTypeCode) the CRM does not list among the subtypes of its object type: the
+    settings name a subtype this CRM does not have. A configuration error, not a record's rejection."""
+
+
 class RecordRejected(PayamgostarError):
     """The CRM refused this record (4xx validation): fix the data, do not retry."""
 
