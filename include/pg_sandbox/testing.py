@@ -72,6 +72,10 @@ class RunningSandbox:
         """Live records, each with its `kind`; only those of `kinds` when given (e.g. "person", "product")."""
         return self._admin("GET", "records" + (f"?kind={','.join(kinds)}" if kinds else ""))
 
+    def renumber(self, crm_id: str, number: str) -> None:
+        """Rewrite a document's number as the CRM's numbering template would ("" blanks it); it sticks."""
+        self._admin("POST", f"records/{crm_id}/number", {"number": number})
+
     def reset(self) -> None:
         """Wipe all records: identities, products, invoices, payments."""
         self._admin("POST", "reset")

@@ -71,7 +71,7 @@ def crm() -> CannedCRM:
 @pytest.fixture
 def client(crm) -> PayamgostarClient:
     c = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=4,
-                          resolve_type_ids=False)
+                          resolve_type_ids=False, access_probe=False)
     c.session.mount("http://", crm)
     return c
 
@@ -170,8 +170,8 @@ def test_a_client_fault_on_an_update_is_a_rejection_without_a_lookup(client, crm
 
 
 def test_a_refused_lookup_leaves_the_refusal_standing(client, crm):
-    crm.add("SaveProduct", 500, fault("s:Client", "The user name or password is incorrect."))
-    crm.add("FindProductByCode", 500, fault("s:Client", "The user name or password is incorrect."))
+    crm.add("SaveProduct", 500, fault("s:Client", "The group is locked."))
+    crm.add("FindProductByCode", 500, fault("s:Client", "The group is locked."))
     with pytest.raises(RecordRejected) as caught:
         client.save_product({"Code": "P-1", "Name": "x"}, record="product P-1")
     assert caught.value.endpoint == "IProduct/SaveProduct"
@@ -299,7 +299,7 @@ NOT_ANSWERS = {  # REST bodies on 200 that no call answers with
 def bad_rest_client(crm: CannedCRM, body: str, content_type: str, *, login_too: bool = False) -> PayamgostarClient:
     """A one-attempt client whose every REST call is answered 200 with ``body``."""
     client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1,
-                          resolve_type_ids=False)
+                          resolve_type_ids=False, access_probe=False)
     client.session.mount("http://", crm)
     if not login_too:
         rest_login(crm)
@@ -409,7 +409,7 @@ SOAP_CALLS = {
 @pytest.mark.parametrize("operation", sorted(SOAP_CALLS))
 def test_a_malformed_soap_answer_only_ever_raises_a_payamgostar_error(crm, operation, name):
     client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1,
-                          resolve_type_ids=False)
+                          resolve_type_ids=False, access_probe=False)
     client.session.mount("http://", crm)
     body = SOAP_NOT_ANSWERS[name].replace(b"{op}", operation.encode())
     for key in (operation, "FindProductByCode"):  # a delete looks its record up

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 
 from hamgam.payamgostar import documents, soap
+from hamgam.payamgostar.access import DEFAULT_ACCESS_REFUSALS, AccessCheck
 from hamgam.payamgostar.answers import (
     created_id,
     found_info,
@@ -71,7 +72,7 @@ PAYMENT_KINDS = {"receipt": 9, "payment": 23}  # CrmObjectTypes index (§5.1)
 _SKIPPED = object()  # map_concurrent: an item not started because the CRM refused the credentials
 
 
-class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes):
+class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes, AccessCheck):
     """Thread-safe client for the CRM's REST v2 and SOAP surfaces.
 
     Retries 5xx, 429, timeouts and connection errors with exponential backoff (with jitter), waiting
@@ -94,6 +95,8 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes):
         token_margin_seconds: float = 60.0,
         delete_option: str = SOAP_DELETE_OPTION,
         resolve_type_ids: bool = True,
+        access_refusals: Iterable[str] = DEFAULT_ACCESS_REFUSALS,
+        access_probe: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if not base_url:
@@ -113,6 +116,8 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes):
             raise ValueError(f"delete_option must be one of {ENUMS['CrmObjectDeleteOption']}, not {delete_option!r}")
         self.delete_option = delete_option
         self._init_types(resolve_type_ids)  # Save* sends the subtype's CrmObjectTypeId (crm_types)
+        self.access_refusals = tuple(access_refusals)  # SOAP refusals that are AuthErrors (access)
+        self.access_probe = access_probe
         self._sleep = sleep
         self._token: str | None = None
         self._token_expires: datetime | None = None
@@ -145,8 +150,12 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes):
         ``<Op>Result`` as a dict (soap.parse_response). The user name and password travel in every call's body."""
         headers, body = soap.build_request(service, operation, self._username, self._password, **params)
         endpoint = f"{service}/{operation}"
-        return self._with_retries(endpoint, record, lambda: self._soap_once(service, operation, headers, body,
-                                                                            record, expect), recover)
+        try:
+            return self._with_retries(endpoint, record, lambda: self._soap_once(service, operation, headers, body,
+                                                                                record, expect), recover)
+        except RecordRejected as refused:  # a fault naming the credentials is no record's fault
+            self.raise_if_access_refused(refused.body or refused.reason, endpoint, record, probe=False)
+            raise
 
     def _with_retries(self, endpoint: str, record: str | None, send: Callable[[], Any],
                       recover: Callable[[], Any] | None) -> Any:
@@ -364,16 +373,17 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes):
                                                          **{param: info}),
                           None if info.get("CrmId") else already_created, record)
 
-    @staticmethod
-    def _save(send: Callable[[Callable[[], str | None] | None], str], already_created: Callable[[], str | None] | None,
-              record: str | None) -> str:
+    def _save(self, send: Callable[[Callable[[], str | None] | None], str],
+              already_created: Callable[[], str | None] | None, record: str | None) -> str:
         """A Save* call; for a create (``already_created`` given) the finder guards both ways a write can
         land unseen: a retry looks before it resends (``recover``), and a refusal (a Client fault, Success=
         false) is looked up before it stands, since a fault can come after the write committed. A record
-        the CRM holds is adopted; one it does not hold is rejected with the CRM's reason."""
+        the CRM holds is adopted; one it does not hold is rejected with the CRM's reason. A refusal of the
+        credentials or a permission is an AuthError, not the record's (``raise_if_access_refused``)."""
         try:
             return send(already_created)
         except RecordRejected as refused:
+            self.raise_if_access_refused(refused.body or refused.reason, refused.endpoint, record)
             if already_created is None:
                 raise
             try:
@@ -386,17 +396,24 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes):
                         refused.reason, crm_id)
             return crm_id
 
-    @staticmethod
-    def confirm_deleted(result: dict[str, Any], endpoint: str, record: str | None,
-                 find: Callable[[], dict | None]) -> bool:
-        """Success → True. Success=false is either "nothing by that key" (→ False) or a refusal (the
-        record is still there → RecordRejected); the vendor's wording for either is unknown, so look."""
+    def confirm_deleted(self, result: dict[str, Any], endpoint: str, record: str | None,
+                        find: Callable[[], dict | None], *, confirm_success: bool = False) -> bool:
+        """Success → True (with ``confirm_success``, once ``find`` no longer finds it: a document still there
+        after a successful answer is refused). Success=false is either "nothing by that key" (→ False) or a
+        refusal (the record is still there → RecordRejected); the vendor's wording for either is unknown, so
+        look — after ruling out refused credentials or permission (``raise_if_access_refused``), under which
+        every look-up answers "none" too."""
+        message = result.get("Message")
         if result.get("Success"):
-            return True
+            if not confirm_success or find() is None:
+                return True
+            raise RecordRejected("the CRM answered that it deleted it, but it still holds it", record=record,
+                                 endpoint=endpoint, body=message)
+        self.raise_if_access_refused(message, endpoint, record)
         if find() is None:
             return False
-        raise RecordRejected(f"the CRM refused to delete it: {result.get('Message') or 'no reason given'}",
-                             record=record, endpoint=endpoint, body=result.get("Message"))
+        raise RecordRejected(f"the CRM refused to delete it: {message or 'no reason given'}",
+                             record=record, endpoint=endpoint, body=message)
 
     # -- concurrency ----------------------------------------------------------------------------
     def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T], *, stop: Callable[[], bool] | None = None
