@@ -37,6 +37,7 @@ RUNTIME_FIELDS = (
     "sales_return_type_codes",
     "soap_refusal",
     "soap_denied_operations",
+    "soap_fault_numbers",
     "webhook_identity_url",
     "webhook_quote_url",
     "webhook_events",
@@ -104,6 +105,10 @@ class SandboxSettings:
     # real CRM does is unknown (§7).
     soap_refusal: str = "fault"
     soap_denied_operations: tuple[str, ...] = ()
+    # Documents the CRM's service breaks on: a Save* of a record with one of these numbers (Number, a
+    # product's Code) answers an a:InternalServiceFault every time, nothing saved (a record whose data trips
+    # the vendor's code; every other record is served).
+    soap_fault_numbers: tuple[str, ...] = ()
     # Webhooks (§6): GET <url>?event=..&id=..&type=..&subtype=.. after a committed write; an empty
     # URL sends none. Persons and organizations share the identity URL. The observed CRM sends
     # Insert and Update only; add Delete to `webhook_events` to get deletes too.

@@ -15,6 +15,7 @@ In order, a request must:
 4. carry the sandbox's user name and password as `userName` (ICrmObjectType: `username`) and
    `password` (else an `s:Client` fault "The user name or password is incorrect.");
 5. be an operation the user may call (not in `soap_denied_operations`, else "Access denied").
+A save of a record named in `soap_fault_numbers` answers `a:InternalServiceFault` every time.
 With `soap_refusal = "result"` the refusals of 4 and 5 are the operation's result instead of a
 fault: HTTP 200, Success=false, the reason in Message (the zero GUID as a save's CrmId).
 Faults answer HTTP 500 (400 for a body that is not XML), Content-Type text/xml.
@@ -106,6 +107,8 @@ def _work(sandbox: "Sandbox", service: str, operation: Operation | None, served:
         if operation is None:
             raise action_not_supported(action, tuple(OPERATIONS[service]))
         params = read_request(raw, operation)
+        if operation.is_write and _breaks_on(sandbox, params):
+            raise internal_fault()
         refusal = _refusal(sandbox, operation, params)
         if refusal is not None and sandbox.settings.soap_refusal == "result":
             result = {"message": refusal, "success": False}
@@ -131,6 +134,14 @@ def _refusal(sandbox: "Sandbox", operation: Operation, params: dict[str, Any]) -
     if denied & {"*", operation.name, f"{operation.service}/{operation.name}"}:
         return ACCESS_DENIED.format(operation=f"{operation.service}/{operation.name}")
     return None
+
+
+def _breaks_on(sandbox: "Sandbox", params: dict[str, Any]) -> bool:
+    """A save of a record whose number (a product's code) is in `soap_fault_numbers`."""
+    numbers = {n.casefold() for n in sandbox.settings.soap_fault_numbers}
+    return bool(numbers) and any(
+        isinstance(value, dict) and str(value.get("number") or value.get("code") or "").casefold() in numbers
+        for value in params.values())
 
 
 def _fault_response(fault: SoapFault, headers: dict[str, str] | None = None) -> Response:

@@ -17,7 +17,14 @@ from requests.structures import CaseInsensitiveDict
 
 from hamgam.payamgostar import soap
 from hamgam.payamgostar.client import PayamgostarClient
-from hamgam.payamgostar.errors import GaveUp, NotFound, PayamgostarError, RecordRejected, UnexpectedAnswer
+from hamgam.payamgostar.errors import (
+    AuthError,
+    GaveUp,
+    NotFound,
+    PayamgostarError,
+    RecordRejected,
+    UnexpectedAnswer,
+)
 
 BASE = "http://crm.test"
 DC = soap.DATA_CONTRACTS
@@ -448,3 +455,25 @@ def test_a_save_sends_the_subtype_id_and_index_as_the_vendors_clients_do(crm):
     assert (f"<pg:CrmObjectTypeCode>Rcv</pg:CrmObjectTypeCode><pg:CrmObjectTypeId>{QUOTE_ID}</pg:CrmObjectTypeId>"
             "<pg:CrmObjectTypeIndex>9</pg:CrmObjectTypeIndex>") in saved_body
     assert f"<pg:CrmObjectTypeId>{QUOTE_ID}</pg:CrmObjectTypeId>" in crm.sent[2][1].body.decode()
+
+
+def test_a_soap_refusal_naming_the_credentials_is_an_auth_error_not_a_rejection(client, crm):
+    crm.add("FindQuoteById", 500, fault("s:Client", "The user name or password is incorrect."))
+    crm.add("SavePayment", 200, saved("SavePayment", soap.ZERO_GUID, False, "کاربر به این بخش دسترسی ندارد"))
+    with pytest.raises(AuthError, match="credentials or a permission"):
+        client.find_quote_by_id(QUOTE_ID)
+    with pytest.raises(AuthError, match="دسترسی"):
+        client.save_payment({"Number": "P-1", "CrmObjectTypeCode": "Pay", "CrmId": QUOTE_ID}, kind="payment")
+
+
+def test_the_access_refusal_wording_is_a_setting(crm):
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), resolve_type_ids=False,
+                               access_probe=False, access_refusals=("locked by the administrator",))
+    client.session.mount("http://", crm)
+    crm.add("SavePayment", 200, saved("SavePayment", soap.ZERO_GUID, False, "Access denied"))
+    crm.add("SavePayment", 200, saved("SavePayment", soap.ZERO_GUID, False, "User locked by the administrator"))
+    with pytest.raises(RecordRejected) as rejected:
+        client.save_payment({"Number": "P-1", "CrmObjectTypeCode": "Pay", "CrmId": QUOTE_ID}, kind="payment")
+    assert not isinstance(rejected.value, AuthError)
+    with pytest.raises(AuthError):
+        client.save_payment({"Number": "P-1", "CrmObjectTypeCode": "Pay", "CrmId": QUOTE_ID}, kind="payment")

@@ -46,7 +46,7 @@ from hamgam.payamgostar.answers import (
     with_type,
 )
 from hamgam.payamgostar.contracts import ENUMS
-from hamgam.payamgostar.crm_types import CrmObjectTypes
+from hamgam.payamgostar.crm_types import PROBE_INDEX, CrmObjectTypes
 from hamgam.payamgostar.documents import AND, EQUALS, REST_DELETE_OPTION
 from hamgam.payamgostar.errors import (
     AuthError,
@@ -54,6 +54,7 @@ from hamgam.payamgostar.errors import (
     PayamgostarError,
     RecordRejected,
     RetriableError,
+    ServiceFault,
 )
 from hamgam.payamgostar.http import new_session
 from hamgam.payamgostar.rest import RestTransport
@@ -97,6 +98,7 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes, AccessChec
         resolve_type_ids: bool = True,
         access_refusals: Iterable[str] = DEFAULT_ACCESS_REFUSALS,
         access_probe: bool = True,
+        internal_fault_rejects: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if not base_url:
@@ -118,6 +120,8 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes, AccessChec
         self._init_types(resolve_type_ids)  # Save* sends the subtype's CrmObjectTypeId (crm_types)
         self.access_refusals = tuple(access_refusals)  # SOAP refusals that are AuthErrors (access)
         self.access_probe = access_probe
+        # a record's InternalServiceFault that outlasts the retries while the CRM answers: its rejection
+        self.internal_fault_rejects = internal_fault_rejects
         self._sleep = sleep
         self._token: str | None = None
         self._token_expires: datetime | None = None
@@ -181,9 +185,29 @@ class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes, AccessChec
         except RetryError as exc:  # only retriable errors get here; others are raised as they are
             cause = exc.last_attempt.exception()
             assert isinstance(cause, RetriableError)
+            if isinstance(cause, ServiceFault) and self._breaks_on_this_record(record):
+                raise RecordRejected(f"the CRM failed on it {self.max_attempts} times in a row while it answers other"
+                                     f" calls: {cause.reason}", record=record, endpoint=endpoint, status=cause.status,
+                                     body=cause.body) from cause
             raise GaveUp(f"gave up after {self.max_attempts} attempts: {cause.reason}", record=record,
                          endpoint=endpoint, status=cause.status, body=cause.body) from cause
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _breaks_on_this_record(self, record: str | None) -> bool:
+        """After a record's call kept answering InternalServiceFault: does the CRM answer another call now? One
+        uncached try of the subtype list. Yes → the fault is this record's (its data trips the CRM's code);
+        no → the CRM is down, and the record stays retriable. Assumed, not observed: a real CRM's faults for
+        one bad record persist while other calls succeed (with random faults at rate r, a healthy record is
+        rejected with chance r^max_attempts)."""
+        if not self.internal_fault_rejects or record is None:
+            return False
+        headers, body = soap.build_request("ICrmObjectType", "GetCrmObjectTypeList", self._username, self._password,
+                                           crmObjectTypeIndex=PROBE_INDEX)
+        try:
+            answer = self._soap_once("ICrmObjectType", "GetCrmObjectTypeList", headers, body, None)
+        except PayamgostarError:
+            return False
+        return bool(answer.get("Success"))
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -45,6 +45,11 @@ class UnexpectedAnswer(RetriableError):
         Exception.__init__(self, f"{where}{self.reason}")  # the endpoint is named once, in the reason
 
 
+class ServiceFault(RetriableError):
+    """WCF's ``InternalServiceFault``: the service broke while handling the call. Retried; when it persists for
+    one record while the CRM answers other calls, the client makes it that record's rejection."""
+
+
 class GaveUp(RetriableError):
     """Retries were exhausted; the last retriable error is the __cause__."""
 
