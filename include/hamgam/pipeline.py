@@ -44,7 +44,7 @@ from hamgam.entities.base import (
 from hamgam.lane import Lane
 from hamgam.ledger.batch import OutcomeBatch
 from hamgam.ledger.store import Settlement
-from hamgam.payamgostar.errors import AuthError, PayamgostarError, RecordRejected
+from hamgam.payamgostar.errors import AuthError, PayamgostarError, RecordRejected, UnknownCrmObjectType
 from hamgam.preparer import Preparer
 from hamgam.tadbir import reader
 from hamgam.tadbir.reader import FiscalPeriod
@@ -795,8 +795,8 @@ def sync_keys(spec: EntitySpec, ctx: SyncContext, keys: list[str], *, engine: sa
 
 def _error_outcome(spec: EntitySpec, key: str, error: PayamgostarError, counts: Counter[str],
                    **fields: Any) -> Settlement:
-    if isinstance(error, AuthError):
-        raise error  # every other record would fail the same way
+    if isinstance(error, AuthError | UnknownCrmObjectType):
+        raise error  # every other record would fail the same way (credentials; a type code the CRM lacks)
     if isinstance(error, RecordRejected):
         counts["rejected"] += 1
         return Settlement(key, "rejected", error=str(error), dequeue=True, **fields)

@@ -54,6 +54,21 @@ def router(sandbox: "Sandbox") -> APIRouter:
         kinds = None if kind is None else [k.strip() for k in kind.split(",") if k.strip()]
         return sandbox.records(kinds)
 
+    @routes.post("/records/{crm_id}/number")
+    async def renumber(crm_id: str, request: Request) -> JSONResponse:
+        """Rewrite a live document's number as the CRM's numbering template would (`{"number": "..."}`, "" to
+        blank it); the record keeps that number through later saves by id. 404 when no such document."""
+        try:
+            body = json.loads(await request.body() or b"{}")
+            number = body["number"] if isinstance(body, dict) else None
+            if not isinstance(number, str):
+                raise ValueError("the body must be {\"number\": \"<text>\"}")
+        except (ValueError, KeyError) as exc:
+            return bad_request("invalid_number", str(exc)).response()
+        if not await run_in_threadpool(sandbox.renumber, crm_id, number):
+            return JSONResponse({"error": "not_found", "errorMessage": f"no live document {crm_id}"}, status_code=404)
+        return JSONResponse({"crmId": crm_id, "number": number})
+
     @routes.post("/reset")
     def reset() -> dict[str, str]:
         """Wipe every record: identities, products, quotes, invoices, returns, receipts, payments."""

@@ -22,7 +22,9 @@ from pg_sandbox import admin, models, soap
 from pg_sandbox.auth import TokenService
 from pg_sandbox.calls import Outcome, run_call
 from pg_sandbox.casing import camel_keys
+from pg_sandbox.dates import now_utc
 from pg_sandbox.document_store import DocumentStore
+from pg_sandbox.documents import stamp
 from pg_sandbox.errors import ApiError, bad_request
 from pg_sandbox.faults import FaultPlan, Faults
 from pg_sandbox.identities import KINDS, Identities
@@ -82,6 +84,10 @@ class Sandbox:
         wanted = None if kinds is None else set(kinds)
         identities = [r for r in self.identities.records() if wanted is None or r["kind"] in wanted]
         return identities + [{"kind": kind, **doc} for kind, doc in self.docs.find(wanted)]
+
+    def renumber(self, crm_id: str, number: str) -> bool:
+        """The CRM's numbering template rewrites (or blanks) a document's number (testing hook)."""
+        return self.docs.renumber(crm_id.lower(), number, stamp(now_utc))
 
     def wipe(self) -> None:
         with self.store.atomic():

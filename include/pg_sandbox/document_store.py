@@ -45,6 +45,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS documents_live_number ON documents (kind, type
 """
 
 
+# set on a record whose number the CRM gave (`renumber`): later saves by id keep that number (documents.save)
+CRM_NUMBERED = "_sandboxCrmNumbered"
+
+
 @dataclass(frozen=True)
 class Keys:
     """The indexed columns of a document."""
@@ -92,6 +96,19 @@ class DocumentStore:
             " modified_at = :at, doc = :doc WHERE crm_id = :crm_id",
             {"crm_id": crm_id, "at": at, **self._columns(keys, doc)},
         )
+
+    def renumber(self, crm_id: str, number: str, at: str) -> bool:
+        """Give a live billable record the number the CRM's numbering template would (False: no such record).
+        The record keeps it: a later save by id does not change it (documents.save, CRM_NUMBERED)."""
+        with self.atomic():
+            rows = self._store.query("SELECT doc, type_code, identity_id FROM documents WHERE crm_id = ? AND deleted = 0"
+                                     " AND kind <> 'product'", (crm_id,))
+            if not rows:
+                return False
+            doc, type_code, identity_id = json.loads(rows[0][0]), rows[0][1], rows[0][2]
+            doc.update(number=number, **{CRM_NUMBERED: True})
+            self.replace(crm_id, Keys(number, type_code, identity_id), doc, at)
+        return True
 
     def mark_deleted(self, crm_id: str, at: str) -> bool:
         changed = self._store.run(

@@ -5,13 +5,14 @@ identity or product, record not found): SOAP answers it as `Success=false` with 
 message, REST as 400 (404 for `not_found`).
 """
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from pg_sandbox.dates import local_text
-from pg_sandbox.document_store import DocumentStore, DuplicateNumber, Keys
+from pg_sandbox.document_store import CRM_NUMBERED, DocumentStore, DuplicateNumber, Keys
 from pg_sandbox.soap_contract import ZERO_GUID
 
 # CrmObjectTypes (§5.1) and the InvoiceType/quoteType names per kind (Gp_InvoiceType has only Invoice
@@ -68,6 +69,9 @@ def save(docs: DocumentStore, kind: str, crm_id: str | None, build: Build, clock
         new_id = crm_id or str(uuid.uuid4())
         now = stamp(clock)
         doc, keys = build(previous, new_id, now)
+        if previous is not None and previous.get(CRM_NUMBERED):  # the CRM's numbering owns the number
+            doc.update(number=previous["number"], **{CRM_NUMBERED: True})
+            keys = dataclasses.replace(keys, number=previous["number"])
         try:
             if previous is None:
                 docs.insert(new_id, kind, keys, doc, now)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from pg_sandbox.crm_types import check_type_id
 from pg_sandbox.dates import now_utc
 from pg_sandbox.document_store import DocumentStore, Keys
 from pg_sandbox.documents import (
@@ -183,6 +184,7 @@ class Invoices:
         if owner is not None and owner != kind:
             raise Rejected("unknown_type", f"CrmObjectTypeCode '{type_code}' is this CRM's {NOUN[owner]} type,"
                                            f" not a {NOUN[kind]} type" + _RETURN_HINT.get(kind, ""))
+        check_type_id(settings, kind, info, type_code)
         return type_code
 
 

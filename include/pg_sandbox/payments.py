@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from pg_sandbox.crm_types import check_type_id
 from pg_sandbox.dates import now_utc
 from pg_sandbox.document_store import DocumentStore, Keys
 from pg_sandbox.documents import Rejected, billable_fields, delete_one, filled, given_id, save
@@ -40,6 +41,7 @@ class Payments:
         if not filled(type_code):
             raise Rejected("required", "CrmObjectTypeCode is required: it tells a receipt from a payment")
         kind = self._kind_of(type_code)
+        check_type_id(self._settings(), kind, info, type_code)
         identity_id = self._refs.identity(info.get("identityId"))["crmId"]
         related = self._refs.sales_invoice(info.get("relatedInvoiceNumber"), "RelatedInvoiceNumber")
 

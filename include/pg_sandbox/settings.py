@@ -32,6 +32,12 @@ RUNTIME_FIELDS = (
     "payment_type_code",
     "purchase_invoice_type_code",
     "purchase_return_type_code",
+    "quote_type_codes",
+    "sales_invoice_type_codes",
+    "sales_return_type_codes",
+    "soap_refusal",
+    "soap_denied_operations",
+    "soap_fault_numbers",
     "webhook_identity_url",
     "webhook_quote_url",
     "webhook_events",
@@ -49,6 +55,7 @@ _RATES = ("error_rate", "error_after_commit_rate", "rate_limit_rate", "slow_rate
           "soap_fault_after_commit_rate")
 _NON_NEGATIVE = ("token_ttl_seconds", "latency_ms", "retry_after_seconds", "slow_ms", "webhook_retry_delay_ms")
 WEBHOOK_EVENTS = ("Insert", "Update", "Delete")  # the CRM's event types (§6)
+SOAP_REFUSALS = ("fault", "result")  # how SOAP refuses credentials or a permission (soap_refusal)
 PURCHASE_TYPE_CODES = ("purchase_invoice_type_code", "purchase_return_type_code")
 
 
@@ -86,6 +93,22 @@ class SandboxSettings:
     # the CRM a subtype belongs to one object type.
     purchase_invoice_type_code: str = "purchase_invoice"
     purchase_return_type_code: str = "purchase_return"
+    # The subtypes (user keys) ICrmObjectType lists for quotes, sales invoices and sales returns, besides the
+    # codes above for receipts, payments and purchase documents. Saves without a CrmObjectTypeId take any code;
+    # a Save* whose CrmObjectTypeId is given must name a listed subtype of the record's index, with its code.
+    quote_type_codes: tuple[str, ...] = ("quote",)
+    sales_invoice_type_codes: tuple[str, ...] = ("sales_invoice",)
+    sales_return_type_codes: tuple[str, ...] = ("sales_return",)
+    # How SOAP refuses a wrong user name or password, or an operation listed in `soap_denied_operations`
+    # ("Op", "IService/Op" or "*": the user lacks that permission): "fault" (an s:Client fault, HTTP 500) or
+    # "result" (HTTP 200, the operation's result with Success=false and the reason in Message). Which one the
+    # real CRM does is unknown (§7).
+    soap_refusal: str = "fault"
+    soap_denied_operations: tuple[str, ...] = ()
+    # Documents the CRM's service breaks on: a Save* of a record with one of these numbers (Number, a
+    # product's Code) answers an a:InternalServiceFault every time, nothing saved (a record whose data trips
+    # the vendor's code; every other record is served).
+    soap_fault_numbers: tuple[str, ...] = ()
     # Webhooks (§6): GET <url>?event=..&id=..&type=..&subtype=.. after a committed write; an empty
     # URL sends none. Persons and organizations share the identity URL. The observed CRM sends
     # Insert and Update only; add Delete to `webhook_events` to get deletes too.
@@ -119,6 +142,8 @@ class SandboxSettings:
             raise ValueError("receipt_type_code and payment_type_code must differ")
         if self.purchase_invoice_type_code.casefold() == self.purchase_return_type_code.casefold():
             raise ValueError("purchase_invoice_type_code and purchase_return_type_code must differ")
+        if self.soap_refusal not in SOAP_REFUSALS:
+            raise ValueError(f"soap_refusal must be one of {', '.join(SOAP_REFUSALS)}, got {self.soap_refusal!r}")
         self._check_webhooks()
 
     def _check_webhooks(self) -> None:

@@ -1,4 +1,4 @@
-"""The SOAP 1.1 endpoints: POST /Services/API/{IProduct,IInvoice,IPayment}.svc (§4.1).
+"""The SOAP 1.1 endpoints: POST /Services/API/{IProduct,IInvoice,IPayment,ICrmObjectType}.svc (§4.1).
 
 Each call is counted as `<Service>/<Operation>` (by its SOAPAction) and takes the same
 fault path as REST calls (calls.py); injected errors are SOAP faults (an `s:Client` fault
@@ -12,8 +12,12 @@ In order, a request must:
 3. be a SOAP 1.1 envelope whose Body holds `<Op xmlns="http://tempuri.org/">` matching
    that action, with every element as the contract says (else `a:DeserializationFailed`,
    see soap_codec);
-4. carry the sandbox's user name and password as `userName` and `password` (else an
-   `s:Client` fault "The user name or password is incorrect.").
+4. carry the sandbox's user name and password as `userName` (ICrmObjectType: `username`) and
+   `password` (else an `s:Client` fault "The user name or password is incorrect.");
+5. be an operation the user may call (not in `soap_denied_operations`, else "Access denied").
+A save of a record named in `soap_fault_numbers` answers `a:InternalServiceFault` every time.
+With `soap_refusal = "result"` the refusals of 4 and 5 are the operation's result instead of a
+fault: HTTP 200, Success=false, the reason in Message (the zero GUID as a save's CrmId).
 Faults answer HTTP 500 (400 for a body that is not XML), Content-Type text/xml.
 """
 
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 PREFIXES = ("/Services/API", "/services/api")  # IIS ignores case; these two spellings are in use
 _SERVICE_FILES = {f"{service.lower()}.svc": service for service in OPERATIONS}
 BAD_CREDENTIALS = "The user name or password is incorrect."
+ACCESS_DENIED = "Access denied: the user has no permission for {operation}."
 FAULT_AFTER_COMMIT = "The request could not be completed. (Injected fault after the write was saved, pg_sandbox.)"
 
 
@@ -70,7 +75,8 @@ class SoapFailures:
 def router(sandbox: "Sandbox") -> APIRouter:
     routes = APIRouter(tags=["SOAP (WCF basicHttpBinding)"])
     # (service, operation) -> handler
-    served = handlers(sandbox.products, sandbox.invoices, sandbox.payments, sandbox.webhooks.notify)
+    served = handlers(sandbox.products, sandbox.invoices, sandbox.payments, sandbox.webhooks.notify,
+                      lambda: sandbox.settings)
 
     async def endpoint(service_file: str, request: Request) -> Response:
         service = _SERVICE_FILES.get(service_file.lower())
@@ -101,21 +107,41 @@ def _work(sandbox: "Sandbox", service: str, operation: Operation | None, served:
         if operation is None:
             raise action_not_supported(action, tuple(OPERATIONS[service]))
         params = read_request(raw, operation)
-        _check_credentials(sandbox, params)
-        result = served[(service, operation.name)](params)
+        if operation.is_write and _breaks_on(sandbox, params):
+            raise internal_fault()
+        refusal = _refusal(sandbox, operation, params)
+        if refusal is not None and sandbox.settings.soap_refusal == "result":
+            result = {"message": refusal, "success": False}
+        elif refusal is not None:
+            raise client_fault(refusal)
+        else:
+            result = served[(service, operation.name)](params)
     except SoapFault as fault:
         return Outcome(_fault_response(fault), False)
     response = Response(response_envelope(operation, result), status_code=200, media_type=CONTENT_TYPE)
     return Outcome(response, operation.is_write and result.get("success") is True)
 
 
-def _check_credentials(sandbox: "Sandbox", params: dict[str, Any]) -> None:
+def _refusal(sandbox: "Sandbox", operation: Operation, params: dict[str, Any]) -> str | None:
+    """Why the user may not make this call (wrong credentials, no permission for it), or None."""
     settings = sandbox.settings
-    given = [params.get("userName") or "", params.get("password") or ""]
+    given = [params.get(operation.user_element) or "", params.get("password") or ""]
     matches = [hmac.compare_digest(a.encode(), b.encode())
                for a, b in zip(given, (settings.username, settings.password), strict=True)]
     if not all(matches):
-        raise client_fault(BAD_CREDENTIALS)
+        return BAD_CREDENTIALS
+    denied = set(settings.soap_denied_operations)
+    if denied & {"*", operation.name, f"{operation.service}/{operation.name}"}:
+        return ACCESS_DENIED.format(operation=f"{operation.service}/{operation.name}")
+    return None
+
+
+def _breaks_on(sandbox: "Sandbox", params: dict[str, Any]) -> bool:
+    """A save of a record whose number (a product's code) is in `soap_fault_numbers`."""
+    numbers = {n.casefold() for n in sandbox.settings.soap_fault_numbers}
+    return bool(numbers) and any(
+        isinstance(value, dict) and str(value.get("number") or value.get("code") or "").casefold() in numbers
+        for value in params.values())
 
 
 def _fault_response(fault: SoapFault, headers: dict[str, str] | None = None) -> Response:

@@ -41,13 +41,14 @@ DISPATCHER = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfound
 ADDRESSING_NONE = "http://schemas.microsoft.com/ws/2005/05/addressing/none"
 CONTENT_TYPE = "text/xml; charset=utf-8"
 _PREFIX = {DC: "a:", ARRAYS: "b:"}
-_DOTNET = {"boolean": "Boolean", "decimal": "Decimal", "int": "Int32", "dateTime": "DateTime", "guid": "Guid"}
+_DOTNET = {"boolean": "Boolean", "decimal": "Decimal", "int": "Int32", "long": "Int64", "dateTime": "DateTime",
+           "guid": "Guid"}
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _INT = re.compile(r"[+-]?\d+")
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?P<fraction>\.\d+)?(Z|[+-]\d\d:\d\d)?")
 _GUID = re.compile(r"[\da-fA-F]{8}-[\da-fA-F]{4}-[\da-fA-F]{4}-[\da-fA-F]{4}-[\da-fA-F]{12}")
 _BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
-_DEFAULTS = {"boolean": False, "decimal": 0, "int": 0, "guid": ZERO_GUID, "dateTime": "0001-01-01T00:00:00"}
+_DEFAULTS = {"boolean": False, "decimal": 0, "int": 0, "long": 0, "guid": ZERO_GUID, "dateTime": "0001-01-01T00:00:00"}
 
 
 class SoapFault(Exception):
@@ -248,6 +249,8 @@ def _parse_simple(kind: str, value: str) -> Any:
         return json_number(Decimal(value))
     if kind == "int" and _INT.fullmatch(value) and -2**31 <= int(value) < 2**31:
         return int(value)
+    if kind == "long" and _INT.fullmatch(value) and -2**63 <= int(value) < 2**63:
+        return int(value)
     if kind == "guid" and _GUID.fullmatch(value):
         return value.lower()
     if kind == "dateTime":
@@ -334,6 +337,6 @@ def _text(kind: str, value: Any) -> str:
         return "true" if value else "false"
     if kind == "decimal":
         return format(Decimal(str(value)), "f")
-    if kind == "int":
+    if kind in ("int", "long"):
         return str(int(value))
     return str(value)

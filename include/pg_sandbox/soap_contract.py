@@ -25,7 +25,7 @@ DOMAIN = "http://schemas.datacontract.org/2004/07/Septa.PayamGostar.Domain.Model
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
 # Simple types: name -> namespace of the type (for the XSD check).
-SIMPLE = {"string": XS, "boolean": XS, "decimal": XS, "int": XS, "dateTime": XS, "guid": SER}
+SIMPLE = {"string": XS, "boolean": XS, "decimal": XS, "int": XS, "long": XS, "dateTime": XS, "guid": SER}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,29 @@ ENUMS = {
         "CrmObjectDeleteOption",
         ("AssignChildrenToParent", "DeleteChildren", "Nothing", "DeletePersons", "DeleteWithHistory"),
         is_list=True,
+    ),
+    # ICrmObjectType_1.xsd, in index order from 1 (§5.1)
+    "CrmObjectTypes": Enum(
+        "CrmObjectTypes",
+        ("Opportunity", "Task", "PhoneLog", "BusinessNote", "Invoice", "File", "FollowUp", "Quote", "Receipt",
+         "Appointment", "Contract", "Notification", "Form", "Ticket", "PurchaseInvoice", "ReturnPurchaseInvoice",
+         "ReturnSaleInvoice", "PurchaseQuote", "EnterInventoryTransaction", "ExitInventoryTransaction",
+         "InitialStockInventoryTransaction", "DisposeInventoryTransaction", "Payment", "Identity"),
+        is_list=True, namespace=DC,
+    ),
+    "PropertyDisplayType": Enum(
+        "PropertyDisplayType",
+        tuple("Text DropDownList Date Checkbox GeneralProperty Html File Number Currency Identity GregorianDate"
+              " SecurityItem Invoice Quote Contract Receipt User Group Time Form ProductList"
+              " InputInventoryTransaction Payment OutputInventoryTransaction RelatedLists Image Label AutoNumber"
+              " WebService Excel Appointment Link PurchaseInvoice PurchaseQuote Position Department"
+              " CrmObjectMultiValue TextMultiValue NumberMultiValue CurrencyMultiValue LinkMultiValue"
+              " PersianDateMultiValue GregorianDateMultiValue FileMultiValue IdentityMultiValue"
+              " SecurityItemMultiValue UserMultiValue GroupMultiValue PositionMultiValue DepartmentMultiValue"
+              " PrimaryKey Stage Duration ContactAddress PriceList BankAccount Calendar Room Inventory"
+              " InvoiceDetailContainer Classification InventoryTransactionDetailContainer CustomerNumber CrmObject"
+              " MarketingCampaign Color".split()),
+        is_list=True, namespace=DC,
     ),
 }
 
@@ -149,6 +172,22 @@ COMPLEX: dict[str, Complex] = {c.name: c for c in [
         " PaymentMethod PaymentType ReceiptCardNo RefNo RelatedInvoiceNumber:RelatedInvoiceInfo"
         " SettledDate:dateTime"), base="BaseBillableObjectInfo"),
     _array("ArrayOfPaymentInfo", "PaymentInfo"),
+    # ---- CRM object subtypes (ICrmObjectType)
+    Complex("CrmObjectTypeBasicInfo", _elements(
+        "CreateByCustomer:boolean! CrmObjectType:CrmObjectTypes! Id:guid! IsAbstract:boolean! IsActive:boolean!"
+        " IsUnderProcess:boolean! Name OwnerId:guid ParentId:guid ShowToCustomer:boolean! UserKey")),
+    _array("ArrayOfCrmObjectTypeBasicInfo", "CrmObjectTypeBasicInfo"),
+    Complex("CrmObjectTypeListInfo", _elements("CrmObjectTypeList:ArrayOfCrmObjectTypeBasicInfo"),
+            base="OperationResult"),
+    Complex("CrmObjectTypeInfo", _elements("Message PropertyGroups:ArrayOfPropertyGroupInfo Success:boolean!"),
+            base="CrmObjectTypeBasicInfo"),
+    Complex("PropertyGroupInfo", _elements("DisplayIndex:int! Id:long! Name Properties:ArrayOfPropertyDefinitionInfo")),
+    _array("ArrayOfPropertyGroupInfo", "PropertyGroupInfo"),
+    Complex("PropertyDefinitionInfo", _elements(
+        "Id:guid! Key Name PropertyDisplayType:PropertyDisplayType UserKey Values:ArrayOfPropertyDefinitionValueInfo")),
+    _array("ArrayOfPropertyDefinitionInfo", "PropertyDefinitionInfo"),
+    Complex("PropertyDefinitionValueInfo", _elements("Id:guid! Index:int! ParentId:guid Value")),
+    _array("ArrayOfPropertyDefinitionValueInfo", "PropertyDefinitionValueInfo"),
 ]}
 
 
@@ -158,6 +197,7 @@ class Operation:
     name: str
     params: tuple[Element, ...]  # after userName, password
     result: str  # the complex type of <Op>Result
+    user_element: str = "userName"  # ICrmObjectType spells it "username" (§4.3)
 
     @property
     def action(self) -> str:
@@ -166,20 +206,20 @@ class Operation:
     @property
     def wrapper(self) -> tuple[Element, ...]:
         """Every child of the request wrapper element, in order (credentials first)."""
-        return (Element("userName", "string"), Element("password", "string"), *self.params)
+        return (Element(self.user_element, "string"), Element("password", "string"), *self.params)
 
     @property
     def is_write(self) -> bool:
         return self.name.startswith(("Save", "Delete"))
 
 
-def _operations(service: str, table: str) -> dict[str, Operation]:
+def _operations(service: str, table: str, user_element: str = "userName") -> dict[str, Operation]:
     """One 'Name(param:type ...) -> Result' per line."""
     ops = {}
     for line in filter(None, (raw.strip() for raw in table.splitlines())):
         head, _, result = line.partition("->")
         name, _, params = head.strip().partition("(")
-        ops[name] = Operation(service, name, _elements(params.rstrip(") ")), result.strip())
+        ops[name] = Operation(service, name, _elements(params.rstrip(") ")), result.strip(), user_element)
     return ops
 
 
@@ -222,6 +262,10 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
         DeletePaymentByNumber(number deleteOption:CrmObjectDeleteOption!) -> SaveCrmObjectResult
         DeletePaymentById(crmId:guid! deleteOption:CrmObjectDeleteOption!) -> SaveCrmObjectResult
     """),
+    "ICrmObjectType": _operations("ICrmObjectType", """
+        GetCrmObjectTypeList(crmObjectTypeIndex:CrmObjectTypes) -> CrmObjectTypeListInfo
+        GetCrmObjectTypeInfo(typeKeyOrId) -> CrmObjectTypeInfo
+    """, user_element="username"),
 }
 SERVICES = tuple(OPERATIONS)
 

@@ -22,11 +22,12 @@
 from collections.abc import Callable
 from typing import Any
 
-from pg_sandbox import soap_search
+from pg_sandbox import crm_types, soap_search
 from pg_sandbox.documents import Rejected, given_id
 from pg_sandbox.invoices import KIND_OF_TYPE, Invoices
 from pg_sandbox.payments import Payments
 from pg_sandbox.products import Products
+from pg_sandbox.settings import SandboxSettings
 from pg_sandbox.soap_codec import client_fault
 from pg_sandbox.soap_contract import ZERO_GUID, members
 
@@ -39,11 +40,13 @@ SEARCHED = {"SearchQuote": "quote", "SearchPurchaseInvoice": "purchase_invoice",
             "SearchReturnPurchaseInvoice": "purchase_return", "SearchReturnSaleInvoice": "sales_return"}
 
 
-def handlers(products: Products, invoices: Invoices, payments: Payments,
-             notify: Notify | None = None) -> dict[tuple[str, str], Handler]:
+def handlers(products: Products, invoices: Invoices, payments: Payments, notify: Notify | None = None,
+             settings: Callable[[], SandboxSettings] = SandboxSettings) -> dict[tuple[str, str], Handler]:
     """(service, operation) -> handler, for every operation in soap_contract.OPERATIONS."""
     notify = notify or (lambda kind, event, crm_id: None)
     return {
+        ("ICrmObjectType", "GetCrmObjectTypeList"): lambda p: crm_types.type_list(settings(), p),
+        ("ICrmObjectType", "GetCrmObjectTypeInfo"): lambda p: crm_types.type_info(settings(), p),
         **{("IProduct", op): handler for op, handler in _product_handlers(products).items()},
         **{("IInvoice", op): handler for op, handler in _invoice_handlers(invoices, notify).items()},
         **{("IPayment", op): handler for op, handler in _payment_handlers(payments).items()},

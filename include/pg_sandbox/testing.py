@@ -65,12 +65,18 @@ class RunningSandbox:
         return self._admin("POST", "settings", changes)
 
     def clear_faults(self) -> dict[str, Any]:
+        """Every fault off: the rates, SOAP refusals answered as faults, no denied operations or poison numbers."""
         return self.set_faults(latency_ms=0, error_rate=0.0, error_after_commit_rate=0.0, rate_limit_rate=0.0,
-                               slow_rate=0.0, slow_ms=0, webhook_drop_rate=0.0, **{name: 0.0 for name in ANSWER_FAULTS})
+                               slow_rate=0.0, slow_ms=0, webhook_drop_rate=0.0, **{name: 0.0 for name in ANSWER_FAULTS},
+                               soap_refusal="fault", soap_denied_operations=[], soap_fault_numbers=[])
 
     def records(self, *kinds: str) -> list[dict[str, Any]]:
         """Live records, each with its `kind`; only those of `kinds` when given (e.g. "person", "product")."""
         return self._admin("GET", "records" + (f"?kind={','.join(kinds)}" if kinds else ""))
+
+    def renumber(self, crm_id: str, number: str) -> None:
+        """Rewrite a document's number as the CRM's numbering template would ("" blanks it); it sticks."""
+        self._admin("POST", f"records/{crm_id}/number", {"number": number})
 
     def reset(self) -> None:
         """Wipe all records: identities, products, invoices, payments."""

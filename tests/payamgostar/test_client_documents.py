@@ -17,7 +17,14 @@ from requests.structures import CaseInsensitiveDict
 
 from hamgam.payamgostar import soap
 from hamgam.payamgostar.client import PayamgostarClient
-from hamgam.payamgostar.errors import GaveUp, NotFound, PayamgostarError, RecordRejected, UnexpectedAnswer
+from hamgam.payamgostar.errors import (
+    AuthError,
+    GaveUp,
+    NotFound,
+    PayamgostarError,
+    RecordRejected,
+    UnexpectedAnswer,
+)
 
 BASE = "http://crm.test"
 DC = soap.DATA_CONTRACTS
@@ -70,7 +77,8 @@ def crm() -> CannedCRM:
 
 @pytest.fixture
 def client(crm) -> PayamgostarClient:
-    c = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=4)
+    c = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=4,
+                          resolve_type_ids=False, access_probe=False)
     c.session.mount("http://", crm)
     return c
 
@@ -169,8 +177,8 @@ def test_a_client_fault_on_an_update_is_a_rejection_without_a_lookup(client, crm
 
 
 def test_a_refused_lookup_leaves_the_refusal_standing(client, crm):
-    crm.add("SaveProduct", 500, fault("s:Client", "The user name or password is incorrect."))
-    crm.add("FindProductByCode", 500, fault("s:Client", "The user name or password is incorrect."))
+    crm.add("SaveProduct", 500, fault("s:Client", "The group is locked."))
+    crm.add("FindProductByCode", 500, fault("s:Client", "The group is locked."))
     with pytest.raises(RecordRejected) as caught:
         client.save_product({"Code": "P-1", "Name": "x"}, record="product P-1")
     assert caught.value.endpoint == "IProduct/SaveProduct"
@@ -297,7 +305,8 @@ NOT_ANSWERS = {  # REST bodies on 200 that no call answers with
 
 def bad_rest_client(crm: CannedCRM, body: str, content_type: str, *, login_too: bool = False) -> PayamgostarClient:
     """A one-attempt client whose every REST call is answered 200 with ``body``."""
-    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1)
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1,
+                          resolve_type_ids=False, access_probe=False)
     client.session.mount("http://", crm)
     if not login_too:
         rest_login(crm)
@@ -406,7 +415,8 @@ SOAP_CALLS = {
 @pytest.mark.parametrize("name", sorted(SOAP_NOT_ANSWERS))
 @pytest.mark.parametrize("operation", sorted(SOAP_CALLS))
 def test_a_malformed_soap_answer_only_ever_raises_a_payamgostar_error(crm, operation, name):
-    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1)
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), max_attempts=1,
+                          resolve_type_ids=False, access_probe=False)
     client.session.mount("http://", crm)
     body = SOAP_NOT_ANSWERS[name].replace(b"{op}", operation.encode())
     for key in (operation, "FindProductByCode"):  # a delete looks its record up
@@ -418,3 +428,52 @@ def test_a_malformed_soap_answer_only_ever_raises_a_payamgostar_error(crm, opera
         return
     # elements this result type does not have are skipped (a newer server): what is left must be sound
     assert result in (None, True, False, []) or result == OTHER_ID, result
+
+
+def type_list(*types: tuple[str, str]) -> str:
+    items = "".join(f"<a:CrmObjectTypeBasicInfo><a:CrmObjectType>Receipt</a:CrmObjectType><a:Id>{type_id}</a:Id>"
+                    f"<a:IsActive>true</a:IsActive><a:UserKey>{key}</a:UserKey></a:CrmObjectTypeBasicInfo>"
+                    for type_id, key in types)
+    return answer("GetCrmObjectTypeList",
+                  f"<a:Success>true</a:Success><a:CrmObjectTypeList>{items}</a:CrmObjectTypeList>")
+
+
+def test_a_save_sends_the_subtype_id_and_index_as_the_vendors_clients_do(crm):
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps())
+    client.session.mount("http://", crm)
+    crm.add("GetCrmObjectTypeList", 200, type_list((OTHER_ID, "Pay"), (QUOTE_ID, "Rcv")))
+    crm.add("SavePayment", 200, saved("SavePayment"))
+    crm.add("SavePayment", 200, saved("SavePayment"))
+
+    client.save_payment({"Number": "R-1", "CrmObjectTypeCode": "Rcv"}, kind="receipt")
+    client.save_payment({"Number": "R-2", "CrmObjectTypeCode": "rcv"}, kind="receipt")
+
+    assert crm.calls() == ["GetCrmObjectTypeList", "SavePayment", "SavePayment"]  # the list once per client
+    listed, saved_body = crm.sent[0][1].body.decode(), crm.sent[1][1].body.decode()
+    assert "<tns:username>etl-user</tns:username>" in listed
+    assert "<tns:crmObjectTypeIndex>Receipt</tns:crmObjectTypeIndex>" in listed
+    assert (f"<pg:CrmObjectTypeCode>Rcv</pg:CrmObjectTypeCode><pg:CrmObjectTypeId>{QUOTE_ID}</pg:CrmObjectTypeId>"
+            "<pg:CrmObjectTypeIndex>9</pg:CrmObjectTypeIndex>") in saved_body
+    assert f"<pg:CrmObjectTypeId>{QUOTE_ID}</pg:CrmObjectTypeId>" in crm.sent[2][1].body.decode()
+
+
+def test_a_soap_refusal_naming_the_credentials_is_an_auth_error_not_a_rejection(client, crm):
+    crm.add("FindQuoteById", 500, fault("s:Client", "The user name or password is incorrect."))
+    crm.add("SavePayment", 200, saved("SavePayment", soap.ZERO_GUID, False, "کاربر به این بخش دسترسی ندارد"))
+    with pytest.raises(AuthError, match="credentials or a permission"):
+        client.find_quote_by_id(QUOTE_ID)
+    with pytest.raises(AuthError, match="دسترسی"):
+        client.save_payment({"Number": "P-1", "CrmObjectTypeCode": "Pay", "CrmId": QUOTE_ID}, kind="payment")
+
+
+def test_the_access_refusal_wording_is_a_setting(crm):
+    client = PayamgostarClient(BASE, "etl-user", "secret", sleep=Sleeps(), resolve_type_ids=False,
+                               access_probe=False, access_refusals=("locked by the administrator",))
+    client.session.mount("http://", crm)
+    crm.add("SavePayment", 200, saved("SavePayment", soap.ZERO_GUID, False, "Access denied"))
+    crm.add("SavePayment", 200, saved("SavePayment", soap.ZERO_GUID, False, "User locked by the administrator"))
+    with pytest.raises(RecordRejected) as rejected:
+        client.save_payment({"Number": "P-1", "CrmObjectTypeCode": "Pay", "CrmId": QUOTE_ID}, kind="payment")
+    assert not isinstance(rejected.value, AuthError)
+    with pytest.raises(AuthError):
+        client.save_payment({"Number": "P-1", "CrmObjectTypeCode": "Pay", "CrmId": QUOTE_ID}, kind="payment")

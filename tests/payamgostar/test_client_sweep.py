@@ -19,7 +19,8 @@ from vendor_wsdl import require_wsdl, wsdl_dir
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    with run_sandbox(tmp_path_factory.mktemp("sweep") / "sandbox.sqlite", seed=3) as running:
+    with run_sandbox(tmp_path_factory.mktemp("sweep") / "sandbox.sqlite", seed=3,
+                     quote_type_codes="quote,PI_5,PI_9") as running:
         yield running
 
 

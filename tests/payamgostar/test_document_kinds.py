@@ -13,7 +13,8 @@ from pg_sandbox.testing import run_sandbox
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    with run_sandbox(tmp_path_factory.mktemp("kinds") / "sandbox.sqlite", seed=5) as running:
+    with run_sandbox(tmp_path_factory.mktemp("kinds") / "sandbox.sqlite", seed=5,
+                     quote_type_codes="quote,PI_5") as running:
         yield running
 
 
@@ -47,7 +48,7 @@ def test_search_by_number_finds_that_number_only(client):
 def test_a_kind_built_from_parts_saves_finds_and_deletes(client):
     kind = documents.SoapBillable("IInvoice", "SaveInvoice", "invoiceInfo",
                                   documents.SearchByNumber("IInvoice", "SearchQuote"), "DeleteInvoiceByNumber",
-                                  type_index=8, invoice_type="Quote", delete_params={"invoiceType": "Quote"})
+                                  documents.FindById("IInvoice", "FindQuoteById", "quoteId"), type_index=8, invoice_type="Quote", delete_params={"invoiceType": "Quote"})
     crm_id = kind.save(client, _quote(client, "100-1404/9"))
     assert kind.find_by_number(client, "100-1404/9", "PI_5")["CrmId"] == crm_id
     assert documents.QUOTE.find_by_number(client, "100-1404/9", "PI_5")["CrmId"] == crm_id  # the same quote

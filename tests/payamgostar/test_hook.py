@@ -50,3 +50,13 @@ def test_an_unusable_connection_type_says_what_to_do(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_DB_TEST", json.dumps({"conn_type": "ftp", "host": "x"}))
     with pytest.raises(ValueError, match="sqlalchemy_url"):
         sqlalchemy_url("db_test")
+
+
+def test_the_soap_assumptions_are_connection_extras(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_PAYAMGOSTAR_TEST", json.dumps({
+        "conn_type": "http", "host": "https://crm.example.com", "login": "etl", "password": "s3cret",
+        "extra": {"resolve_type_ids": False, "access_probe": "false", "access_refusals": ["قفل شده"],
+                  "internal_fault_rejects": False}}))
+    client = PayamgostarHook("payamgostar_test").get_conn()
+    assert (client.resolve_type_ids, client.access_probe, client.access_refusals) == (False, False, ("قفل شده",))
+    assert client.internal_fault_rejects is False

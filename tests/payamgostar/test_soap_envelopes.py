@@ -127,6 +127,10 @@ CALLS: dict[str, dict] = {
     "FindPaymentById": {"paymentId": INVOICE_ID},
     "DeleteReceiptByNumber": {"number": "100-1403/000012-1", "deleteOption": "DeleteWithHistory"},
     "DeletePaymentByNumber": {"number": "100-1403/000013-1", "deleteOption": "DeleteWithHistory"},
+    "DeleteInvoiceById": {"invoiceId": INVOICE_ID, "deleteOption": "DeleteWithHistory"},
+    "DeletePaymentById": {"crmId": INVOICE_ID, "deleteOption": "DeleteWithHistory"},
+    "GetCrmObjectTypeList": {"crmObjectTypeIndex": "Quote"},
+    "GetCrmObjectTypeInfo": {"typeKeyOrId": "Productinvoice"},
 }
 
 
@@ -142,7 +146,7 @@ def test_request_validates_against_the_vendor_xsd(schemas, operation):
     assert headers["SOAPAction"] == f'"http://tempuri.org/{service}/{operation}"'
     wrapper = operation_element(body)
     assert wrapper.tag == f"{{http://tempuri.org/}}{operation}"
-    assert [child.tag.rpartition("}")[2] for child in wrapper][:2] == ["userName", "password"]
+    assert [child.tag.rpartition("}")[2] for child in wrapper][:2] == [OPERATIONS[operation].user_element, "password"]
     schemas[service].validate(wrapper)
 
 

@@ -23,7 +23,7 @@ ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 DESERIALIZATION_FAILED = "a:DeserializationFailed"
 # result members that hold arrays
 LISTS = {"ProductInfoList", "InvoiceInfoList", "PaymentInfoList", "Details", "Tags", "ExtendedProperties",
-         "PriceListInfo", "PriceListProducts", "RelatedInvoices"}
+         "PriceListInfo", "PriceListProducts", "RelatedInvoices", "CrmObjectTypeList", "PropertyGroups"}
 _codes = itertools.count(1)
 
 
@@ -180,13 +180,14 @@ def return_invoice(identity_id: str, number: str, lines: list[str], *, type_code
 
 
 def payment(identity_id: str, number: str, *, type_code: str = "receipt", amount: str = "109000",
-            crm_id: str | None = None, invoice_number: str | None = None) -> str:
+            crm_id: str | None = None, invoice_number: str | None = None, type_id: str | None = None) -> str:
     related = (f"<a:RelatedInvoiceNumber><a:RelatedInvoiceNumber>{invoice_number}</a:RelatedInvoiceNumber>"
                "</a:RelatedInvoiceNumber>") if invoice_number else ""
     return ("<paymentInfo>"
             + (f"<a:CrmId>{crm_id}</a:CrmId>" if crm_id else "")
             + f"<a:CrmObjectTypeCode>{type_code}</a:CrmObjectTypeCode>"
-            f"<a:IdentityId>{identity_id}</a:IdentityId>"
+            + (f"<a:CrmObjectTypeId>{type_id}</a:CrmObjectTypeId>" if type_id else "")
+            + f"<a:IdentityId>{identity_id}</a:IdentityId>"
             f"<a:FinalValue>{amount}</a:FinalValue>"
             f"<a:Number>{number}</a:Number>"
             "<a:IsPayed>true</a:IsPayed>"

@@ -39,3 +39,24 @@ def test_reset_wipes_records(pg, api):
     api.create("person", person())
     pg.reset()
     assert pg.records() == []
+
+
+def test_renumber_rewrites_a_number_as_the_crms_numbering_template_would(pg, soap, identity):
+    from soap_helpers import payment, unique_code
+
+    number = unique_code("R")
+    saved = soap.call("IPayment", "SavePayment", payment(identity, number))
+    crm_id = saved["CrmId"]
+
+    pg.renumber(crm_id, "CRM-17")
+    again = soap.call("IPayment", "SavePayment", payment(identity, number, crm_id=crm_id, amount="5"))
+
+    [record] = [r for r in pg.records("receipt") if r["crmId"] == crm_id]
+    assert again["Success"] == "true" and record["finalValue"] == 5
+    assert record["number"] == "CRM-17"  # the CRM keeps the number it gave, whatever a later save sends
+    found = soap.call("IPayment", "FindReceiptByNumber", f"<number>{number}</number><crmObjectTypeCode/>")
+    assert found["Success"] == "false"
+    pg.renumber(crm_id, "")  # a template that blanks it
+    assert [r["number"] for r in pg.records("receipt") if r["crmId"] == crm_id] == [""]
+    missing = requests.post(f"{pg.base_url}/_sandbox/records/{crm_id[:-1]}0/number", json={"number": "x"}, timeout=5)
+    assert missing.status_code == 404

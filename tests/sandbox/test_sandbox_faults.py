@@ -75,3 +75,19 @@ def test_bad_settings_change_is_400(pg, changes):
     response = requests.post(f"{pg.base_url}/_sandbox/settings", json=changes, timeout=5)
     assert_error(response, 400, "invalid_settings")
     assert pg.settings()["error_rate"] == 0.0
+
+
+def test_a_record_the_crm_breaks_on_always_faults_and_others_are_served(pg, soap, identity):
+    from soap_helpers import envelope, payment, read_fault, unique_code
+
+    poison, fine = unique_code("R"), unique_code("R")
+    pg.set_faults(soap_fault_numbers=[poison])
+    try:
+        for _ in range(2):
+            code, text = read_fault(soap.post("IPayment", "SavePayment", envelope("SavePayment",
+                                                                                  payment(identity, poison))))
+            assert code == "a:InternalServiceFault" and "internal error" in text
+        assert soap.call("IPayment", "SavePayment", payment(identity, fine))["Success"] == "true"
+        assert [r["number"] for r in pg.records("receipt") if r["number"] in (poison, fine)] == [fine]
+    finally:
+        pg.set_faults(soap_fault_numbers=[])

@@ -114,7 +114,8 @@ def _body_child(xml: bytes | str) -> ET.Element:
 
 def _sample(type_name: str, depth: int = 0) -> dict:
     """A data contract with every member filled, arrays with one item (two levels deep)."""
-    values = {"string": "x", "boolean": True, "decimal": 1234.5, "int": 7, "dateTime": "2025-03-21T10:30:00.173",
+    values = {"string": "x", "boolean": True, "decimal": 1234.5, "int": 7, "long": 2**40,
+              "dateTime": "2025-03-21T10:30:00.173",
               "guid": GUID}
     sample = {}
     for spec in members(type_name):

@@ -586,9 +586,9 @@ def _retire_renumbered(known: RecordState | None, item: LoadItem, delete: Callab
 class SoapDocumentTarget:
     """Quotes, returns, receipts and payments over SOAP: ``Save*`` updates when ``CrmId`` is set and
     creates otherwise. A known document is saved under its stored id (one call); a save the CRM refuses is
-    looked up by number: gone from the CRM → adopt or create, still there → the refusal stands. A new one is
-    created, after a look for its number with ``look_first``. The ledger keeps the CRM type code as the
-    record's kind, which the delete-by-number operations need."""
+    looked up by that id: still there → the refusal stands, gone from the CRM → adopt by number or create.
+    A new one is created, after a look for its number with ``look_first``. A known document is deleted by its
+    id. Numbers serve adoption only: the CRM's numbering template may blank or rewrite the one we sent."""
 
     protocol = "soap"  # the payload it sends (LoadItem.payloads)
 
@@ -606,9 +606,9 @@ class SoapDocumentTarget:
                 api.save(client, {**info, "CrmId": known.crm_id}, record=item.label)
                 return Outcome("updated", known.crm_id, type_code)
             except RecordRejected:
+                if api.find_by_id(client, known.crm_id, record=item.label) is not None:
+                    raise  # the CRM holds it and refused the edit
                 found = api.find_by_number(client, item.number, type_code, record=item.label)
-                if found is not None and found["CrmId"] == known.crm_id:
-                    raise
         else:
             found = api.find_by_number(client, item.number, type_code, record=item.label) if look_first else None
         if found is not None:
@@ -618,10 +618,9 @@ class SoapDocumentTarget:
 
 
     def delete(self, client: PayamgostarClient, known: RecordState) -> Outcome:
-        if not known.crm_number:
+        if not known.crm_id:
             return Outcome("gone", known.crm_id, known.crm_kind)
-        removed = self.api.delete_by_number(client, known.crm_number, known.crm_kind,
-                                            record=f"{known.crm_kind} {known.crm_number}")
+        removed = self.api.delete_by_id(client, known.crm_id, record=f"{known.crm_kind} {known.crm_number}")
         return Outcome("deleted" if removed else "gone", known.crm_id, known.crm_kind)
 
 
@@ -665,8 +664,11 @@ PURCHASE_RETURNS = make_spec(Kind("purchase_returns", "purchase_return", PURCHAS
                              SoapDocumentTarget(crm.SoapBillable(
                                  "IInvoice", "SaveReturnInvoice", "returnInvoiceInfo",
                                  crm.SearchByNumber("IInvoice", "SearchReturnPurchaseInvoice"),
-                                 "DeleteReturnInvoiceByNumber", type_index=16)),  # ReturnPurchaseInvoice (§5.1)
+                                 "DeleteReturnInvoiceByNumber",
+                                 crm.FindById("IInvoice", "FindReturnPurchaseInvoiceById", "retPurchInvoiceId"),
+                                 type_index=16)),  # ReturnPurchaseInvoice (§5.1)
                              settings_default=DocumentSettings(type_code="purchase_return"),
                              assumption="SaveReturnInvoice with CrmObjectTypeIndex 16 saves a purchase return, "
                                         'SearchReturnPurchaseInvoice finds one by the query Number == "<number>" '
-                                        "and DeleteReturnInvoiceByNumber deletes one by its type code")
+                                        "and DeleteReturnInvoiceByNumber deletes one by the number and type code "
+                                        "FindReturnPurchaseInvoiceById reads")

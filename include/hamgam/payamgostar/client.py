@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 
 from hamgam.payamgostar import documents, soap
+from hamgam.payamgostar.access import DEFAULT_ACCESS_REFUSALS, AccessCheck
 from hamgam.payamgostar.answers import (
     created_id,
     found_info,
@@ -45,6 +46,7 @@ from hamgam.payamgostar.answers import (
     with_type,
 )
 from hamgam.payamgostar.contracts import ENUMS
+from hamgam.payamgostar.crm_types import PROBE_INDEX, CrmObjectTypes
 from hamgam.payamgostar.documents import AND, EQUALS, REST_DELETE_OPTION
 from hamgam.payamgostar.errors import (
     AuthError,
@@ -52,6 +54,7 @@ from hamgam.payamgostar.errors import (
     PayamgostarError,
     RecordRejected,
     RetriableError,
+    ServiceFault,
 )
 from hamgam.payamgostar.http import new_session
 from hamgam.payamgostar.rest import RestTransport
@@ -70,7 +73,7 @@ PAYMENT_KINDS = {"receipt": 9, "payment": 23}  # CrmObjectTypes index (§5.1)
 _SKIPPED = object()  # map_concurrent: an item not started because the CRM refused the credentials
 
 
-class PayamgostarClient(RestTransport, SoapTransport):
+class PayamgostarClient(RestTransport, SoapTransport, CrmObjectTypes, AccessCheck):
     """Thread-safe client for the CRM's REST v2 and SOAP surfaces.
 
     Retries 5xx, 429, timeouts and connection errors with exponential backoff (with jitter), waiting
@@ -92,6 +95,10 @@ class PayamgostarClient(RestTransport, SoapTransport):
         device_id: str = "hamgam-airflow",
         token_margin_seconds: float = 60.0,
         delete_option: str = SOAP_DELETE_OPTION,
+        resolve_type_ids: bool = True,
+        access_refusals: Iterable[str] = DEFAULT_ACCESS_REFUSALS,
+        access_probe: bool = True,
+        internal_fault_rejects: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if not base_url:
@@ -110,6 +117,11 @@ class PayamgostarClient(RestTransport, SoapTransport):
         if delete_option not in ENUMS["CrmObjectDeleteOption"]:
             raise ValueError(f"delete_option must be one of {ENUMS['CrmObjectDeleteOption']}, not {delete_option!r}")
         self.delete_option = delete_option
+        self._init_types(resolve_type_ids)  # Save* sends the subtype's CrmObjectTypeId (crm_types)
+        self.access_refusals = tuple(access_refusals)  # SOAP refusals that are AuthErrors (access)
+        self.access_probe = access_probe
+        # a record's InternalServiceFault that outlasts the retries while the CRM answers: its rejection
+        self.internal_fault_rejects = internal_fault_rejects
         self._sleep = sleep
         self._token: str | None = None
         self._token_expires: datetime | None = None
@@ -142,8 +154,12 @@ class PayamgostarClient(RestTransport, SoapTransport):
         ``<Op>Result`` as a dict (soap.parse_response). The user name and password travel in every call's body."""
         headers, body = soap.build_request(service, operation, self._username, self._password, **params)
         endpoint = f"{service}/{operation}"
-        return self._with_retries(endpoint, record, lambda: self._soap_once(service, operation, headers, body,
-                                                                            record, expect), recover)
+        try:
+            return self._with_retries(endpoint, record, lambda: self._soap_once(service, operation, headers, body,
+                                                                                record, expect), recover)
+        except RecordRejected as refused:  # a fault naming the credentials is no record's fault
+            self.raise_if_access_refused(refused.body or refused.reason, endpoint, record, probe=False)
+            raise
 
     def _with_retries(self, endpoint: str, record: str | None, send: Callable[[], Any],
                       recover: Callable[[], Any] | None) -> Any:
@@ -169,9 +185,29 @@ class PayamgostarClient(RestTransport, SoapTransport):
         except RetryError as exc:  # only retriable errors get here; others are raised as they are
             cause = exc.last_attempt.exception()
             assert isinstance(cause, RetriableError)
+            if isinstance(cause, ServiceFault) and self._breaks_on_this_record(record):
+                raise RecordRejected(f"the CRM failed on it {self.max_attempts} times in a row while it answers other"
+                                     f" calls: {cause.reason}", record=record, endpoint=endpoint, status=cause.status,
+                                     body=cause.body) from cause
             raise GaveUp(f"gave up after {self.max_attempts} attempts: {cause.reason}", record=record,
                          endpoint=endpoint, status=cause.status, body=cause.body) from cause
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _breaks_on_this_record(self, record: str | None) -> bool:
+        """After a record's call kept answering InternalServiceFault: does the CRM answer another call now? One
+        uncached try of the subtype list. Yes → the fault is this record's (its data trips the CRM's code);
+        no → the CRM is down, and the record stays retriable. Assumed, not observed: a real CRM's faults for
+        one bad record persist while other calls succeed (with random faults at rate r, a healthy record is
+        rejected with chance r^max_attempts)."""
+        if not self.internal_fault_rejects or record is None:
+            return False
+        headers, body = soap.build_request("ICrmObjectType", "GetCrmObjectTypeList", self._username, self._password,
+                                           crmObjectTypeIndex=PROBE_INDEX)
+        try:
+            answer = self._soap_once("ICrmObjectType", "GetCrmObjectTypeList", headers, body, None)
+        except PayamgostarError:
+            return False
+        return bool(answer.get("Success"))
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -347,7 +383,9 @@ class PayamgostarClient(RestTransport, SoapTransport):
     # -- SOAP helpers ---------------------------------------------------------------------------
     def save_billable(self, service: str, operation: str, param: str, info: dict[str, Any],
                        record: str | None, find: Callable[[str, str | None], dict | None]) -> str:
-        """Save*; a create (no CrmId) that is retried or refused first looks for what it may have made."""
+        """Save*, with the subtype's CrmObjectTypeId (``with_type_id``); a create (no CrmId) that is retried or
+        refused first looks for what it may have made."""
+        info = self.with_type_id(info, record)
         number, type_code = info.get("Number"), info.get("CrmObjectTypeCode")
 
         def already_created() -> str | None:
@@ -359,16 +397,17 @@ class PayamgostarClient(RestTransport, SoapTransport):
                                                          **{param: info}),
                           None if info.get("CrmId") else already_created, record)
 
-    @staticmethod
-    def _save(send: Callable[[Callable[[], str | None] | None], str], already_created: Callable[[], str | None] | None,
-              record: str | None) -> str:
+    def _save(self, send: Callable[[Callable[[], str | None] | None], str],
+              already_created: Callable[[], str | None] | None, record: str | None) -> str:
         """A Save* call; for a create (``already_created`` given) the finder guards both ways a write can
         land unseen: a retry looks before it resends (``recover``), and a refusal (a Client fault, Success=
         false) is looked up before it stands, since a fault can come after the write committed. A record
-        the CRM holds is adopted; one it does not hold is rejected with the CRM's reason."""
+        the CRM holds is adopted; one it does not hold is rejected with the CRM's reason. A refusal of the
+        credentials or a permission is an AuthError, not the record's (``raise_if_access_refused``)."""
         try:
             return send(already_created)
         except RecordRejected as refused:
+            self.raise_if_access_refused(refused.body or refused.reason, refused.endpoint, record)
             if already_created is None:
                 raise
             try:
@@ -381,17 +420,24 @@ class PayamgostarClient(RestTransport, SoapTransport):
                         refused.reason, crm_id)
             return crm_id
 
-    @staticmethod
-    def confirm_deleted(result: dict[str, Any], endpoint: str, record: str | None,
-                 find: Callable[[], dict | None]) -> bool:
-        """Success → True. Success=false is either "nothing by that key" (→ False) or a refusal (the
-        record is still there → RecordRejected); the vendor's wording for either is unknown, so look."""
+    def confirm_deleted(self, result: dict[str, Any], endpoint: str, record: str | None,
+                        find: Callable[[], dict | None], *, confirm_success: bool = False) -> bool:
+        """Success → True (with ``confirm_success``, once ``find`` no longer finds it: a document still there
+        after a successful answer is refused). Success=false is either "nothing by that key" (→ False) or a
+        refusal (the record is still there → RecordRejected); the vendor's wording for either is unknown, so
+        look — after ruling out refused credentials or permission (``raise_if_access_refused``), under which
+        every look-up answers "none" too."""
+        message = result.get("Message")
         if result.get("Success"):
-            return True
+            if not confirm_success or find() is None:
+                return True
+            raise RecordRejected("the CRM answered that it deleted it, but it still holds it", record=record,
+                                 endpoint=endpoint, body=message)
+        self.raise_if_access_refused(message, endpoint, record)
         if find() is None:
             return False
-        raise RecordRejected(f"the CRM refused to delete it: {result.get('Message') or 'no reason given'}",
-                             record=record, endpoint=endpoint, body=result.get("Message"))
+        raise RecordRejected(f"the CRM refused to delete it: {message or 'no reason given'}",
+                             record=record, endpoint=endpoint, body=message)
 
     # -- concurrency ----------------------------------------------------------------------------
     def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T], *, stop: Callable[[], bool] | None = None

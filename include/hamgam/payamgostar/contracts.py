@@ -21,8 +21,16 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "Gp_InvoiceType": ("Invoice", "Quote"),  # IInvoice_4.xsd
     "CrmObjectDeleteOption": ("AssignChildrenToParent", "DeleteChildren", "Nothing", "DeletePersons",
                               "DeleteWithHistory"),  # IInvoice_4.xsd / IPayment_4.xsd
+    # ICrmObjectType_1.xsd, in index order from 1 (§5.1)
+    "CrmObjectTypes": ("Opportunity", "Task", "PhoneLog", "BusinessNote", "Invoice", "File", "FollowUp", "Quote",
+                       "Receipt", "Appointment", "Contract", "Notification", "Form", "Ticket", "PurchaseInvoice",
+                       "ReturnPurchaseInvoice", "ReturnSaleInvoice", "PurchaseQuote", "EnterInventoryTransaction",
+                       "ExitInventoryTransaction", "InitialStockInventoryTransaction",
+                       "DisposeInventoryTransaction", "Payment", "Identity"),
 }
-FLAG_ENUMS = frozenset({"CrmObjectDeleteOption"})  # an xs:list in the XSD: space-separated names
+FLAG_ENUMS = frozenset({"CrmObjectDeleteOption", "CrmObjectTypes"})  # xs:list in the XSD: space-separated names
+# CrmObjectTypeIndex (an int in BaseCrmObjectInfo) -> its CrmObjectTypes name (§5.1)
+TYPE_INDEX_NAMES = {n: name for n, name in enumerate(ENUMS["CrmObjectTypes"], start=1)}  # an xs:list in the XSD: space-separated names
 
 
 @dataclass(frozen=True)
@@ -286,14 +294,55 @@ _contract("PaymentInfoResult", """
     PaymentInfoList PaymentInfo[]
 """, base="OperationResult")
 
+# -- CRM object subtypes (ICrmObjectType_1.xsd) -------------------------------------------------
+_contract("CrmObjectTypeBasicInfo", """
+    CreateByCustomer bool!
+    CrmObjectType CrmObjectTypes!
+    Id guid!
+    IsAbstract bool!
+    IsActive bool!
+    IsUnderProcess bool!
+    Name string
+    OwnerId guid
+    ParentId guid
+    ShowToCustomer bool!
+    UserKey string
+""")
+_contract("CrmObjectTypeListInfo", "CrmObjectTypeList CrmObjectTypeBasicInfo[]", base="OperationResult")
+_contract("PropertyDefinitionValueInfo", """
+    Id guid!
+    Index int!
+    ParentId guid
+    Value string
+""")
+_contract("PropertyDefinitionInfo", """
+    Id guid!
+    Key string
+    Name string
+    PropertyDisplayType PropertyDisplayType
+    UserKey string
+    Values PropertyDefinitionValueInfo[]
+""")
+_contract("PropertyGroupInfo", """
+    DisplayIndex int!
+    Id long!
+    Name string
+    Properties PropertyDefinitionInfo[]
+""")
+_contract("CrmObjectTypeInfo", """
+    Message string
+    PropertyGroups PropertyGroupInfo[]
+    Success bool!
+""", base="CrmObjectTypeBasicInfo")
+
 
 # -- operations (I<Service>.xsd; parameter order is exact, §4.3) ---------------------------------
-def _ops(service: str, table: str) -> dict[str, Operation]:
+def _ops(service: str, table: str, user_element: str = "userName") -> dict[str, Operation]:
     ops = {}
     for line in table.strip().splitlines():
         name, params, result = (part.strip() for part in line.split("|"))
         members = tuple(_members("\n".join(p.strip().replace(":", " ") for p in params.split(",") if p.strip())))
-        ops[name] = Operation(service, name, members, result)
+        ops[name] = Operation(service, name, members, result, user_element)
     return ops
 
 
@@ -311,6 +360,7 @@ OPERATIONS: dict[str, Operation] = {
         FindReturnInvoiceByNumber   | number:string, typeCode:string                           | InvoiceInfoResult
         DeleteInvoiceByNumber       | number:string, invoiceType:Gp_InvoiceType!, typeCode:string, deleteOption:CrmObjectDeleteOption! | InvoiceInfoResult
         DeleteReturnInvoiceByNumber | number:string, typeCode:string, deleteOption:CrmObjectDeleteOption! | InvoiceInfoResult
+        DeleteInvoiceById           | invoiceId:guid!, deleteOption:CrmObjectDeleteOption!     | SaveCrmObjectResult
         FindQuoteById               | quoteId:guid!                                            | InvoiceInfoResult
         FindInvoiceById             | invoiceId:guid!                                          | InvoiceInfoResult
         FindReturnInvoiceById       | retInvoiceId:guid!                                       | InvoiceInfoResult
@@ -330,5 +380,10 @@ OPERATIONS: dict[str, Operation] = {
         FindPaymentById       | paymentId:guid!                                      | PaymentInfoResult
         DeleteReceiptByNumber | number:string, deleteOption:CrmObjectDeleteOption!   | SaveCrmObjectResult
         DeletePaymentByNumber | number:string, deleteOption:CrmObjectDeleteOption!   | SaveCrmObjectResult
+        DeletePaymentById     | crmId:guid!, deleteOption:CrmObjectDeleteOption!     | SaveCrmObjectResult
     """),
+    **_ops("ICrmObjectType", """
+        GetCrmObjectTypeList  | crmObjectTypeIndex:CrmObjectTypes    | CrmObjectTypeListInfo
+        GetCrmObjectTypeInfo  | typeKeyOrId:string                   | CrmObjectTypeInfo
+    """, user_element="username"),
 }

@@ -45,12 +45,22 @@ class UnexpectedAnswer(RetriableError):
         Exception.__init__(self, f"{where}{self.reason}")  # the endpoint is named once, in the reason
 
 
+class ServiceFault(RetriableError):
+    """WCF's ``InternalServiceFault``: the service broke while handling the call. Retried; when it persists for
+    one record while the CRM answers other calls, the client makes it that record's rejection."""
+
+
 class GaveUp(RetriableError):
     """Retries were exhausted; the last retriable error is the __cause__."""
 
 
 class AuthError(PayamgostarError):
     """Login refused (wrong user or password, locked out, module not licensed)."""
+
+
+class UnknownCrmObjectType(PayamgostarError):
+    """A type code (CrmObjectTypeCode) the CRM does not list among the subtypes of its object type: the
+    settings name a subtype this CRM does not have. A configuration error, not a record's rejection."""
 
 
 class RecordRejected(PayamgostarError):

@@ -1,7 +1,10 @@
 """Airflow hook: builds a PayamgostarClient from the `payamgostar_default` connection.
 
 Connection fields: host (``https://crm.example.com`` or a bare host name), port, login, password;
-extras: ``timeout`` (seconds), ``max_attempts``, ``max_workers``, ``device_id``, ``scheme``.
+extras: ``timeout`` (seconds), ``max_attempts``, ``max_workers``, ``device_id``, ``scheme``; and the switches of
+behaviours that rest on what no real CRM has shown yet: ``resolve_type_ids`` (Save* sends CrmObjectTypeId,
+``crm_types``), ``access_probe`` and ``access_refusals`` (a list of message fragments: ``access``),
+``internal_fault_rejects`` (a record's persistent InternalServiceFault is its rejection, ``client``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,19 @@ class PayamgostarHook(BaseHook):
                 kwargs[key] = int(extra[key])
         if "device_id" in extra:
             kwargs["device_id"] = str(extra["device_id"])
+        for key in ("resolve_type_ids", "access_probe", "internal_fault_rejects"):
+            if key in extra:
+                kwargs[key] = _flag(extra[key])
+        if "access_refusals" in extra:
+            refusals = extra["access_refusals"]
+            kwargs["access_refusals"] = (refusals,) if isinstance(refusals, str) else tuple(map(str, refusals))
         kwargs.update(self.client_kwargs)
         url = base_url_of(conn.host, conn.port, extra.get("scheme", conn.schema or "https") or "https")
         return PayamgostarClient(url, conn.login or "", conn.password or "", **kwargs)
+
+
+def _flag(value: Any) -> bool:
+    """An extra's yes/no: JSON true/false, or the strings "true"/"false" (a form field)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

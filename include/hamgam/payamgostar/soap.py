@@ -1,4 +1,4 @@
-"""A small SOAP 1.1 codec for the CRM's WCF services (IProduct, IInvoice, IPayment).
+"""A small SOAP 1.1 codec for the CRM's WCF services (IProduct, IInvoice, IPayment, ICrmObjectType).
 
 Why our own and not zeep: the services are plain document/literal with a handful of contracts, and
 what matters (element order, namespaces, enum names, no xsi:nil on value types) is easier to pin
@@ -20,7 +20,9 @@ SOAP faults become typed errors (WCF answers them with HTTP 500):
 - ``VersionMismatch``, ``MustUnderstand``, ``ActionNotSupported``, ``ContractFilter``: our wiring is
   wrong, whatever the record → PayamgostarError (fails the task loudly).
 - ``Server``, WCF's ``InternalServiceFault`` and anything else: the service broke while handling
-  it, like an HTTP 5xx → RetriableError (retried; a create's retry is guarded by ``recover``).
+  it, like an HTTP 5xx → RetriableError (retried; a create's retry is guarded by ``recover``). An
+  ``InternalServiceFault`` is a ServiceFault: when it persists for one record while the CRM answers
+  other calls, the client makes it that record's rejection (``PayamgostarClient.internal_fault_rejects``).
 
 An answer that is no readable ``<Op>Response`` envelope (an HTML page, a cut-off or garbled body,
 values of the wrong type) → UnexpectedAnswer, a RetriableError: for a save it is ambiguous, so the
@@ -51,7 +53,13 @@ from hamgam.payamgostar.contracts import (
     Member,
     Operation,
 )
-from hamgam.payamgostar.errors import PayamgostarError, RecordRejected, RetriableError, UnexpectedAnswer
+from hamgam.payamgostar.errors import (
+    PayamgostarError,
+    RecordRejected,
+    RetriableError,
+    ServiceFault,
+    UnexpectedAnswer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +70,7 @@ ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 CRM_TIMEZONE = ZoneInfo("Asia/Tehran")  # the CRM keeps local wall time without an offset (§3.0)
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
-SERVICES = ("IProduct", "IInvoice", "IPayment")
+SERVICES = ("IProduct", "IInvoice", "IPayment", "ICrmObjectType")
 INT32 = range(-(2**31), 2**31)
 
 for _prefix, _uri in (("s", SOAP_ENV), ("tns", TEMPURI), ("pg", DATA_CONTRACTS), ("arr", ARRAYS)):
@@ -250,6 +258,8 @@ def fault_error(fault: Fault, *, endpoint: str, record: str | None = None,
         return RecordRejected(f"the CRM rejected it ({text})", **kwargs)
     if fault.code in _WIRING_FAULTS:
         return PayamgostarError(f"the CRM cannot take this call ({text})", **kwargs)
+    if fault.code == "InternalServiceFault":
+        return ServiceFault(f"the CRM failed ({text})", **kwargs)
     return RetriableError(f"the CRM failed ({text})", **kwargs)
 
 
