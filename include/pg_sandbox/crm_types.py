@@ -1,7 +1,7 @@
 """ICrmObjectType (§4.3 Helpers): the CRM object subtypes this sandbox knows, and the check that a Save*'s
 CrmObjectTypeId names one of the record's own index.
 
-A subtype is listed per CrmObjectTypes index from the settings: quotes, sales invoices and sales returns from
+A subtype is listed per CrmObjectTypes index from the settings: identities (persons, organizations), quotes, sales invoices and sales returns from
 `*_type_codes`, receipts, payments and purchase documents from their one code each. Its `Id` is the
 CrmObjectTypeId the sandbox writes on records of that code (documents.type_id), its `UserKey` the code, its
 `Name` the code too (the real CRM's display names are installation-specific).
@@ -25,6 +25,7 @@ def index_name(kind: str) -> str:
 def subtype_codes(settings: SandboxSettings) -> dict[str, tuple[str, ...]]:
     """CrmObjectTypes name -> the subtype codes listed under it."""
     return {
+        "Identity": settings.identity_type_codes,
         "Quote": settings.quote_type_codes,
         "Invoice": settings.sales_invoice_type_codes,
         "ReturnSaleInvoice": settings.sales_return_type_codes,

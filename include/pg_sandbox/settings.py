@@ -32,6 +32,7 @@ RUNTIME_FIELDS = (
     "payment_type_code",
     "purchase_invoice_type_code",
     "purchase_return_type_code",
+    "identity_type_codes",
     "quote_type_codes",
     "sales_invoice_type_codes",
     "sales_return_type_codes",
@@ -93,9 +94,10 @@ class SandboxSettings:
     # the CRM a subtype belongs to one object type.
     purchase_invoice_type_code: str = "purchase_invoice"
     purchase_return_type_code: str = "purchase_return"
-    # The subtypes (user keys) ICrmObjectType lists for quotes, sales invoices and sales returns, besides the
+    # The subtypes (user keys) ICrmObjectType lists for identities, quotes, sales invoices and sales returns, besides the
     # codes above for receipts, payments and purchase documents. Saves without a CrmObjectTypeId take any code;
     # a Save* whose CrmObjectTypeId is given must name a listed subtype of the record's index, with its code.
+    identity_type_codes: tuple[str, ...] = ("person", "organization")  # Identity (24): persons and organizations
     quote_type_codes: tuple[str, ...] = ("quote",)
     sales_invoice_type_codes: tuple[str, ...] = ("sales_invoice",)
     sales_return_type_codes: tuple[str, ...] = ("sales_return",)

@@ -1,21 +1,16 @@
 """The type-code check: the settings' CRM type codes against the CRM's own (``ICrmObjectType/
-GetCrmObjectTypeList``, through ``PayamgostarClient.crm_object_types``, which another change is adding).
-
-Until the client has it, the comparison is tested on its own and through the check with a client that
-answers the list from the sandbox's settings; ``test_the_sandbox_knows_the_demo_type_codes`` runs the real
-call once the client can make it."""
+GetCrmObjectTypeList``, through ``PayamgostarClient.crm_object_types``): the comparison on its own, then the
+real client against the sandbox, which lists the subtypes of its settings."""
 
 from __future__ import annotations
 
-import pytest
 import yaml
 from check_world import demo_settings
 
-from hamgam.check.crm import CrmChecks, compare_type_code, listed_types, type_codes
+from hamgam.check.crm import CrmChecks, compare_type_code, type_codes
 from hamgam.check.report import Row
 from hamgam.config import parse_config
 from hamgam.payamgostar.client import PayamgostarClient
-from pg_sandbox.settings import SandboxSettings
 
 QUOTE_TYPES = [  # CrmObjectTypeBasicInfo, as GetCrmObjectTypeList answers (payamgostar-api §4.3)
     {"Id": "0b7b1f6e-0000-4000-8000-000000000001", "UserKey": "quote", "Name": "پیش فاکتور کالا",
@@ -58,28 +53,14 @@ def test_every_type_code_of_the_settings_is_checked():
     assert type_codes(config, "products") == {}
 
 
-def test_a_client_without_the_list_gives_none():
-    assert listed_types(object(), "Quote") is None
-
-
-def _sandbox_types() -> dict[str, list[dict]]:
-    """What a CRM set up as the sandbox is would list per index (the sandbox's own type codes)."""
-    s = SandboxSettings()
-    codes = {"Identity": ["person", "organization"], "Quote": ["quote"], "Invoice": ["sales_invoice"],
-             "ReturnSaleInvoice": ["sales_return"], "Receipt": [s.receipt_type_code],
-             "Payment": [s.payment_type_code], "PurchaseInvoice": [s.purchase_invoice_type_code],
-             "ReturnPurchaseInvoice": [s.purchase_return_type_code]}
-    return {index: [{"UserKey": c, "Name": c, "IsActive": True} for c in keys] for index, keys in codes.items()}
-
-
 class ListingClient(PayamgostarClient):
-    """The real client on the sandbox, with the type list the client does not have yet."""
+    """The real client, counting the indexes it is asked to list (the check caches each one)."""
 
     asked: list[str] = []
 
     def crm_object_types(self, index_name: str) -> list[dict]:
         self.asked.append(index_name)
-        return _sandbox_types()[index_name]
+        return super().crm_object_types(index_name)
 
 
 def _checks(config, sandbox, client_class=ListingClient) -> CrmChecks:
@@ -121,21 +102,6 @@ def test_an_unknown_type_code_in_the_settings_fails_the_check(sandbox):
                        "type 'sales_invoce' in the CRM")
 
 
-def test_without_the_list_the_type_codes_are_not_available(sandbox):
-    config = _config()
-    checks = _checks(config, sandbox, PayamgostarClient)
-    if hasattr(PayamgostarClient, "crm_object_types"):
-        pytest.skip("the client lists the CRM's types now")
-    try:
-        rows = checks.entity_rows(["quotes"])
-    finally:
-        checks.close()
-    row = next(r for r in rows if r.check == "crm: type code quotes.type_code")
-    assert row.status == "skip" and "not available" in row.found
-
-
-@pytest.mark.skipif(not hasattr(PayamgostarClient, "crm_object_types"),
-                    reason="PayamgostarClient.crm_object_types (ICrmObjectType) is not there yet")
 def test_the_sandbox_knows_the_demo_type_codes(sandbox):
     from hamgam.entities import SPECS
 

@@ -36,11 +36,9 @@ def type_codes(config: HamgamConfig, entity: str) -> dict[str, str]:
     return {name: str(value) for name, value in settings.items() if name.endswith("type_code") and value}
 
 
-def listed_types(client: Any, index_name: str) -> list[dict] | None:
-    """The CRM's object types of one CrmObjectTypes index (``ICrmObjectType/GetCrmObjectTypeList``), or None
-    when the client cannot ask yet (``PayamgostarClient.crm_object_types`` is being added)."""
-    lister = getattr(client, "crm_object_types", None)
-    return None if lister is None else list(lister(index_name))
+def listed_types(client: PayamgostarClient, index_name: str) -> list[dict]:
+    """The CRM's object types of one CrmObjectTypes index (``ICrmObjectType/GetCrmObjectTypeList``)."""
+    return list(client.crm_object_types(index_name))
 
 
 def compare_type_code(check: str, setting: str, code: str, listed: list[dict]) -> Row:
@@ -70,7 +68,7 @@ class CrmChecks:
         self.connection = connection or f"the Airflow connection {self.conn_id!r}"
         self._client: PayamgostarClient | None = None
         self._login: list[Row] | None = None
-        self._types: dict[str, list[dict] | None | PayamgostarError] = {}
+        self._types: dict[str, list[dict] | PayamgostarError] = {}
 
     def close(self) -> None:
         if self._client is not None:
@@ -146,8 +144,9 @@ class CrmChecks:
         return rows
 
     # -- type codes --------------------------------------------------------------------------------
-    def _types_of(self, index_name: str) -> list[dict] | None | PayamgostarError:
+    def _types_of(self, index_name: str) -> list[dict] | PayamgostarError:
         if index_name not in self._types:
+            assert self._client is not None  # entity rows are asked for only once logged in
             try:
                 self._types[index_name] = listed_types(self._client, index_name)
             except PayamgostarError as exc:
@@ -166,9 +165,7 @@ class CrmChecks:
                 rows.append(skip(check, f"{code!r}: no CrmObjectTypes index known for {entity}"))
                 continue
             listed = self._types_of(index_name)
-            if listed is None:
-                rows.append(skip(check, f"{code!r}: not available (the client cannot list the CRM's types yet)"))
-            elif isinstance(listed, PayamgostarError):
+            if isinstance(listed, PayamgostarError):
                 rows.append(self._error_row(check, listed, f"check that the CRM serves ICrmObjectType/"
                                                            f"GetCrmObjectTypeList for {index_name}"))
             else:
