@@ -184,14 +184,14 @@ def test_a_broken_tadbir_in_one_company_does_not_stop_the_other(world, tmp_path)
 
     failure = world.ledger().find_run(DAG, run.run_id, 200, "identities")
     assert (failure.stage, failure.state) == ("detect", "failed")
-    assert "no such table" in failure.message
+    assert "company 200 identities: Tadbir has no table __Customer__ (connection 'tadbir_200')" in failure.message
     report = world.report("identities", run)
     assert list(report.failures) == [200]
     assert "task identities.detect (company 200) failed" in report.failures[200]
-    assert "no such table" in report.failures[200]
+    assert "Tadbir has no table __Customer__" in report.failures[200]
     with pytest.raises(SyncError) as caught:  # what the report task raised
         tasks.report("identities", run_id=run.run_id, dag_id=DAG)
-    assert "identities.detect (company 200)" in str(caught.value) and "no such table" in str(caught.value)
+    assert "identities.detect (company 200)" in str(caught.value) and "Tadbir has no table __Customer__" in str(caught.value)
     assert "load task" not in str(caught.value)
 
     # with its Tadbir back, company 200 is in step again

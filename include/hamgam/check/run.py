@@ -95,11 +95,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    # the rows say what happened; hamgam's own log lines (a login, a retry) would land on stdout, where
+    # Airflow's logging writes, in the middle of the table or the JSON (restored after: tests and the
+    # connection form's Test button call this in a process that goes on)
+    logger = logging.getLogger("hamgam")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     from hamgam.config import ConfigError, config_path, load_config
 
-    # the rows say what happened; hamgam's own log lines (a login, a retry) would land on stdout, where
-    # Airflow's logging writes, in the middle of the table or the JSON
-    logging.getLogger("hamgam").setLevel(logging.ERROR)
     try:
         config = load_config()
     except ConfigError as exc:
