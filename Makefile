@@ -12,10 +12,10 @@ AIRFLOW_ENV = eval "$$($(PY) -m hamgam_dev.devenv)"
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements.txt -e .
+	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements.txt -r requirements-dev.txt -e .
 	@touch $(STAMP)
 
 demo: setup  ## demo Tadbir data -> local Payamgostar sandbox through the identities DAG, then a summary
@@ -52,8 +52,9 @@ lint: setup  ## ruff over everything, mypy over the runtime package (as CI runs 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-lock:  ## re-pin requirements.txt from requirements.in
+lock:  ## re-pin requirements.txt (runtime, the image) from requirements.in, then requirements-dev.txt (tests, tools) within it
 	$(UV) pip compile --python $(PY) requirements.in -o requirements.txt
+	$(UV) pip compile --python $(PY) requirements-dev.in -o requirements-dev.txt
 
 airflow-init: setup  ## demo data, Airflow's metadata database, the DAGs registered and the CRM pool
 	$(PY) -m hamgam_dev.demo --prepare-only
