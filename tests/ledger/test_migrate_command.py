@@ -63,9 +63,20 @@ def test_migrate_creates_the_ledger_then_finds_nothing_to_do(ledger):
     assert SECRET not in first.stdout + first.stderr + again.stdout + again.stderr
 
 
-def test_migrate_names_the_connection_it_cannot_find(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_HAMGAM_STATE"}
+def test_migrate_names_the_connection_it_cannot_find():
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_NO_SUCH_LEDGER"}
     done = subprocess.run([sys.executable, "-m", "hamgam", "migrate", "--conn-id", "no_such_ledger"], env=env,
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0
-    assert "no_such_ledger" in done.stderr
+    assert done.returncode == 1
+    assert "the Airflow connection 'no_such_ledger' (the ledger) is not defined" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.postgres
+def test_migrate_names_the_ledger_it_cannot_reach_without_its_password():
+    done = migrate({"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres",
+                    "password": SECRET, "schema": "hamgam_no_such_database_3f9a"})
+    assert done.returncode == 1
+    assert "cannot reach the ledger (hamgam_state, postgresql+psycopg://postgres:***@127.0.0.1:5432/" in done.stderr
+    assert 'database "hamgam_no_such_database_3f9a" does not exist' in done.stderr
+    assert "Traceback" not in done.stderr and SECRET not in done.stderr + done.stdout
