@@ -3,6 +3,7 @@ with a given .env), .env.example, config/airflow.env and the Dockerfile."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,24 @@ def dockerfile_stages() -> dict[str, list[str]]:
         assert current is not None, f"Dockerfile: {line!r} before the first FROM"
         current.append(line)
     return stages
+
+
+def in_build_context(path: str) -> bool:
+    """Whether ``path`` (relative, with /) is sent to the builder under .dockerignore: the last matching rule
+    decides; ``!`` lets a path back in; a rule naming a directory covers what is under it; ``**/`` any depth.
+    (The subset of Docker's rules the project's .dockerignore uses.)"""
+    included = True
+    for rule in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines():
+        rule = rule.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        negate, pattern = rule.startswith("!"), rule.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        if pattern.startswith("**/"):
+            matched = any(fnmatch.fnmatchcase(part, pattern[3:]) for part in parts)
+        else:
+            depth = pattern.count("/") + 1
+            matched = fnmatch.fnmatchcase("/".join(parts[:depth]), pattern)
+        if matched:
+            included = negate
+    return included
