@@ -12,6 +12,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     HAMGAM_CONFIG=/opt/hamgam/config/hamgam.yaml
 
+# hamgam's files live under /opt/hamgam, owned by the image's airflow user (pip builds the package in place there)
+USER root
+RUN mkdir -p /opt/hamgam && chown airflow:0 /opt/hamgam
+USER airflow
+
 # requirements.txt is `make lock`'s full pin set (uv pip compile of requirements.in): every package, Airflow itself
 # at the image's version, at the versions the test suite ran. It plays the part Airflow's constraints file plays in
 # the official instructions (pip cannot move Airflow or a provider), with hamgam's own tested versions instead of
