@@ -13,9 +13,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HAMGAM_CONFIG=/opt/hamgam/config/hamgam.yaml
 
 # hamgam's files live under /opt/hamgam, owned by the image's airflow user (pip builds the package in place there)
-USER root
+USER 0
 RUN mkdir -p /opt/hamgam && chown airflow:0 /opt/hamgam
-USER airflow
+# 50000: the image's airflow user
+USER 50000
 
 # requirements.txt is `make lock`'s full pin set (uv pip compile of requirements.in): every package, Airflow itself
 # at the image's version, at the versions the test suite ran. It plays the part Airflow's constraints file plays in
