@@ -151,6 +151,7 @@ def run_backfill(server, from_date: str = FROM_DATE, to_date: str = TO_DATE, *, 
             "run_id": run["dag_run_id"], "state": run["state"], "run_type": run["run_type"],
             "data_interval_start": run["data_interval_start"], "data_interval_end": run["data_interval_end"],
             "fiscal_year": fiscal_year_of_interval(run["data_interval_start"]),
+            "note": run.get("note"),  # "fiscal year 1403" (hamgam.run_notes)
             "seconds": (_when(run["end_date"]) - _when(run["start_date"])).total_seconds()
             if run["start_date"] and run["end_date"] else None})
     return result
