@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import sys
 import threading
 import time
@@ -78,6 +79,19 @@ def write_marker(data: Path, home: Path, *, sandbox_served: bool) -> None:
     (data / MARKER).write_text(json.dumps({"airflow_home": str(home), "sandbox_served": sandbox_served}))
 
 
+def busy_ports(*ports: int) -> list[int]:
+    """Those of `ports` another server listens on (127.0.0.1), e.g. a `make up` already running."""
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8080, help="Airflow's UI and API (default 8080)")
@@ -113,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
     env = airflow_env(data, sandbox_url=sandbox_url, airflow_home=home)
     began = time.monotonic()
+    if not args.prepare_only and (busy := busy_ports(args.port, args.sandbox_port)):
+        # before anything is touched: a `make up` already serving this world must not see it reset
+        print(f"hamgam up: port {', '.join(map(str, busy))} in use (another `make up`?); nothing changed. "
+              "Stop it, or choose other ports: --port, --sandbox-port", file=sys.stderr)
+        return 1
     reason = "--reset" if args.reset else why_reset(data, home)
     if reason:
         print(f"hamgam up: a fresh world ({reason}): demo Tadbir in {data / 'demo'}, empty ledger and CRM, "

@@ -4,8 +4,9 @@ One test, three starts of a real Airflow (scheduler, DAG processor, triggerer, A
 on free ports, in a tmp data directory and AIRFLOW_HOME:
 
 1. a first start (a fresh world); the API server and the sandbox listen on 127.0.0.1 only; the identities
-   DAG is unpaused and its first run syncs customers into the ledger and the sandbox; SIGINT to the
-   process group (what Ctrl-C sends) stops every process it started, and it exits 0;
+   DAG is unpaused and its first run syncs customers into the ledger and the sandbox; a second start on
+   the same ports is refused before it changes anything; SIGINT to the process group (what Ctrl-C
+   sends) stops every process it started, and it exits 0;
 2. a restart keeps the world: the run is still in Airflow, its records in the ledger and the sandbox,
    identities still unpaused and products still paused;
 3. a restart with --reset resets all three: no runs, every DAG paused, an empty ledger and CRM.
@@ -158,6 +159,13 @@ def test_make_up_stops_on_sigint_and_keeps_or_resets_its_world(tmp_path):
     assert run["run_id"] in synced
     customers = [r for r in up.sandbox_records() if r["kind"] in ("person", "organization")]
     assert customers
+    # a second `make up RESET=1` on the same ports is refused before it touches the world
+    second = subprocess.run(
+        [sys.executable, "-m", "hamgam_dev.up", "--reset", "--port", str(up.port), "--sandbox-port",
+         str(up.sandbox_port), "--data", str(up.data), "--airflow-home", str(up.home)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert second.returncode == 1 and "in use" in second.stderr, second.stdout + second.stderr
+    assert run["run_id"] in {r.run_id for r in up.ledger_runs()}
     stopped_in = up.interrupt()
     print(f"first stop: {stopped_in:.1f} s")
 
