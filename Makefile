@@ -56,15 +56,11 @@ lock:  ## re-pin requirements.txt (runtime, the image) from requirements.in, the
 	$(UV) pip compile --python $(PY) requirements.in -o requirements.txt
 	$(UV) pip compile --python $(PY) requirements-dev.in -o requirements-dev.txt
 
-airflow-init: setup  ## demo data, Airflow's metadata database, the DAGs registered and the CRM pool
-	$(PY) -m hamgam_dev.demo --prepare-only
+airflow-init: setup  ## prepare `make up`'s world (demo Tadbir, ledger, Airflow's metadata database, DAGs, the CRM pool) if there is none; RESET=1 makes a fresh one
+	$(PY) -m hamgam_dev.up --prepare-only $(if $(RESET),--reset)
 
-up: airflow-init  ## Airflow UI on :8080 (hamgam web app under /hamgam) and the sandbox on :8765, whose webhooks go to it (Ctrl-C stops both)
-	@$(AIRFLOW_ENV) && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH" && \
-	  export PG_SANDBOX_WEBHOOK_IDENTITY_URL="http://127.0.0.1:8080/hamgam/api/sync/customer?token=hamgam-demo-webhook" && \
-	  export PG_SANDBOX_WEBHOOK_QUOTE_URL="http://127.0.0.1:8080/hamgam/api/sync/salequote?token=hamgam-demo-webhook" && \
-	  { $(PY) -m pg_sandbox --port 8765 --db data/sandbox.sqlite --no-access-log & sandbox=$$!; } && \
-	  trap 'kill $$sandbox 2>/dev/null' EXIT && airflow standalone
+up: setup  ## Airflow UI on 127.0.0.1:8080 (hamgam web app under /hamgam) and the sandbox on :8765, whose webhooks go to it; keeps the world (Tadbir, ledger, CRM, Airflow runs) across restarts, RESET=1 starts afresh; Ctrl-C stops everything (UP_ARGS="--port 8081 --sandbox-port 8766")
+	$(PY) -m hamgam_dev.up $(if $(RESET),--reset) $(UP_ARGS)
 
 airflow: setup  ## any Airflow command with the project's settings: make airflow ARGS="dags list"
 	@test -f .airflow/airflow.db || $(MAKE) --no-print-directory airflow-init >/dev/null

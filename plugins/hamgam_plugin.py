@@ -11,12 +11,15 @@ one attribute of `HamgamPlugin`:
   stock read `/hamgam/api/inventory[/{companyCode}]` and `/hamgam/health`. Importing it builds the
   FastAPI app only: the secret (connection `hamgam_webhook`), the ledger and Tadbir are resolved when
   a request comes, so loading the plugin touches no database.
+- listeners: `hamgam.run_notes`, which notes "fiscal year 1403" on each run of the fiscal-year DAG
+  when the scheduler starts it (Airflow names backfill runs by date only).
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from hamgam import run_notes
 from hamgam.timetables import FiscalYearTimetable
 from hamgam.webapp import app as hamgam_app
 
@@ -24,4 +27,5 @@ from hamgam.webapp import app as hamgam_app
 class HamgamPlugin(AirflowPlugin):
     name = "hamgam"
     timetables = [FiscalYearTimetable]
+    listeners = [run_notes]
     fastapi_apps = [{"app": hamgam_app, "url_prefix": "/hamgam", "name": "hamgam"}]

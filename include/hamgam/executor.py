@@ -24,7 +24,7 @@ from airflow.executors.local_executor import LocalExecutor
 log = logging.getLogger(__name__)
 
 PRELOAD = (
-    "pandas", "great_expectations",
+    "pandas",  # and Great Expectations, through hamgam.gx (its loggers quieted first)
     "airflow.dag_processing.dagbag",  # the task runner parses the DAG file with it
     "airflow.sdk.execution_time.task_runner",
     "airflow.providers.standard.decorators.python",
@@ -37,9 +37,9 @@ OPTIONAL = ("psycopg", "pymssql")  # database drivers, when installed
 
 def warm() -> None:
     """Import what tasks import and build every entity's validation suite, in this process."""
-    from hamgam.validate import quiet_gx
+    from hamgam.gx import import_gx
 
-    quiet_gx()
+    import_gx()
     for name in PRELOAD:
         importlib.import_module(name)
     for name in OPTIONAL:

@@ -15,6 +15,11 @@ Tehran, 3.5 hours after that year began. So `--from-date 2024-03-20 --to-date 20
 exactly 1403 and 1404 (1 Farvardin 1405 is 2026-03-21), and `--from-date 2024-06-01` still includes
 1403. Airflow keeps only intervals that have already ended, so the open year is never backfilled.
 
+Run ids name the fiscal year: `backfill__fiscal_year_1403__2025-03-20T20:30:00+00:00` instead of
+Airflow's `backfill__2025-03-20T20:30:00+00:00` (the moment the run may start: the end of 1403), and
+likewise `scheduled__…` and `manual__…` (`generate_run_id`). The run id is what the grid, the run list
+and the run's page show, and Airflow accepts no spaces in it, hence `fiscal_year_1403`.
+
 With catchup=False (as with cron data-interval timetables) the first scheduled run is the latest
 fiscal year that has ended, created as soon as the DAG is unpaused; then each year when it ends.
 
@@ -34,6 +39,7 @@ from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
 if TYPE_CHECKING:
     from airflow.timetables.base import TimeRestriction
+    from airflow.utils.types import DagRunType
     from pendulum import DateTime
 
 DEFAULT_TIMEZONE = "Asia/Tehran"
@@ -154,6 +160,20 @@ class FiscalYearTimetable(Timetable):
 
     def __repr__(self) -> str:
         return f"FiscalYearTimetable(start_month={self.start_month}, timezone={self.timezone!r})"
+
+    def generate_run_id(self, *, run_type: DagRunType, run_after: DateTime, data_interval: DataInterval | None,
+                        **extra: Any) -> str:
+        """Airflow's run id with the run's fiscal year first: `backfill__fiscal_year_1403__<run_after>`.
+
+        Airflow 3.3 asks the timetable for the id of scheduled, backfill and manual (UI, API, CLI) runs;
+        the suffix stays Airflow's own (run_after), so ids are as unique as Airflow makes them. A run
+        without a data interval (none of this timetable's) keeps Airflow's id.
+        """
+        if data_interval is None:
+            return super().generate_run_id(run_type=run_type, run_after=run_after, data_interval=data_interval,
+                                           **extra)
+        year = self.fiscal_year_of(data_interval.start)
+        return run_type.generate_run_id(suffix=f"fiscal_year_{year}__{run_after.isoformat()}")
 
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         """The fiscal year containing `run_after` (the logical date of a manual run; see the class doc)."""

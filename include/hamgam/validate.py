@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hamgam.gx import import_gx
+
 if TYPE_CHECKING:  # pandas and GX are imported inside functions: DAG files must parse fast
     import pandas as pd
 
@@ -62,12 +64,6 @@ class ValidationOutcome:
 _lock = threading.Lock()
 
 
-def quiet_gx() -> None:
-    """Keep GX's INFO chatter ("Skipping registering function ...", dozens of lines) out of task logs:
-    it logs while it is imported, so its loggers are quieted before."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-
-
 def warm(checks_by_suite: dict[str, tuple[Check, ...]]) -> None:
     """Import GX and build each suite once, and run one of them once, in this process.
 
@@ -108,8 +104,7 @@ def _validation_definition(suite_name: str, checks: tuple[Check, ...]
     with _lock:
         if key in _validators:
             return _validators[key]
-        quiet_gx()
-        import great_expectations as gx
+        gx = import_gx()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         context = gx.get_context(mode="ephemeral")

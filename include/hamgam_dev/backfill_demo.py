@@ -28,15 +28,23 @@ from urllib.parse import quote
 from airflow.executors.local_executor import LocalExecutor
 
 from hamgam.dagbuilder import BY_FISCAL_YEAR
+from hamgam.gx import import_gx
 from hamgam_dev.devenv import airflow_env
 
 FROM_DATE, TO_DATE = "2024-03-20", "2026-03-20"  # UTC midnights: 1 Farvardin 1403 .. 29 Esfand 1404
 CLI_EQUIVALENT = (f'make airflow ARGS="backfill create --dag-id {BY_FISCAL_YEAR} '
                   f'--from-date {FROM_DATE} --to-date {TO_DATE}"')
 
-# The modules every load task imports; Great Expectations alone takes ~3 s of CPU per task process.
-PRELOAD = ("great_expectations", "pandas", "hamgam.dagbuilder", "hamgam.pipeline", "hamgam.tasks",
+# The modules every load task imports (and Great Expectations: ~3 s of CPU per task process).
+PRELOAD = ("pandas", "hamgam.dagbuilder", "hamgam.pipeline", "hamgam.tasks",
            "hamgam.validate", "hamgam.payamgostar.hook")
+
+
+def preload() -> None:
+    """Import Great Expectations (its loggers quieted first: hamgam.gx) and PRELOAD in this process."""
+    import_gx()
+    for name in PRELOAD:
+        importlib.import_module(name)
 
 
 class PreloadingLocalExecutor(LocalExecutor):
@@ -49,8 +57,7 @@ class PreloadingLocalExecutor(LocalExecutor):
     """
 
     def start(self) -> None:
-        for name in PRELOAD:
-            importlib.import_module(name)
+        preload()
         super().start()
 
 
@@ -144,6 +151,7 @@ def run_backfill(server, from_date: str = FROM_DATE, to_date: str = TO_DATE, *, 
             "run_id": run["dag_run_id"], "state": run["state"], "run_type": run["run_type"],
             "data_interval_start": run["data_interval_start"], "data_interval_end": run["data_interval_end"],
             "fiscal_year": fiscal_year_of_interval(run["data_interval_start"]),
+            "note": run.get("note"),  # "fiscal year 1403" (hamgam.run_notes)
             "seconds": (_when(run["end_date"]) - _when(run["start_date"])).total_seconds()
             if run["start_date"] and run["end_date"] else None})
     return result

@@ -103,6 +103,7 @@ def test_backfill_by_fiscal_year_syncs_each_year_once_and_a_rerun_writes_nothing
             assert [(pendulum.parse(r["data_interval_start"]), pendulum.parse(r["data_interval_end"]))
                     for r in runs] == [tuple(fiscal_year_interval(year)) for year in YEARS]
             assert [r["fiscal_year"] for r in runs] == list(YEARS)
+            assert [r["note"] for r in runs] == [f"fiscal year {year}" for year in YEARS]  # hamgam.run_notes
             assert [r["run_id"] for r in server.dag_runs(BY_FISCAL_YEAR)] == [r["run_id"] for r in runs]
             first_writes = sandbox.stats().get("writes", 0)
             assert first_writes > 0

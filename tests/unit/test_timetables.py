@@ -223,3 +223,35 @@ def test_backfill_never_includes_the_open_year():
     today = pendulum.now("UTC")
     current = tt.fiscal_year_of(today)
     assert _backfill_intervals(tt.year_start(current - 1), today) == [tt.interval_of(current - 1)]
+
+
+def test_run_ids_name_the_fiscal_year_of_the_interval():
+    from airflow.utils.types import DagRunType
+
+    table = FiscalYearTimetable()
+    assert table.generate_run_id(run_type=DagRunType.SCHEDULED, run_after=Y1403.end, data_interval=Y1403) == (
+        "scheduled__fiscal_year_1403__2025-03-20T20:30:00+00:00")
+    assert table.generate_run_id(run_type=DagRunType.MANUAL, run_after=utc(2025, 5, 1),
+                                 data_interval=Y1404) == "manual__fiscal_year_1404__2025-05-01T00:00:00+00:00"
+    # no interval (a manual run without a logical date): Airflow's own id
+    assert table.generate_run_id(run_type=DagRunType.MANUAL, run_after=utc(2025, 5, 1),
+                                 data_interval=None) == "manual__2025-05-01T00:00:00+00:00"
+
+
+def test_a_fiscal_year_run_gets_its_year_as_note_when_it_starts():
+    from types import SimpleNamespace
+
+    from hamgam.run_notes import BY_FISCAL_YEAR, on_dag_run_running
+
+    def run(**fields):
+        return SimpleNamespace(**{"dag_id": BY_FISCAL_YEAR, "run_id": "backfill__2025-03-20T20:30:00+00:00",
+                                  "note": None, "data_interval_start": Y1403.start, **fields})
+
+    started = run()
+    on_dag_run_running(dag_run=started, msg="started")
+    assert started.note == "fiscal year 1403"
+    for untouched in (run(note="rerun after the CRM fix"), run(dag_id="tadbir_to_payamgostar__identities"),
+                      run(data_interval_start=None)):
+        before = untouched.note
+        on_dag_run_running(dag_run=untouched, msg="started")
+        assert untouched.note == before
