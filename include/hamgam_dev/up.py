@@ -36,6 +36,9 @@ from hamgam_dev.devenv import DEMO_WEBHOOK_SECRET, ROOT, SANDBOX_PORT, airflow_e
 MARKER = "make-up.json"
 LEDGER = "hamgam_state.sqlite"
 SANDBOX_DB = "sandbox.sqlite"
+DATA = ROOT / "data"  # the default --data: the demo Tadbir, the ledger and the sandbox's CRM records
+# the sandbox's webhooks: the hamgam web app inside the API server (the routes docker-compose.yaml's sandbox uses too)
+WEBHOOK_URL = "http://127.0.0.1:{port}/hamgam/api/sync/{kind}?token=" + DEMO_WEBHOOK_SECRET
 COMPANIES = (100, 200)  # the demo's Tadbir databases: demo/tadbir_<code>.sqlite
 CRM_POOL_SLOTS = 4
 
@@ -96,7 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8080, help="Airflow's UI and API (default 8080)")
     parser.add_argument("--sandbox-port", type=int, default=SANDBOX_PORT, help="the sandbox (default 8765)")
-    parser.add_argument("--data", type=Path, default=ROOT / "data", help="Tadbir, ledger, sandbox (default data/)")
+    parser.add_argument("--data", type=Path, default=DATA, help="Tadbir, ledger, sandbox (default data/)")
     parser.add_argument("--airflow-home", type=Path, default=ROOT / ".airflow", help="default .airflow/")
     parser.add_argument("--reset", action="store_true", help="a fresh world: Tadbir, ledger, CRM and Airflow")
     parser.add_argument("--prepare-only", action="store_true", help="prepare (or keep) the world, start nothing")
@@ -147,13 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     from pg_sandbox.testing import SandboxStartError, run_sandbox
 
     _stop_on_signals()
-    webhook = f"http://127.0.0.1:{args.port}/hamgam/api/sync/{{}}?token={DEMO_WEBHOOK_SECRET}"
     server = AirflowServer(env, port=args.port)
     try:
         with ExitStack() as stack:
             sandbox = stack.enter_context(run_sandbox(
                 data / SANDBOX_DB, port=args.sandbox_port, latency_ms=args.latency_ms,
-                webhook_identity_url=webhook.format("customer"), webhook_quote_url=webhook.format("salequote")))
+                webhook_identity_url=WEBHOOK_URL.format(port=args.port, kind="customer"),
+                webhook_quote_url=WEBHOOK_URL.format(port=args.port, kind="salequote")))
             write_marker(data, home, sandbox_served=True)
             print(f"hamgam up: Payamgostar sandbox on {sandbox.base_url}/_sandbox/; starting Airflow "
                   f"(logs in {server.log_dir}) ...", flush=True)

@@ -35,6 +35,7 @@ from compose_files import (
 from hamgam.config import parse_config
 from hamgam.dagbuilder import CRM_POOL
 from hamgam.webapp.events import WEBHOOK_CONN_ID
+from hamgam_dev import up
 from tadbir_demo.load import company_url
 
 SCHEMA = json.loads((Path(__file__).parent / "vendor" / "compose_spec.json").read_text(encoding="utf-8"))
@@ -276,11 +277,12 @@ def test_the_init_service_stops_at_the_first_failure(tmp_path):
 def test_the_sandbox_webhooks_reach_the_api_servers_hamgam_routes():
     sandbox = compose_with(EXAMPLE)["services"]["payamgostar-sandbox"]["environment"]
     secret = EXAMPLE["HAMGAM_WEBHOOK_SECRET"]
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    for variable, path in (("PG_SANDBOX_WEBHOOK_IDENTITY_URL", "/hamgam/api/sync/customer"),
-                           ("PG_SANDBOX_WEBHOOK_QUOTE_URL", "/hamgam/api/sync/salequote")):
+    for variable, kind in (("PG_SANDBOX_WEBHOOK_IDENTITY_URL", "customer"),
+                           ("PG_SANDBOX_WEBHOOK_QUOTE_URL", "salequote")):
+        path = f"/hamgam/api/sync/{kind}"
         assert sandbox[variable] == f"http://airflow-apiserver:8080{path}?token={secret}"
-        assert f"{variable}=\"http://127.0.0.1:8080{path}?token=" in makefile  # the routes `make up` uses
+        # the routes `make up` uses
+        assert up.WEBHOOK_URL.format(port=8080, kind=kind).startswith(f"http://127.0.0.1:8080{path}?token=")
     crm = json.loads(EXAMPLE["AIRFLOW_CONN_PAYAMGOSTAR_DEFAULT"])
     assert (crm["login"], crm["password"]) == (EXAMPLE["PAYAMGOSTAR_SANDBOX_USER"], EXAMPLE["PAYAMGOSTAR_SANDBOX_PASSWORD"])
 

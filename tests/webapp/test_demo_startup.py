@@ -7,7 +7,6 @@ written to; and its files are not the ones `make up` uses.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import pytest
 import requests
 
 import pg_sandbox.testing
-from hamgam_dev import demo
+from hamgam_dev import demo, up
 from hamgam_dev.devenv import ROOT, airflow_env
 from pg_sandbox.testing import SandboxStartError, run_sandbox
 
@@ -142,13 +141,9 @@ def test_the_demo_webapp_runs_on_a_free_port_of_its_own_and_proves_it(decoy, tmp
 
 # -- the files --------------------------------------------------------------------------------------------
 def _make_up_files() -> tuple[Path, Path]:
-    """Where `make up` keeps its files: the data directory of the sandbox database it serves (read from the
-    Makefile) and its Airflow home (hamgam_dev.devenv's default)."""
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    recipe = makefile[makefile.index("\nup:"):]
-    db = re.search(r"-m pg_sandbox [^\n]*--db (\S+)", recipe)
-    assert db is not None, "make up's sandbox database not found in the Makefile"
-    return (ROOT / db[1]).resolve().parent, Path(airflow_env(ROOT / "data")["AIRFLOW_HOME"])
+    """Where `make up` keeps its files: its default data directory (hamgam_dev.up) and its Airflow home
+    (hamgam_dev.devenv's default)."""
+    return up.DATA.resolve(), Path(airflow_env(ROOT / "data")["AIRFLOW_HOME"])
 
 
 DATA_FILES = ("sandbox.sqlite", "hamgam_state.sqlite", "demo/tadbir_100.sqlite", "demo/tadbir_200.sqlite")
