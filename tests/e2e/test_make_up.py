@@ -67,14 +67,7 @@ class Up:
 
     def descendants(self) -> set[int]:
         """Pids of everything up started: its children, Airflow's process group, anything using its home."""
-        found = {p.pid for p in psutil.Process(self.process.pid).children(recursive=True)}
-        for proc in psutil.process_iter(["pid"]):
-            try:
-                if proc.environ().get("AIRFLOW_HOME") == str(self.home):
-                    found.add(proc.pid)
-            except psutil.Error:
-                continue
-        return found
+        return {p.pid for p in psutil.Process(self.process.pid).children(recursive=True)} | self.using_home()
 
     def airflow(self) -> AirflowServer:
         """A client of the running Airflow (not started by it: only its REST API is used)."""
@@ -100,14 +93,15 @@ class Up:
         sent = time.monotonic()
         os.killpg(self.process.pid, signal.SIGINT)
         assert self.process.wait(timeout=timeout) == 0, self.output()
-        left = self.alive(self.started | self.descendants_after_exit())
+        left = self.alive(self.started | self.using_home())
         while left and time.monotonic() - sent < timeout:
             time.sleep(0.2)
             left = self.alive(left)
         assert not left, f"left running after SIGINT: {[(p, psutil.Process(p).cmdline()) for p in left]}"
         return time.monotonic() - sent
 
-    def descendants_after_exit(self) -> set[int]:
+    def using_home(self) -> set[int]:
+        """Pids of the processes whose environment names up's Airflow home (they outlive their parents)."""
         found = set()
         for proc in psutil.process_iter(["pid"]):
             try:
