@@ -35,6 +35,21 @@ def test_the_stack_adds_this_hosts_databases_broker_and_one_jwt_secret(tmp_path)
         "conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres", "schema": "ledger_y"}
     assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) >= 32
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://127.0.0.1:")
+    assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"] == "p:"
+
+
+def test_celery_workers_start_warm_with_airflows_own_celery_settings(tmp_path, monkeypatch):
+    from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+    from celery.signals import worker_init
+
+    env = stack_server_env(tmp_path)
+    module, _, name = env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"].rpartition(".")
+    warm = __import__(module, fromlist=[name])
+    assert getattr(warm, name) is DEFAULT_CELERY_CONFIG
+    warmed = []
+    monkeypatch.setattr("hamgam.executor.warm", lambda: warmed.append(True))
+    worker_init.send(sender=None)  # what a Celery worker's main process sends before its pool starts
+    assert warmed == [True]
 
 
 def test_log_servers_bind_loopback_and_each_worker_has_its_own_port(tmp_path):
