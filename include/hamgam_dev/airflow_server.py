@@ -31,9 +31,11 @@ and Airflow's log app runs beside each through hamgam_dev.log_server, on the por
 (a free one when the caller's env names none). The log servers and the workers may end without the group
 being torn down (a killed worker is a test's doing); the other components may not.
 
-Every process started carries HAMGAM_AIRFLOW_GROUP=<a random tag> in its environment; `processes()` finds
-them by it as well as by the process group, so a task process a killed worker left behind (reparented to
-PID 1) is still found, and stopped by `stop()`.
+`processes()` finds what was started by its session (the launcher's setsid), not only its process group:
+Airflow's task supervisor puts each task process in a process group of its own (setpgid), and a task process
+a SIGKILLed worker left behind (reparented to PID 1) keeps the session, so `stop()` finds and stops it too.
+(Nothing Airflow or Celery starts calls setsid; an environment tag would not do: setproctitle, which Celery
+and the supervisor use, overwrites what /proc/<pid>/environ shows.)
 
 mode="standalone" runs `airflow standalone` instead (the same four plus a supervising process); measured
 here it starts slower, holds ~1.5x the memory and can take 30 s to stop, so "components" is the default.
@@ -58,7 +60,6 @@ import datetime
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -117,7 +118,6 @@ class AirflowServer:
         self.startup_timeout = startup_timeout
         self.celery_workers = celery_workers
         self.bind_host = bind_host
-        self.group_tag = secrets.token_hex(8)
         self.env = self._environment(env)
         self.leader: subprocess.Popen | None = None
         self.stopped = False
@@ -148,7 +148,6 @@ class AirflowServer:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), merged.get("PATH", os.defpath)]),
             "PYTHONUNBUFFERED": "1",
-            "HAMGAM_AIRFLOW_GROUP": self.group_tag,
         })
         for name in ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"):
             merged.setdefault(name, str(free_port()))  # not Airflow's fixed 8793/8794: servers run side by side
@@ -320,7 +319,8 @@ class AirflowServer:
         return "\n".join(out)
 
     def processes(self) -> list[int]:
-        """Pids of the processes still in the server's process group or carrying its tag (see the module)."""
+        """Pids of the processes still in the server's session (see the module): its process group and
+        the task processes' groups inside it."""
         if self.pgid is None:
             return []
         import psutil
@@ -330,14 +330,14 @@ class AirflowServer:
             try:
                 if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
                     continue
-                if os.getpgid(proc.pid) == self.pgid or proc.environ().get("HAMGAM_AIRFLOW_GROUP") == self.group_tag:
+                if os.getsid(proc.pid) == self.pgid:  # the launcher leads both its group and its session
                     pids.append(proc.pid)
-            except (ProcessLookupError, psutil.Error):
+            except (OSError, psutil.Error):  # gone meanwhile
                 continue
         return pids
 
     def _signal_all(self, signum: int) -> None:
-        """``signum`` to the group and to tagged processes outside it (orphans of a killed worker)."""
+        """``signum`` to the group and to the session's processes outside it (task processes, orphans)."""
         try:
             os.killpg(self.pgid, signum)
         except ProcessLookupError:

@@ -5,6 +5,7 @@ demo, the tests, make up) is what it was before the distributed shape was added.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,47 @@ def test_the_local_default_is_what_it_was(tmp_path, monkeypatch):
                                                    "host": str(data / "demo" / "tadbir_100.sqlite")}),
         "AIRFLOW_CONN_TADBIR_200": json.dumps({"conn_type": "sqlite", "host": str(data / "demo" / "tadbir_200.sqlite")}),
     }
+
+
+ORPHAN_MAKER = """
+import os, sys, time
+if os.fork() == 0:          # a task supervisor ...
+    if os.fork() == 0:      # ... whose task process takes a process group of its own, as Airflow's does
+        os.setpgid(0, 0)
+        open(sys.argv[1], "w").write(str(os.getpid()))
+        time.sleep(600)
+    os._exit(0)             # the supervisor dies (its worker was SIGKILLed): the task is reparented to PID 1
+time.sleep(600)             # the launcher
+"""
+
+
+def test_stop_finds_a_task_process_left_in_a_group_of_its_own(tmp_path):
+    """The case the notes describe: a SIGKILLed worker's task process lives on outside the launcher's process
+    group; stop() must still find it (by the session) and leave nothing behind."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    server = AirflowServer(airflow_env(tmp_path, airflow_home=tmp_path / "a"))
+    marker = tmp_path / "orphan.pid"
+    server.leader = subprocess.Popen([sys.executable, "-c", ORPHAN_MAKER, str(marker)], start_new_session=True)
+    server.pgid = server.leader.pid
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline, "the orphan did not start"
+        time.sleep(0.05)
+    orphan = psutil.Process(int(marker.read_text()))
+    try:
+        assert orphan.ppid() != server.pgid and os.getpgid(orphan.pid) != server.pgid
+        assert orphan.pid in server.processes()
+        server.stop(grace=2)
+        assert not orphan.is_running() or orphan.status() == psutil.STATUS_ZOMBIE
+    finally:  # whatever failed, leave nothing behind
+        for proc in (orphan, psutil.Process(server.leader.pid)):
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        server.leader.wait(timeout=10)
