@@ -151,9 +151,9 @@ def test_stop_finds_a_task_process_left_in_a_group_of_its_own(tmp_path):
         server.stop(grace=2)
         assert not orphan.is_running() or orphan.status() == psutil.STATUS_ZOMBIE
     finally:  # whatever failed, leave nothing behind
-        for proc in (orphan, psutil.Process(server.leader.pid)):
+        for pid in (orphan.pid, server.leader.pid):
             try:
-                proc.kill()
-            except psutil.NoSuchProcess:
+                os.kill(pid, 9)
+            except ProcessLookupError:
                 pass
         server.leader.wait(timeout=10)
