@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 AIRFLOW_ENV = eval "$$($(PY) -m hamgam_dev.devenv)"
 
-.PHONY: setup demo check backfill-demo bench bench-freshness bench-no-change test test-slow test-fast chaos lint lock up airflow airflow-init clean
+.PHONY: setup demo check backfill-demo bench bench-freshness bench-no-change test test-slow test-fast test-stack chaos lint lock up stack stack-down airflow airflow-init clean
 
 setup: $(STAMP)
 
@@ -37,10 +37,13 @@ bench-no-change: setup  ## a run with nothing to sync under a real Airflow, spli
 	$(PY) benchmarks/bench_no_change.py --record $(BENCH_ARGS)
 
 test: setup  ## the suite but the tests marked slow (PostgreSQL tests skip when no server answers at 127.0.0.1:5432)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not stack"
 
 test-slow: setup  ## the tests that start a real Airflow (scheduler, triggerer, API server) and the long property searches
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m "slow and not stack"
+
+test-stack: setup  ## the end-to-end test on the distributed stack (make stack's code: CeleryExecutor, two workers, PostgreSQL, Redis): every DAG, a backfill, a webhook, a worker SIGKILLed mid-load; nothing lost or doubled (about 5 min)
+	$(PY) -m pytest -m stack tests/stack
 
 test-fast: setup  ## everything but the Airflow end-to-end tests
 	$(PY) -m pytest -m "not airflow and not slow"
@@ -61,6 +64,12 @@ airflow-init: setup  ## prepare `make up`'s world (demo Tadbir, ledger, Airflow'
 
 up: setup  ## Airflow UI on 127.0.0.1:8080 (hamgam web app under /hamgam) and the sandbox on :8765, whose webhooks go to it; keeps the world (Tadbir, ledger, CRM, Airflow runs) across restarts, RESET=1 starts afresh; Ctrl-C stops everything (UP_ARGS="--port 8081 --sandbox-port 8766")
 	$(PY) -m hamgam_dev.up $(if $(RESET),--reset) $(UP_ARGS)
+
+stack: setup  ## the distributed shape natively: api-server, scheduler, dag-processor, triggerer, two Celery workers (PostgreSQL, Redis at 127.0.0.1), the sandbox; files in .stack/; Ctrl-C or make stack-down stops it
+	$(PY) -m hamgam_dev.stack up
+
+stack-down: setup  ## stop what `make stack` started (from another terminal)
+	$(PY) -m hamgam_dev.stack down
 
 airflow: setup  ## any Airflow command with the project's settings: make airflow ARGS="dags list"
 	@test -f .airflow/airflow.db || $(MAKE) --no-print-directory airflow-init >/dev/null

@@ -20,6 +20,23 @@ probes: hamgam.triggers) and `airflow api-server` inside it, each writing to
 metadata database, the scheduler, the DAG processor and the triggerer are healthy. `stop()` sends
 SIGINT to the whole group; what hangs is killed (see `stop`); it raises if anything is left.
 
+With ``celery_workers=N`` (and a CeleryExecutor environment: hamgam_dev.devenv's executor "celery") it also
+starts N `airflow celery worker`s, named `worker1@<host>` ... (`-H`), each with its own pid file and
+log-server port; `worker_pids()` names them, `worker_running(pid)` finds the worker a task process runs
+under and `kill_worker(name)` SIGKILLs a worker's main process and every process under it (a host dying).
+
+Log servers bind `bind_host` (127.0.0.1 by default): Airflow has no host setting for them (they bind every
+interface), so the scheduler (LocalExecutor), the triggerer and the workers run with `--skip-serve-logs`
+and Airflow's log app runs beside each through hamgam_dev.log_server, on the port Airflow's settings name
+(a free one when the caller's env names none). The log servers and the workers may end without the group
+being torn down (a killed worker is a test's doing); the other components may not.
+
+`processes()` finds what was started by its session (the launcher's setsid), not only its process group:
+Airflow's task supervisor puts each task process in a process group of its own (setpgid), and a task process
+a SIGKILLed worker left behind (reparented to PID 1) keeps the session, so `stop()` finds and stops it too.
+(Nothing Airflow or Celery starts calls setsid; an environment tag would not do: setproctitle, which Celery
+and the supervisor use, overwrites what /proc/<pid>/environ shows.)
+
 mode="standalone" runs `airflow standalone` instead (the same four plus a supervising process); measured
 here it starts slower, holds ~1.5x the memory and can take 30 s to stop, so "components" is the default.
 
@@ -89,7 +106,8 @@ class AirflowServer:
 
     def __init__(self, env: Mapping[str, str], *, port: int | None = None,
                  mode: Literal["components", "standalone"] = "components",
-                 startup_timeout: float = 180.0, log_dir: Path | None = None) -> None:
+                 startup_timeout: float = 180.0, log_dir: Path | None = None, celery_workers: int = 0,
+                 bind_host: str = "127.0.0.1") -> None:
         if "AIRFLOW_HOME" not in env:
             raise ValueError("env must set AIRFLOW_HOME")
         self.mode = mode
@@ -98,6 +116,8 @@ class AirflowServer:
         self.home = Path(env["AIRFLOW_HOME"])
         self.log_dir = Path(log_dir or self.home / "logs" / "server")
         self.startup_timeout = startup_timeout
+        self.celery_workers = celery_workers
+        self.bind_host = bind_host
         self.env = self._environment(env)
         self.leader: subprocess.Popen | None = None
         self.stopped = False
@@ -129,7 +149,40 @@ class AirflowServer:
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), merged.get("PATH", os.defpath)]),
             "PYTHONUNBUFFERED": "1",
         })
+        for name in ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"):
+            merged.setdefault(name, str(free_port()))  # not Airflow's fixed 8793/8794: servers run side by side
+        if self.celery_workers and "celery" not in merged["AIRFLOW__CORE__EXECUTOR"].lower():
+            raise ValueError(f"celery_workers={self.celery_workers} with executor "
+                             f"{merged['AIRFLOW__CORE__EXECUTOR']}: workers need the CeleryExecutor")
         return merged
+
+    def components(self) -> list[dict[str, Any]]:
+        """What the launcher starts: name, `airflow` arguments, extra environment, whether the group may
+        lose it (log servers, workers) without being torn down."""
+        def log_server(name: str, port: str) -> dict[str, Any]:
+            return {"name": f"log-server-{name}", "argv": [sys.executable, "-m", "hamgam_dev.log_server",
+                                                            "--host", self.bind_host, "--port", port],
+                    "env": {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": port}, "essential": False}
+
+        airflow = self._airflow_bin()
+        executor = self.env["AIRFLOW__CORE__EXECUTOR"]
+        out: list[dict[str, Any]] = []
+        for name in COMPONENTS:
+            argv = [airflow, name]
+            if name in ("scheduler", "triggerer"):
+                argv.append("--skip-serve-logs")
+            out.append({"name": name, "argv": argv, "env": {}, "essential": True})
+        if "celery" not in executor.lower():  # the LocalExecutor's task logs are served by the scheduler's
+            out.append(log_server("scheduler", self.env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]))
+        out.append(log_server("triggerer", self.env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"]))
+        for index in range(1, self.celery_workers + 1):
+            name, port = f"worker{index}", str(free_port())
+            out.append({"name": name, "essential": False,
+                        "argv": [airflow, "celery", "worker", "-H", f"{name}@%h", "--skip-serve-logs",
+                                 "--pid", str(self.home / f"airflow-{name}.pid")],
+                        "env": {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": port}})
+            out.append(log_server(name, port))
+        return out
 
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """Run `airflow <args>` with this server's environment; raises on a non-zero exit."""
@@ -156,14 +209,17 @@ class AirflowServer:
         else:
             # A small launcher leads the new session and process group and starts the components inside
             # it (a process may only join a group of its own session); it exits when any of them does.
-            command = [sys.executable, "-m", "hamgam_dev.airflow_server", "launch", str(self.log_dir),
-                       *COMPONENTS]
+            spec = self.log_dir / "components.json"
+            spec.write_text(json.dumps(self.components(), indent=1))
+            (self.log_dir / "pids.json").unlink(missing_ok=True)
+            command = [sys.executable, "-m", "hamgam_dev.airflow_server", "launch", str(self.log_dir), str(spec)]
         with (self.log_dir / f"{self.mode}.log").open("ab") as log:
             self.leader = subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                                            stderr=subprocess.STDOUT, cwd=self.home, start_new_session=True)
         self.pgid = self.leader.pid
         try:
             self._wait_healthy(started + self.startup_timeout)
+            self._wait_workers_ready(started + self.startup_timeout)
         except BaseException:
             self.stop()
             raise
@@ -191,6 +247,70 @@ class AirflowServer:
         raise AirflowServerError(f"Airflow not healthy after {self.startup_timeout:.0f} s (last: {last}):\n"
                                  f"{self.log_tail()}")
 
+    def _wait_workers_ready(self, deadline: float) -> None:
+        """Wait until every Celery worker has said "ready" in its log (connected to the broker, consuming)."""
+        waiting = [f"worker{i}" for i in range(1, self.celery_workers + 1)]
+        while waiting:
+            self._check_alive()
+            waiting = [name for name in waiting if " ready." not in self._read_log(name)]
+            if waiting and time.monotonic() > deadline:
+                raise AirflowServerError(f"Celery workers {waiting} not ready after {self.startup_timeout:.0f} s:\n"
+                                         f"{self.log_tail()}")
+            time.sleep(0.5)
+
+    def _read_log(self, name: str) -> str:
+        try:
+            return (self.log_dir / f"{name}.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # -- Celery workers ---------------------------------------------------------------------------
+
+    def launched(self) -> dict[str, int]:
+        """Component name -> pid of what the launcher started (it writes them once all have started)."""
+        path = self.log_dir / "pids.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def worker_pids(self) -> dict[str, int]:
+        """The Celery workers still running: name ("worker1" ...) -> pid of its main process."""
+        import psutil
+
+        return {name: pid for name, pid in self.launched().items()
+                if name.startswith("worker") and psutil.pid_exists(pid)
+                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+
+    def worker_running(self, pid: int) -> str | None:
+        """The name of the Celery worker process ``pid`` runs under (a task's pid, as the API reports it)."""
+        import psutil
+
+        for name, main in self.worker_pids().items():
+            try:
+                if pid == main or pid in {p.pid for p in psutil.Process(main).children(recursive=True)}:
+                    return name
+            except psutil.Error:
+                continue
+        return None
+
+    def kill_worker(self, name: str, timeout: float = 30.0) -> list[int]:
+        """SIGKILL worker ``name``'s main process and every process under it (pool processes, task
+        supervisors and task processes), as if its host died; returns the pids killed once all are gone."""
+        import psutil
+
+        main = self.worker_pids().get(name)
+        if main is None:
+            raise AirflowServerError(f"no running Celery worker {name!r} (running: {sorted(self.worker_pids())})")
+        family = [psutil.Process(main), *psutil.Process(main).children(recursive=True)]
+        for proc in family:  # the main process first: it must not start anything new meanwhile
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(family, timeout=timeout)
+        if alive:
+            raise AirflowServerError(f"worker {name}: processes still alive {timeout:.0f} s after SIGKILL: "
+                                     f"{self._describe([p.pid for p in alive])}")
+        return [p.pid for p in family]
+
     def log_tail(self, chars: int = 3000) -> str:
         """The end of each component's log, for error messages."""
         out = []
@@ -199,7 +319,8 @@ class AirflowServer:
         return "\n".join(out)
 
     def processes(self) -> list[int]:
-        """Pids of the processes still in the server's process group."""
+        """Pids of the processes still in the server's session (see the module): its process group and
+        the task processes' groups inside it."""
         if self.pgid is None:
             return []
         import psutil
@@ -207,11 +328,26 @@ class AirflowServer:
         pids = []
         for proc in psutil.process_iter(["pid"]):
             try:
-                if os.getpgid(proc.pid) == self.pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                if os.getsid(proc.pid) == self.pgid:  # the launcher leads both its group and its session
                     pids.append(proc.pid)
-            except (ProcessLookupError, psutil.Error):
+            except (OSError, psutil.Error):  # gone meanwhile
                 continue
         return pids
+
+    def _signal_all(self, signum: int) -> None:
+        """``signum`` to the group and to the session's processes outside it (task processes, orphans)."""
+        try:
+            os.killpg(self.pgid, signum)
+        except ProcessLookupError:
+            pass
+        for pid in self.processes():
+            try:
+                if os.getpgid(pid) != self.pgid:
+                    os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
     @staticmethod
     def _cmdline(pid: int) -> str:
@@ -256,10 +392,10 @@ class AirflowServer:
                 if self._cmdline(pid).startswith("airflow worker -- LocalExecutor: <idle>"):
                     os.kill(pid, signal.SIGKILL)
 
-        steps = ((lambda: os.killpg(self.pgid, signal.SIGINT), grace, "SIGINT to the group"),
+        steps = ((lambda: self._signal_all(signal.SIGINT), grace, "SIGINT to the group"),
                  (kill_idle_workers, 5.0, "SIGKILL to idle LocalExecutor workers"),
-                 (lambda: os.killpg(self.pgid, signal.SIGTERM), 5.0, "SIGTERM to the group"),
-                 (lambda: os.killpg(self.pgid, signal.SIGKILL), 5.0, "SIGKILL to the group"))
+                 (lambda: self._signal_all(signal.SIGTERM), 5.0, "SIGTERM to the group"),
+                 (lambda: self._signal_all(signal.SIGKILL), 5.0, "SIGKILL to the group"))
         for index, (send, wait, what) in enumerate(steps):
             if not (left := self.processes()):
                 break
@@ -416,26 +552,34 @@ class AirflowServer:
 _received: set[signal.Signals] = set()
 
 
-def _launch(log_dir: str, names: list[str]) -> int:
-    """Run `airflow <name>` for each name (logs in log_dir) until one exits or SIGINT/SIGTERM arrives."""
+def _launch(log_dir: str, spec_file: str) -> int:
+    """Start the components ``spec_file`` lists (AirflowServer.components; logs in log_dir/<name>.log) and
+    run until an essential one exits or SIGINT/SIGTERM arrives. Writes log_dir/pids.json once all started."""
     def interrupted(signum, frame):
         _received.add(signal.Signals(signum))
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    processes = {}
+    specs = json.loads(Path(spec_file).read_text())
+    processes: dict[str, subprocess.Popen] = {}
+    essential = {spec["name"] for spec in specs if spec["essential"]}
     try:
-        for name in names:
-            with (Path(log_dir) / f"{name}.log").open("ab") as log:
-                processes[name] = subprocess.Popen([airflow, name], stdin=subprocess.DEVNULL, stdout=log,
-                                                   stderr=subprocess.STDOUT)
+        for spec in specs:
+            with (Path(log_dir) / f"{spec['name']}.log").open("ab") as log:
+                processes[spec["name"]] = subprocess.Popen(spec["argv"], stdin=subprocess.DEVNULL, stdout=log,
+                                                           stderr=subprocess.STDOUT, env={**os.environ, **spec["env"]})
+        pids = Path(log_dir) / "pids.json"
+        pids.with_suffix(".tmp").write_text(json.dumps({name: p.pid for name, p in processes.items()}))
+        pids.with_suffix(".tmp").replace(pids)
+        reported: set[str] = set()
         while True:
             for name, process in processes.items():
-                if process.poll() is not None:
+                if process.poll() is not None and name not in reported:
                     print(f"airflow {name} exited with {process.returncode}", flush=True)
-                    return 1
+                    reported.add(name)
+                    if name in essential:
+                        return 1
             time.sleep(0.5)
     except KeyboardInterrupt:  # the whole group got SIGINT (or the launcher SIGTERM): let them exit
         if signal.Signals.SIGINT not in _received:  # only the launcher was asked: pass it on
@@ -451,6 +595,6 @@ def _launch(log_dir: str, names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4 or sys.argv[1] != "launch":
-        raise SystemExit("usage: python -m hamgam_dev.airflow_server launch LOG_DIR COMPONENT...")
-    raise SystemExit(_launch(sys.argv[2], sys.argv[3:]))
+    if len(sys.argv) != 4 or sys.argv[1] != "launch":
+        raise SystemExit("usage: python -m hamgam_dev.airflow_server launch LOG_DIR COMPONENTS_JSON")
+    raise SystemExit(_launch(sys.argv[2], sys.argv[3]))

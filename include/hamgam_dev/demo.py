@@ -89,7 +89,7 @@ def _airflow(env: dict[str, str], *args: str, capture: bool = True) -> subproces
     return result
 
 
-def prepare(data: Path, env: dict[str, str], *, seed: int, scale: int) -> dict:
+def prepare(data: Path, env: dict[str, str], *, seed: int, scale: int, pool_slots: int = 4) -> dict:
     """Fresh demo state: Tadbir databases, an empty ledger, Airflow's metadata database and pool."""
     from tadbir_demo import build_demo
 
@@ -101,7 +101,7 @@ def prepare(data: Path, env: dict[str, str], *, seed: int, scale: int) -> dict:
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     _airflow(env, "db", "migrate")
     _airflow(env, "dags", "reserialize")  # `airflow dags list` shows the DAGs before any run
-    _airflow(env, "pools", "set", "payamgostar_api", "4", "Concurrent Payamgostar CRM work (hamgam)")
+    _airflow(env, "pools", "set", "payamgostar_api", str(pool_slots), "Concurrent Payamgostar CRM work (hamgam)")
     return summary
 
 
