@@ -66,8 +66,6 @@ def celery_settings(metadata_url: str, broker_url: str, jwt_secret: str) -> dict
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{server}/{database}",
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
         "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
-        # task processes forked warm (hamgam.celery_warm), as the local executor's are
-        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "hamgam.celery_warm.CELERY_CONFIG",
     }
 
 

@@ -170,18 +170,12 @@ class EventWorld:
         return False
 
     def triggerer_pids(self) -> list[int]:
+        """The triggerer's pid while it runs (as the server's launcher started it)."""
         import psutil
 
-        pids = []
-        for pid in self.server.processes():
-            try:
-                cmd = " ".join(psutil.Process(pid).cmdline())
-            except psutil.Error:
-                continue
-            launcher = "hamgam_dev.airflow_server" in cmd
-            if cmd.split()[-1:] == ["triggerer"] and not launcher:
-                pids.append(pid)
-        return pids
+        pid = self.server.launched().get("triggerer")
+        alive = pid is not None and pid in self.server.processes() and psutil.pid_exists(pid)
+        return [pid] if alive else []
 
 
 FAST_ENV = {"AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False"}
