@@ -10,6 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,15 +24,30 @@ from hamgam.ledger.detect_state import DetectState, RangeState
 from hamgam.webapp import create_app
 
 TOKEN = "token-of-alice"
+VIEWER_TOKEN = "token-of-victor"
 AS_ALICE = {"Authorization": f"Bearer {TOKEN}"}
 CONFIRMED = {**AS_ALICE, "X-Hamgam-Confirmed": "yes"}
 BAD_TOTALS = "sales_invoice 100-1403/9 (Id 15): header totals differ from the sum of the lines (1,000 ≠ 1,200)"
 
 
-def alice_only(token: str) -> str:
-    if token != TOKEN:
-        raise HTTPException(403, "Invalid JWT token")
-    return "alice"
+@dataclass(frozen=True)
+class User:
+    name: str
+
+    def get_name(self) -> str:
+        return self.name
+
+
+def alice_only(token: str) -> User:
+    if token == TOKEN:
+        return User("alice")
+    if token == VIEWER_TOKEN:
+        return User("victor")  # may look, may not run DAGs
+    raise HTTPException(403, "Invalid JWT token")
+
+
+def may_run(viewer: Any, dag_id: str) -> bool:
+    return viewer.name == "alice"
 
 
 class Airflow:
@@ -57,7 +73,7 @@ def airflow() -> Airflow:
 @pytest.fixture
 def client(ledger_url: str, airflow: Airflow) -> Iterator[Any]:
     app = create_app(ledger_url_resolver=lambda: ledger_url, secret_resolver=lambda: SECRET,
-                     notify=lambda *_: None, user_resolver=alice_only, trigger=airflow.trigger,
+                     notify=lambda *_: None, user_resolver=alice_only, may_run=may_run, trigger=airflow.trigger,
                      audit=airflow.record, login_url=lambda next_url: f"/auth/login?next={next_url}")
     with make_client(app) as client:
         yield client
@@ -205,6 +221,16 @@ def test_an_action_without_the_confirmation_header_does_nothing(client, world, a
     answer = client.post("/api/dashboard/resend", headers=AS_ALICE,
                          json={"company": 100, "entity": "sales_invoices", "keys": ["1403/9"]})
     assert answer.status_code == 400 and "X-Hamgam-Confirmed" in answer.json()["detail"]
+    assert world.get(100, "sales_invoices", "1403/9").content_hash == "h9"
+    assert airflow.runs == [] and airflow.audit == []
+
+
+def test_a_user_who_may_not_run_the_dag_changes_nothing(client, world, airflow):
+    as_victor = {"Authorization": f"Bearer {VIEWER_TOKEN}", "X-Hamgam-Confirmed": "yes"}
+    assert client.get("/api/dashboard/overview", headers=as_victor).status_code == 200  # may look
+    answer = client.post("/api/dashboard/resend", headers=as_victor, json={"filter": {}})
+    assert answer.status_code == 403 and "victor may not trigger" in answer.json()["detail"]
+    assert client.post("/api/dashboard/transfer-all", headers=as_victor, json={"entity": "quotes"}).status_code == 403
     assert world.get(100, "sales_invoices", "1403/9").content_hash == "h9"
     assert airflow.runs == [] and airflow.audit == []
 

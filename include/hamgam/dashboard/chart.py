@@ -54,7 +54,7 @@ def _bars(values: list[int], x: int, y: int, width: int, height: int, colour: st
         parts.append(f'<rect x="{x + i * step:.1f}" y="{y + height - h:.1f}" width="{max(step - 1, 1):.1f}" '
                      f'height="{h}" fill="{colour}"><title>{v} {unit}</title></rect>')
     parts.append(f'<line x1="{x}" y1="{y + height}" x2="{x + width}" y2="{y + height}" stroke="#999"/>')
-    parts.append(f'<text x="{x + width + 4}" y="{y + 10}" font-size="10" fill="#555">max {top}</text>')
+    parts.append(f'<text x="{x + width + 4}" y="{y + 10}" font-size="10" fill="#555">max {max(values)}</text>')
     return "".join(parts)
 
 

@@ -1,5 +1,5 @@
-"""What the hamgam page asks of the Airflow it runs in: who the caller is (Airflow's own login), triggering a
-DAG run as that user (Airflow's public API), and a line in Airflow's audit log.
+"""What the hamgam page asks of the Airflow it runs in: who the caller is (Airflow's own login), whether they may
+run a DAG, triggering a DAG run as that user (Airflow's public API), and a line in Airflow's audit log.
 
 Each is a plain callable so that ``create_app`` can be given others (tests, ``python -m hamgam.webapp``
 without Airflow). The defaults import Airflow when first called, inside the API server.
@@ -28,9 +28,13 @@ class Viewer:
 
     name: str
     token: str
+    user: Any = None  # the auth manager's user object, for its permission checks
 
 
-UserResolver = Callable[[str], "Awaitable[str] | str"]  # token → user name; raises HTTPException when refused
+
+
+UserResolver = Callable[[str], "Awaitable[Any] | Any"]  # token → a user (get_name()); raises HTTPException if refused
+MayRun = Callable[[Viewer, str], bool]  # may the user trigger runs of this DAG
 Trigger = Callable[[Request, Viewer, str, dict[str, Any], str], dict[str, Any]]  # → the new run (JSON)
 Audit = Callable[[Viewer, str, str | None, dict[str, Any]], None]
 LoginUrl = Callable[[str], str]
@@ -44,13 +48,22 @@ def caller_token(request: Request) -> str | None:
     return request.cookies.get(TOKEN_COOKIE) or None
 
 
-async def airflow_user_name(token: str) -> str:
+async def airflow_user(token: str) -> Any:
     """The user Airflow's auth manager reads from ``token`` (401 expired or missing, 403 invalid), as
     Airflow's own API checks it (``airflow.api_fastapi.core_api.security.resolve_user_from_token``)."""
     from airflow.api_fastapi.core_api.security import resolve_user_from_token
 
-    user = await resolve_user_from_token(token)
-    return user.get_name()
+    return await resolve_user_from_token(token)
+
+
+def airflow_may_run(viewer: Viewer, dag_id: str) -> bool:
+    """Whether Airflow's auth manager lets the user create runs of ``dag_id`` (checked before the ledger is
+    touched; Airflow's API checks it again when the run is triggered)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    return bool(get_auth_manager().is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
+                                                     details=DagDetails(id=dag_id), user=viewer.user))
 
 
 async def resolve_viewer(request: Request, resolver: UserResolver) -> Viewer:
@@ -58,10 +71,10 @@ async def resolve_viewer(request: Request, resolver: UserResolver) -> Viewer:
     if not token:
         raise HTTPException(401, "log in to Airflow first: this page is behind Airflow's login",
                             headers={"WWW-Authenticate": "Bearer"})
-    name = resolver(token)
-    if inspect.isawaitable(name):
-        name = await name
-    return Viewer(str(name), token)
+    user = resolver(token)
+    if inspect.isawaitable(user):
+        user = await user
+    return Viewer(str(user.get_name()), token, user)
 
 
 def airflow_login_url(next_url: str) -> str:

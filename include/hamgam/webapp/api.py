@@ -298,8 +298,9 @@ Webhook = Annotated[WebhookRequest, Depends(webhook_query)]
 def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
                secret_resolver: Callable[[], str | None] | None = None,
                notify: Notify | None = None, instance: str | None = None,
-               user_resolver: airflow_side.UserResolver | None = None, trigger: airflow_side.Trigger | None = None,
-               audit: airflow_side.Audit | None = None, login_url: airflow_side.LoginUrl | None = None) -> FastAPI:
+               user_resolver: airflow_side.UserResolver | None = None, may_run: airflow_side.MayRun | None = None,
+               trigger: airflow_side.Trigger | None = None, audit: airflow_side.Audit | None = None,
+               login_url: airflow_side.LoginUrl | None = None) -> FastAPI:
     """The web app. Nothing is looked up here; everything is resolved when a request needs it.
 
     ``ledger_url_resolver()``: the ledger's SQLAlchemy URL (default: the ``sync.state_conn_id``
@@ -308,8 +309,8 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
     extra)``: called after the answer to a valid webhook (default: an Airflow asset event, for the app
     running inside the Airflow API server; ``hamgam.webapp.notify.log_only`` without Airflow).
     ``instance``: a nonce ``/health`` answers with, so whoever started the app can tell it from another
-    server on the same port. ``user_resolver``, ``trigger``, ``audit``, ``login_url``: who is logged in, how a DAG
-    is triggered as them, where actions are recorded, where to log in (default: the Airflow API server's own,
+    server on the same port. ``user_resolver``, ``may_run``, ``trigger``, ``audit``, ``login_url``: who is logged in,
+    whether they may run a DAG, how it is triggered as them, where actions are recorded, where to log in (default: the Airflow API server's own,
     ``hamgam.webapp.airflow_side``).
     """
     resolve_url = ledger_url_resolver or Cached(ledger_url)
@@ -361,7 +362,8 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         return load_config()
 
     app.include_router(dashboard_router(
-        ledger=ledger, config=config, resolve_user=user_resolver or airflow_side.airflow_user_name,
+        ledger=ledger, config=config, resolve_user=user_resolver or airflow_side.airflow_user,
+        may_run=may_run or airflow_side.airflow_may_run,
         trigger=trigger or airflow_side.trigger_as_user, audit=audit or airflow_side.airflow_audit,
         login_url=login_url or airflow_side.airflow_login_url))
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from hamgam.dashboard import chart, page, records, resend
 from hamgam.dashboard.overview import overview
 from hamgam.ledger.models import EVENT_STATUSES
-from hamgam.webapp.airflow_side import Audit, LoginUrl, Trigger, UserResolver, Viewer, resolve_viewer
+from hamgam.webapp.airflow_side import Audit, LoginUrl, MayRun, Trigger, UserResolver, Viewer, resolve_viewer
 
 if TYPE_CHECKING:
     from hamgam.ledger import Ledger
@@ -65,7 +65,8 @@ def parse_filter(company: str | None, entity: str | None, status: str | None, fi
 
 
 def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], HamgamConfig],
-                     resolve_user: UserResolver, trigger: Trigger, audit: Audit, login_url: LoginUrl,
+                     resolve_user: UserResolver, may_run: MayRun, trigger: Trigger, audit: Audit,
+                     login_url: LoginUrl,
                      clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> APIRouter:
     router = APIRouter()
 
@@ -98,6 +99,12 @@ def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], Hamga
         return parse_filter(company, entity, status, fiscal_year, q, entities())
 
     by_filter = Depends(page_filter)
+
+    def allowed(user: Viewer, dag_ids: set[str]) -> None:
+        refused = sorted(d for d in dag_ids if not may_run(user, d))
+        if refused:
+            raise HTTPException(403, f"{user.name} may not trigger {', '.join(refused)} in Airflow: nothing was "
+                                     "queued")
 
     def confirmed(value: str | None) -> None:
         if (value or "").lower() != "yes":
@@ -185,6 +192,7 @@ def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], Hamga
                 chosen.setdefault((rec.company, rec.entity), []).append(rec.tadbir_key)
         else:
             raise HTTPException(400, "give keys (with company and entity) or filter")
+        allowed(user, {dag_of(entity) for _, entity in chosen})
         marked = {f"{company} {entity}": resend.request_resend(opened, company, entity, keys)
                   for (company, entity), keys in chosen.items()}
         runs = {}
@@ -207,6 +215,7 @@ def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], Hamga
                      confirmation: Annotated[str | None, Header(alias=CONFIRM_HEADER)] = None) -> dict[str, Any]:
         confirmed(confirmation)
         dag_id = dag_of(body.entity)
+        allowed(user, {dag_id})
         run = trigger(request, user, dag_id, {"full_resync": True},
                       f"transfer all (full resync) by {user.name} from the hamgam page")
         audit(user, TRANSFER_EVENT, dag_id, {"entity": body.entity, "run": run.get("dag_run_id")})
