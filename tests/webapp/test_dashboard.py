@@ -66,6 +66,12 @@ class Airflow:
 
 
 @pytest.fixture
+def ledger_url(any_ledger_url: str) -> str:
+    """Every test on SQLite and on PostgreSQL (the ledger's aggregates come back differently typed)."""
+    return any_ledger_url
+
+
+@pytest.fixture
 def airflow() -> Airflow:
     return Airflow()
 

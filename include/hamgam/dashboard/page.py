@@ -3,6 +3,7 @@ actions (a confirmation, then a POST with the header the action routes require).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -53,8 +54,6 @@ def _when(value: datetime | None) -> str:
 
 
 def _button(label: str, action: str, body: dict[str, Any], question: str, test_id: str) -> str:
-    import json
-
     return (f'<button type="button" data-testid="{escape(test_id)}" data-action="{escape(action)}" '
             f'data-body="{escape(json.dumps(body, ensure_ascii=False))}" data-question="{escape(question)}">'
             f'{escape(label)}</button>')
@@ -101,11 +100,10 @@ def filter_form(flt: RecordFilter, companies: list[int], entities: list[str]) ->
 
 def records_table(records: list[PersonRecord], flt: RecordFilter, total_shown_limit: int) -> str:
     query = urlencode(flt.query_string())
-    body = {k: v for k, v in flt.query_string().items()}
     out = [f'<p><a href="api/dashboard/records.csv{"?" + query if query else ""}" data-testid="csv">'
            f'download CSV</a> · {len(records)} record(s)'
            f'{" (the first " + str(total_shown_limit) + ")" if len(records) >= total_shown_limit else ""} · ',
-           _button("resend all of this filter", "api/dashboard/resend", {"filter": body},
+           _button("resend all of this filter", "api/dashboard/resend", {"filter": flt.query_string()},
                    f"Send all {len(records)} record(s) of this filter to the CRM again?", "resend-filter"),
            '</p><table id="records"><tr><th>company</th><th>entity</th><th>status</th><th>reason</th>'
            '<th>Tadbir number</th><th>Tadbir id</th><th>CRM id / number</th><th>first seen</th><th>last tried</th>'

@@ -200,8 +200,8 @@ def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], Hamga
             dag_id = dag_of(entity)
             run = trigger(request, user, dag_id, {}, f"resend by {user.name} from the hamgam page")
             runs[dag_id] = run.get("dag_run_id")
-        extra = {"records": {k: v for k, v in marked.items()}, "keys": {f"{c} {e}": k[:50] for (c, e), k in
-                                                                          chosen.items()}, "runs": runs}
+        # the audit line names up to 50 keys per company and entity (a filter may hold thousands)
+        extra = {"records": marked, "keys": {f"{c} {e}": keys[:50] for (c, e), keys in chosen.items()}, "runs": runs}
         audit(user, RESEND_EVENT, next(iter(runs), None), extra)
         total = sum(marked.values())
         log.info("resend by %s: %d record(s) queued, runs %s", user.name, total, runs)
