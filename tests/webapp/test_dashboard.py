@@ -269,3 +269,30 @@ def test_the_docs_page_works_offline(client):
     assert answer.status_code == 200
     assert "/api/sync/customer" in answer.text and "/api/dashboard/resend" in answer.text
     assert "<script" not in answer.text and not re.search(r"""(src|href)=["']https?://""", answer.text)
+
+
+def test_outside_airflow_the_page_says_it_needs_airflows_login(ledger_url):
+    """``python -m hamgam.webapp`` has no auth manager (Airflow's resolver raises, not an HTTP error): the page and
+    its data are refused with the reason."""
+    def no_auth_manager(token: str) -> User:
+        raise RuntimeError("auth manager not initialized")
+
+    app = create_app(ledger_url_resolver=lambda: ledger_url, secret_resolver=lambda: SECRET, notify=lambda *_: None,
+                     user_resolver=no_auth_manager)
+    with make_client(app) as client:
+        answer = client.get("/api/dashboard/overview", headers=AS_ALICE)
+        assert answer.status_code == 503 and "Airflow's login" in answer.json()["detail"]
+        assert client.get("/api/dashboard/overview").status_code == 401
+    app.state.ledgers.dispose()
+
+
+def test_outside_airflow_the_page_has_no_login_to_send_an_anonymous_visitor_to(ledger_url):
+    def no_login_page(next_url: str) -> str:
+        raise RuntimeError("auth manager not initialized")
+
+    app = create_app(ledger_url_resolver=lambda: ledger_url, secret_resolver=lambda: SECRET, notify=lambda *_: None,
+                     login_url=no_login_page)
+    with make_client(app) as client:
+        answer = client.get("/", follow_redirects=False)
+        assert answer.status_code == 503 and "Airflow's login" in answer.json()["detail"]
+    app.state.ledgers.dispose()

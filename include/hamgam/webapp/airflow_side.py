@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # Airflow's session cookie (airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN)
 TOKEN_COOKIE = "_token"
+OUTSIDE_AIRFLOW = "the hamgam page needs Airflow's login: open it through the Airflow API server (/hamgam/ there)"
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,15 @@ async def resolve_viewer(request: Request, resolver: UserResolver) -> Viewer:
     if not token:
         raise HTTPException(401, "log in to Airflow first: this page is behind Airflow's login",
                             headers={"WWW-Authenticate": "Bearer"})
-    user = resolver(token)
-    if inspect.isawaitable(user):
-        user = await user
+    try:
+        user = resolver(token)
+        if inspect.isawaitable(user):
+            user = await user
+    except HTTPException:
+        raise
+    except Exception as exc:  # no auth manager: the app runs outside Airflow (python -m hamgam.webapp)
+        log.warning("the hamgam page cannot check a login here: %s: %s", type(exc).__name__, exc)
+        raise HTTPException(503, OUTSIDE_AIRFLOW) from None
     return Viewer(str(user.get_name()), token, user)
 
 

@@ -20,7 +20,16 @@ from pydantic import BaseModel, Field
 from hamgam.dashboard import chart, page, records, resend
 from hamgam.dashboard.overview import overview
 from hamgam.ledger.models import EVENT_STATUSES
-from hamgam.webapp.airflow_side import Audit, LoginUrl, MayRun, Trigger, UserResolver, Viewer, resolve_viewer
+from hamgam.webapp.airflow_side import (
+    OUTSIDE_AIRFLOW,
+    Audit,
+    LoginUrl,
+    MayRun,
+    Trigger,
+    UserResolver,
+    Viewer,
+    resolve_viewer,
+)
 
 if TYPE_CHECKING:
     from hamgam.ledger import Ledger
@@ -116,9 +125,13 @@ def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], Hamga
         try:
             user = await viewer(request)
         except HTTPException as exc:
-            if exc.status_code in (401, 403):
+            if exc.status_code not in (401, 403):
+                raise
+            try:
                 return RedirectResponse(login_url(str(request.url)), status_code=303)
-            raise
+            except Exception as missing:  # no auth manager: the app runs outside Airflow
+                log.warning("no login page to send %s to: %s", request.url.path, missing)
+                raise HTTPException(503, OUTSIDE_AIRFLOW) from None
         given = request.query_params
         flt = parse_filter(given.get("company"), given.get("entity"), given.get("status"), given.get("fiscal_year"),
                            given.get("q"), entities())
