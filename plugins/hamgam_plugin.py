@@ -10,7 +10,11 @@ one attribute of `HamgamPlugin`:
   Payamgostar webhooks `/hamgam/api/sync/customer` and `/hamgam/api/sync/salequote`, the CRM's live
   stock read `/hamgam/api/inventory[/{companyCode}]` and `/hamgam/health`. Importing it builds the
   FastAPI app only: the secret (connection `hamgam_webhook`), the ledger and Tadbir are resolved when
-  a request comes, so loading the plugin touches no database.
+  a request comes, so loading the plugin touches no database. The app's page (``/hamgam/``) and its data are
+  behind Airflow's own login (``hamgam.webapp.airflow_side``); only the webhooks and the stock read take the
+  shared secret.
+- external_views: the page's entry in the UI's navigation ("hamgam"): Airflow shows ``/hamgam/`` inside its
+  own frame at ``/plugin/hamgam``.
 - listeners: `hamgam.run_notes`, which notes "fiscal year 1403" on each run of the fiscal-year DAG
   when the scheduler starts it (Airflow names backfill runs by date only).
 """
@@ -29,3 +33,4 @@ class HamgamPlugin(AirflowPlugin):
     timetables = [FiscalYearTimetable]
     listeners = [run_notes]
     fastapi_apps = [{"app": hamgam_app, "url_prefix": "/hamgam", "name": "hamgam"}]
+    external_views = [{"name": "hamgam", "href": "/hamgam/", "destination": "nav", "url_route": "hamgam"}]

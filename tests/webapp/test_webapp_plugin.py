@@ -36,6 +36,15 @@ def test_the_plugin_registers_the_app_at_hamgam():
     assert not any("hamgam_plugin" in path for path in plugins_manager.get_import_errors())
 
 
+def test_the_plugin_puts_the_hamgam_page_in_the_uis_navigation():
+    from airflow import plugins_manager
+
+    info = {p["name"]: p for p in plugins_manager.get_plugin_info(attrs_to_dump=["external_views"])}
+    [view] = info["hamgam"]["external_views"]
+    # Airflow shows href inside its own frame at /plugin/<url_route>; the app is mounted at /hamgam
+    assert (view["href"], view["url_route"], view["destination"]) == ("/hamgam/", "hamgam", "nav")
+
+
 def test_importing_the_plugin_touches_no_database(tmp_path):
     """A fresh interpreter imports the plugin with connections that would fail if they were used."""
     broken = json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "no" / "such" / "dir.sqlite")})

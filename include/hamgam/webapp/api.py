@@ -13,6 +13,9 @@ Routes, in the vendor synchronizer's style (vendor-sync-spec; payamgostar-api se
   read live from Tadbir (``hamgam.webapp.inventory``); optional ``exclude_warehouses`` (codes, repeated
   or comma-separated) and ``fiscal_year`` (Jalali; default the current period).
 - ``GET /api/events``: the latest webhook events and the count per status (for a dashboard).
+- The hamgam page (``/``) and its data and actions (``/api/dashboard/...``; ``hamgam.webapp.dashboard``): behind
+  Airflow's own login, not the shared secret.
+- ``GET /docs``: this API's documentation, rendered on the server (works offline; ``openapi.json`` beside it).
 - ``GET /health``: no secret needed, touches nothing (``instance``: the nonce the app was started with, if
   any, so whoever started it knows it is talking to its own server).
 
@@ -21,7 +24,7 @@ app's OpenAPI document (``/openapi.json``). A control character (NUL included) i
 is a bad request: such an event could never be stored (PostgreSQL refuses NUL), so "try again" would
 never help.
 
-Every ``/api`` route needs the shared secret: the password of the Airflow connection ``hamgam_webhook``
+Every other ``/api`` route needs the shared secret: the password of the Airflow connection ``hamgam_webhook``
 (in the demo and tests ``AIRFLOW_CONN_HAMGAM_WEBHOOK``), given as the ``token`` query parameter (all
 Payamgostar can send: a URL), as the path segment of a webhook (``/api/sync/<secret>/<source>``) or as
 ``Authorization: Bearer <secret>``. It is compared in constant time, looked up at request time and cached
@@ -47,10 +50,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from hamgam.ledger.models import EVENT_KINDS, EVENT_SOURCES, EVENT_STATUSES
+from hamgam.webapp import airflow_side, docs_page
+from hamgam.webapp.dashboard import dashboard_router
 from hamgam.webapp.events import ASSET_URIS, WEBHOOK_CONN_ID
 from hamgam.webapp.notify import Notify, airflow_asset_event, notify_safely
 
@@ -292,7 +297,10 @@ Webhook = Annotated[WebhookRequest, Depends(webhook_query)]
 
 def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
                secret_resolver: Callable[[], str | None] | None = None,
-               notify: Notify | None = None, instance: str | None = None) -> FastAPI:
+               notify: Notify | None = None, instance: str | None = None,
+               user_resolver: airflow_side.UserResolver | None = None, may_run: airflow_side.MayRun | None = None,
+               trigger: airflow_side.Trigger | None = None, audit: airflow_side.Audit | None = None,
+               login_url: airflow_side.LoginUrl | None = None) -> FastAPI:
     """The web app. Nothing is looked up here; everything is resolved when a request needs it.
 
     ``ledger_url_resolver()``: the ledger's SQLAlchemy URL (default: the ``sync.state_conn_id``
@@ -301,15 +309,19 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
     extra)``: called after the answer to a valid webhook (default: an Airflow asset event, for the app
     running inside the Airflow API server; ``hamgam.webapp.notify.log_only`` without Airflow).
     ``instance``: a nonce ``/health`` answers with, so whoever started the app can tell it from another
-    server on the same port.
+    server on the same port. ``user_resolver``, ``may_run``, ``trigger``, ``audit``, ``login_url``: who is logged in,
+    whether they may run a DAG, how it is triggered as them, where actions are recorded, where to log in (default: the Airflow API server's own,
+    ``hamgam.webapp.airflow_side``).
     """
     resolve_url = ledger_url_resolver or Cached(ledger_url)
     resolve_secret = secret_resolver or Cached(webhook_secret)
     notifier = notify or airflow_asset_event
     ledgers = _Ledgers()
 
-    app = FastAPI(title="hamgam", version="1",
-                  description="Payamgostar webhooks and live reads of Tadbir for the hamgam synchronizer.")
+    # docs_url=None: FastAPI's Swagger UI loads its assets from a CDN; /docs below is rendered here instead
+    app = FastAPI(title="hamgam", version="1", docs_url=None, redoc_url=None,
+                  description="Payamgostar webhooks and live reads of Tadbir for the hamgam synchronizer, and the "
+                              "data team's page (behind Airflow's login).")
     app.state.ledgers = ledgers
     app.add_middleware(MaskPathSecret)
 
@@ -343,6 +355,21 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
         except Exception as exc:
             log.exception("the ledger cannot be opened")
             raise HTTPException(503, "the ledger is not available; try again later") from exc
+
+    def config() -> Any:
+        from hamgam.config import load_config
+
+        return load_config()
+
+    app.include_router(dashboard_router(
+        ledger=ledger, config=config, resolve_user=user_resolver or airflow_side.airflow_user,
+        may_run=may_run or airflow_side.airflow_may_run,
+        trigger=trigger or airflow_side.trigger_as_user, audit=audit or airflow_side.airflow_audit,
+        login_url=login_url or airflow_side.airflow_login_url))
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page.render(app.openapi()))
 
     @app.get("/health", summary="Is the app up (no secret needed, touches nothing)")
     def health() -> dict[str, str]:
