@@ -257,9 +257,19 @@ class LimitsConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
+    """Who gets the alert e-mails, through which connection, and when beyond a failed task (``hamgam.alerts``,
+    ``hamgam.alert_rules``); no ``email_to``, no e-mail."""
+
     email_to: list[str] = Field(default_factory=list)
     from_email: str | None = None
     smtp_conn_id: str = "smtp_default"
+    base_url: str = Field(default="http://localhost:8080", min_length=1, description="The Airflow UI as the "
+                          "team reaches it: the e-mails link to the run there and to the hamgam page (<base_url>/hamgam/)")
+    needs_person: bool = Field(default=True, description="E-mail when new records are set aside (invalid or "
+                               "rejected), once per change of that set")
+    freshness_lag_minutes: int = Field(default=120, ge=0, description="E-mail when a company's entity is staler "
+                                       "than this in the CRM (0: never); once until it is fresh again")
+    recovery: bool = Field(default=True, description="E-mail when a company whose run failed finishes again")
 
 
 class HamgamConfig(_Strict):
