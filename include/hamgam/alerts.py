@@ -104,7 +104,7 @@ def failure_mail(context: Any, config: HamgamConfig) -> Mail:
     entity = group if group in SPECS and "." in ti.task_id else None
     company = _company_of(context, config, entity)
     where = " ".join(p for p in (entity, company_name(config, company) if company is not None else None) if p)
-    subject = f"hamgam: {where or dag_id} failed ({ti.task_id}, run {run_id})"
+    subject = f"hamgam: {where + ' ' if where else ''}failed: {dag_id} / {ti.task_id} (run {run_id})"
     parts = [f"<p dir=\"ltr\">Task <b>{escape(ti.task_id)}</b> of DAG <b>{escape(dag_id)}</b> failed"
              f"{f' for <b>{escape(where)}</b>' if where else ''} (try {ti.try_number}, run {escape(run_id)}).</p>",
              f"<p>Reason: {escape(str(context.get('exception') or 'see the task log'))}</p>"]

@@ -80,7 +80,8 @@ def test_a_failed_task_names_its_company_and_a_recovery_is_mailed(world, smtp, t
     failures = [m for m in failed if "failed" in str(m["Subject"])]
     assert failures, subjects(failed)
     mail = failures[0]
-    assert str(mail["Subject"]).startswith(f"hamgam: identities {company(200)} failed (identities.detect, run ")
+    assert str(mail["Subject"]).startswith(f"hamgam: identities {company(200)} failed: {DAG} / identities.detect "
+                                           "(run manual__")
     text = body(mail)
     assert f"for <b>identities {company(200)}</b>" in text and "map index" not in text
     assert f'href="{BASE_URL}/dags/{DAG}/runs/' in text and f'href="{BASE_URL}/hamgam/"' in text
@@ -103,8 +104,8 @@ def test_a_load_that_fails_names_the_records_it_could_not_send(world, smtp):
         failed = received(smtp, lambda: world.run())
     finally:
         world.sandbox.clear_faults()
-    mail = next(m for m in failed if str(m["Subject"]).startswith(f"hamgam: identities {company(100)} failed "
-                                                                  "(identities.load"))
+    mail = next(m for m in failed if str(m["Subject"]).startswith(f"hamgam: identities {company(100)} failed: "
+                                                                  f"{DAG} / identities.load"))
     text = body(mail)
     assert "could not reach the CRM" in text and code in text
     assert world.ledger().get(100, "identities", code).status == "failed"
