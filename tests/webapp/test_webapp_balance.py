@@ -81,6 +81,7 @@ def test_the_balance_needs_the_secret(client, tadbir):
     ("/api/balance/abc/100-10040", {}, 400, "path parameter 'companyCode'"),
     ("/api/balance/100/200-10040", {}, 404, "names company 200, not 100"),
     ("/api/balance/100/100-99999999", {}, 404, "no customer with code 99999999"),
+    ("/api/balance/100/abc", {}, 400, "does not fit the numbering template '{companyCode}-{*(AN)}'"),
     ("/api/balance/100/100-10040", {"fiscal_year": "1390"}, 404, "Tadbir has no fiscal year 1390"),
     ("/api/balance/100/100-10040", {"fiscal_year": "x"}, 400, "query parameter 'fiscal_year'"),
 ])

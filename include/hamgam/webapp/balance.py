@@ -72,18 +72,12 @@ def customer_code(config: HamgamConfig, company: int, number: str) -> str:
     """The customer code in CRM number ``number`` (by the identities' numbering template); a number without the
     company part is read as company ``company``'s."""
     from hamgam.entities.identities import settings as identity_settings
-    from hamgam.reverse.common import _parts, _without_company
-    from hamgam.transform.numbering import COMPANY_CODE, NumberMismatch, Template
+    from hamgam.reverse.common import number_parts
+    from hamgam.transform.numbering import COMPANY_CODE
 
     template_text = identity_settings(config).customer_number_template
-    template = Template.parse(template_text)
-    for candidate in (template, _without_company(template)):
-        if candidate is None:
-            continue
-        try:
-            parts = _parts(candidate, number)
-        except NumberMismatch:
-            continue
+    parts = number_parts(template_text, number)
+    if parts is not None:
         named = parts.pop(COMPANY_CODE, None)
         if named is not None and int(named) != company:
             raise InventoryError(f"customer number {number!r} names company {int(named)}, not {company}", 404)
