@@ -77,13 +77,32 @@ class MerchStockQtyTable(_Strict):
     columns: MerchStockQtyColumns = MerchStockQtyColumns()
 
 
+class ArticleColumns(_Strict):
+    """The columns of the voucher-line table the balance read sums: hamgam's name → the site's."""
+
+    FPId: str = _column("FPId")
+    FAccId: str = _column("FAccId")
+    Debit: str = _column("Debit")
+    Credit: str = _column("Credit")
+
+
+class ArticleTable(_Strict):
+    """A customer's live balance: the voucher lines (``__Article__``) of its detail account (``FAccId``) in a
+    fiscal period, debits less credits. The table is Tadbir's (reference section 1.5) but this reading of it is
+    hamgam's assumption: no Tadbir balance query is public; a site may name a table or a view of its own."""
+
+    table: str = Field(default="__Article__", min_length=1)
+    columns: ArticleColumns = ArticleColumns()
+
+
 class AssumedTables(_Strict):
     """Where a company's Tadbir keeps what hamgam only assumes (tadbir-schema.md section 7): each table's name
-    and columns, today's assumed names by default. The receipts and payments DAGs and the stock endpoint read
+    and columns, today's assumed names by default. The receipts and payments DAGs, the stock and balance endpoints read
     them; a table or column that is not there fails them naming the setting to change."""
 
     pay_receive: PayReceiveTable = PayReceiveTable()
     merch_stock_qty: MerchStockQtyTable = MerchStockQtyTable()
+    article: ArticleTable = ArticleTable()
 
     def setting_of(self, table: str, column: str | None = None) -> str | None:
         """The setting (``pay_receive.table``, ``pay_receive.columns.ChequeNo``) naming ``table`` (and one of its
@@ -238,9 +257,19 @@ class LimitsConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
+    """Who gets the alert e-mails, through which connection, and when beyond a failed task (``hamgam.alerts``,
+    ``hamgam.alert_rules``); no ``email_to``, no e-mail."""
+
     email_to: list[str] = Field(default_factory=list)
     from_email: str | None = None
     smtp_conn_id: str = "smtp_default"
+    base_url: str = Field(default="http://localhost:8080", min_length=1, description="The Airflow UI as the "
+                          "team reaches it: the e-mails link to the run there and to the hamgam page (<base_url>/hamgam/)")
+    needs_person: bool = Field(default=True, description="E-mail when new records are set aside (invalid or "
+                               "rejected), once per change of that set")
+    freshness_lag_minutes: int = Field(default=120, ge=0, description="E-mail when a company's entity is staler "
+                                       "than this in the CRM (0: never); once until it is fresh again")
+    recovery: bool = Field(default=True, description="E-mail when a company whose run failed finishes again")
 
 
 class HamgamConfig(_Strict):

@@ -180,10 +180,14 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, hol
 
 
 def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
-           fiscal_year: int | None = None, reconcile: bool = False) -> dict[str, Any]:
+           fiscal_year: int | None = None, reconcile: bool = False, notify: bool = True) -> dict[str, Any]:
     """Log this run's outcome per entity and company, and the records that need a person's attention;
     fail naming each company's task that did not finish, with its error. ``reconcile`` (the drift report):
-    also fail, naming the keys, where the daily scan found changes the fast change capture had missed."""
+    also fail, naming the keys, where the daily scan found changes the fast change capture had missed.
+    ``notify``: also emit the metrics (``hamgam.metrics``) and send the alerts the run calls for
+    (``hamgam.alert_rules``); off for a run that changed nothing (a dry run)."""
+    from hamgam import alert_rules, metrics
+    from hamgam.ledger.models import utcnow
     from hamgam.summary import run_report
 
     config = load_config()
@@ -198,6 +202,11 @@ def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
                             dag_id=dag_id or spec.dag_id, key_prefix=key_prefix)
         log.info("%s\n%s", entity, result.text)
         totals[entity] = result.totals
+        if notify:
+            companies, now = config.companies_for(entity), utcnow()
+            metrics.emit(ledger, entity, companies, now)
+            alert_rules.after_run(ledger, config, entity, companies, dag_id=dag_id or spec.dag_id, run_id=run_id,
+                                  unfinished=set(result.failures), now=now, key_prefix=key_prefix)
         unfinished += result.failures.values()
         if reconcile:
             missed += _missed_by_capture(ledger, entity, config.companies_for(entity), run_id,

@@ -3,7 +3,8 @@
     python -m hamgam_dev.up [--port 8080] [--sandbox-port 8765] [--reset] [--prepare-only]
 
 Airflow runs as components (scheduler, DAG processor, triggerer, API server: hamgam_dev.airflow_server
-.AirflowServer) in a process group of their own; the sandbox (pg_sandbox) serves `data/sandbox.sqlite` and
+.AirflowServer) in a process group of their own; a mail sink (hamgam_dev.mail_sink, on a free port, Airflow's
+`smtp_default`) keeps the alert e-mails as `.eml` files in `<data>/mail/`; the sandbox (pg_sandbox) serves `data/sandbox.sqlite` and
 sends its webhooks to the hamgam web app inside the API server. Both bind 127.0.0.1. Once Airflow is healthy
 it prints the UI's address and the admin login. SIGINT (Ctrl-C) or SIGTERM stops all it started, Airflow's
 whole process group included, and it exits 0; if the sandbox or Airflow dies on its own, it stops the rest
@@ -37,6 +38,7 @@ MARKER = "make-up.json"
 LEDGER = "hamgam_state.sqlite"
 SANDBOX_DB = "sandbox.sqlite"
 DATA = ROOT / "data"  # the default --data: the demo Tadbir, the ledger and the sandbox's CRM records
+MAIL = "mail"  # <data>/mail/: the alert e-mails Airflow sends, one .eml each (hamgam_dev.mail_sink)
 # the sandbox's webhooks: the hamgam web app inside the API server (the routes docker-compose.yaml's sandbox uses too)
 WEBHOOK_URL = "http://127.0.0.1:{port}/hamgam/api/sync/{kind}?token=" + DEMO_WEBHOOK_SECRET
 COMPANIES = (100, 200)  # the demo's Tadbir databases: demo/tadbir_<code>.sqlite
@@ -128,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data, home = args.data.resolve(), args.airflow_home.resolve()
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
-    env = airflow_env(data, sandbox_url=sandbox_url, airflow_home=home)
+    from hamgam_dev.mail_sink import MailSink
+
+    mail = MailSink(data / MAIL)  # on a free port: Airflow's smtp_default connection points at it
+    env = airflow_env(data, sandbox_url=sandbox_url, airflow_home=home, smtp_port=mail.port)
     began = time.monotonic()
     if not args.prepare_only and (busy := busy_ports(args.port, args.sandbox_port)):
         # before anything is touched: a `make up` already serving this world must not see it reset
@@ -158,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                 webhook_identity_url=WEBHOOK_URL.format(port=args.port, kind="customer"),
                 webhook_quote_url=WEBHOOK_URL.format(port=args.port, kind="salequote")))
             write_marker(data, home, sandbox_served=True)
+            stack.enter_context(mail)
+            print(f"hamgam up: alert e-mails are kept in {mail.folder}/ (one .eml per message; SMTP on "
+                  f"127.0.0.1:{mail.port})", flush=True)
             print(f"hamgam up: Payamgostar sandbox on {sandbox.base_url}/_sandbox/; starting Airflow "
                   f"(logs in {server.log_dir}) ...", flush=True)
             stack.callback(server.stop)

@@ -15,7 +15,19 @@ from sqlalchemy.engine import Engine
 
 from hamgam.tadbir import schema
 
-from . import accounts, brokers, customers, dirt, documents, history, products, purchases, stock, treasury
+from . import (
+    accounts,
+    brokers,
+    customers,
+    dirt,
+    documents,
+    history,
+    products,
+    purchases,
+    stock,
+    treasury,
+    vouchers,
+)
 from .fiscal import make_periods, period_rows
 from .seeding import family_rng
 
@@ -90,6 +102,7 @@ def generate_company(
         documents.document_rows(docs)
     )
     rows[schema.pay_receive.name] = treasury.pay_receive_rows(entries)
+    rows[schema.voucher.name], rows[schema.article.name] = vouchers.voucher_rows(rows)
 
     summary = {
         "company_code": code,

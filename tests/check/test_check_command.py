@@ -251,3 +251,15 @@ def test_a_table_served_as_a_view_is_checked_and_a_broken_one_fails(world):
     broken = result.row("tadbir: table __Unit__")
     assert broken["status"] == "fail" and broken["found"].startswith("its columns cannot be read: ")
     assert result.row("tadbir: table __SPFactor__")["status"] == "ok"  # the other tables are still checked
+
+
+def test_a_missing_voucher_table_names_the_balance_read_and_its_setting(world):
+    with world.tadbir(100).begin() as conn:
+        conn.exec_driver_sql("DROP TABLE __Article__")
+    result = world.run("--json")
+    assert result.code == 0  # only the web app reads it: a warning, the DAGs can run
+    row = result.row("tadbir: table __Article__")
+    assert row["status"] == "warn"
+    assert row["found"] == "missing (web app balance read): that endpoint answers 503"
+    assert "hamgam's assumed table" in row["fix"]
+    assert "point companies[0].assumed_tables.article.table" in row["fix"]

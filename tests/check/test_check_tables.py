@@ -25,7 +25,9 @@ def test_every_column_a_query_names_counts_joins_and_filters_included():
     assert {"FactorType", "SPReference", "CustomerId", "Cancelled"} <= set(factor.columns)  # filters and joins
     assert "IsGroup" in uses["__Merchandise__"].columns  # the products' WHERE
     assert uses["__FiscalPeriod__"].columns == ("EndDate", "Id", "Name", "StartDate")
-    assert {u.table for u in uses.values() if u.assumed} == {"__PayReceive__", "__MerchStockQty__"}
+    assert {u.table for u in uses.values() if u.assumed} == {"__PayReceive__", "__MerchStockQty__", "__Article__"}
+    assert uses["__Article__"].used_by == ("web app balance read",)
+    assert set(uses["__Article__"].columns) == {"FPId", "FAccId", "Debit", "Credit"}
 
 
 def test_only_the_reverse_flows_tables_are_written_and_the_columns_its_inserts_name_count():
@@ -56,9 +58,12 @@ def test_a_site_that_renamed_an_assumed_table_is_checked_under_its_own_names():
     base = demo_settings()
     base["companies"][0]["assumed_tables"] = {
         "pay_receive": {"table": "Treasury", "columns": {"ChequeNo": "ChqNo"}},
-        "merch_stock_qty": {"table": "StockView"}}
+        "merch_stock_qty": {"table": "StockView"},
+        "article": {"table": "VoucherLines", "columns": {"FAccId": "DetailAccountId"}}}
     uses = _uses(companies=base["companies"])
     assert "__PayReceive__" not in uses and "__MerchStockQty__" not in uses
     assert uses["Treasury"].assumed_as == "pay_receive" and uses["StockView"].assumed_as == "merch_stock_qty"
     assert "ChqNo" in uses["Treasury"].columns and "ChequeNo" not in uses["Treasury"].columns
     assert uses["Treasury"].used_by == ("receipts", "payments")
+    assert "__Article__" not in uses and uses["VoucherLines"].assumed_as == "article"
+    assert "DetailAccountId" in uses["VoucherLines"].columns

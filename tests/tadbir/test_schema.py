@@ -12,7 +12,7 @@ from hamgam.tadbir import schema
 EXPECTED_TABLES = {
     "__FiscalPeriod__", "__Customer__", "__DetailAcc__", "__Broker__", "__Merchandise__", "__Unit__",
     "__SalesPrice__", "__MerchTax__", "__StockRoom__", "__SPFactor__", "__SPArticle__", "__SPTax__",
-    "__PayReceive__", "__MerchStockQty__",
+    "__PayReceive__", "__MerchStockQty__", "__Transaction__", "__Article__",
 }
 
 # Reference section 1.1, in the reference's order.
@@ -38,6 +38,8 @@ PRIMARY_KEYS = {
     "__SPArticle__": ("Id", "FPId"),
     "__SPTax__": ("Id", "FPId"),
     "__PayReceive__": ("Id", "FPId"),
+    "__Transaction__": ("Id", "FPId"),
+    "__Article__": ("Id", "FPId"),
     "__MerchStockQty__": ("MerchId", "StockRoomId", "FPId"),
 }
 
@@ -47,6 +49,7 @@ MODULE_NAMES = {
     "sales_price": "__SalesPrice__", "merch_tax": "__MerchTax__", "stock_room": "__StockRoom__",
     "sp_factor": "__SPFactor__", "sp_article": "__SPArticle__", "sp_tax": "__SPTax__",
     "pay_receive": "__PayReceive__", "merch_stock_qty": "__MerchStockQty__",
+    "voucher": "__Transaction__", "article": "__Article__",
 }
 
 

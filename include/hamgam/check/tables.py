@@ -24,7 +24,8 @@ def assumed_tables(company: CompanyConfig) -> dict[str, str]:
     """hamgam's own assumptions, not vendor tables (schema.py, tadbir-schema.md section 7), under the names
     ``company``'s settings give them: table -> its key under ``companies[].assumed_tables``."""
     names = company.assumed_tables
-    return {names.pay_receive.table: "pay_receive", names.merch_stock_qty.table: "merch_stock_qty"}
+    return {names.pay_receive.table: "pay_receive", names.merch_stock_qty.table: "merch_stock_qty",
+            names.article.table: "article"}
 FISCAL_PERIOD_COLUMNS = ("Id", "Name", "StartDate", "EndDate")  # what reader.fiscal_periods reads
 
 
@@ -69,6 +70,7 @@ def columns_named(statement: sa.ClauseElement) -> set[tuple[str, str]]:
 
 def _reads(config: HamgamConfig, company: CompanyConfig) -> list[tuple[str, set[tuple[str, str]]]]:
     from hamgam.entities import SPECS
+    from hamgam.webapp.balance import balance_query
     from hamgam.webapp.inventory import _stock_query
 
     fiscal = sa.table(schema.fiscal_period.name, *(sa.column(c) for c in FISCAL_PERIOD_COLUMNS))
@@ -81,6 +83,7 @@ def _reads(config: HamgamConfig, company: CompanyConfig) -> list[tuple[str, set[
                 named |= columns_named(sa.select(spec.lines.source.selectable()))
             reads.append((name, named))
     reads.append(("web app stock read", columns_named(_stock_query(0, company.assumed_tables.merch_stock_qty))))
+    reads.append(("web app balance read", columns_named(balance_query(0, 0, company.assumed_tables.article))))
     return reads
 
 

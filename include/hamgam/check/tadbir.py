@@ -185,7 +185,7 @@ class TadbirChecks:
                          f"columns) at the site's own table" if use.assumed else "")
                 if all(" " in u and not u.startswith("reverse ") for u in use.used_by):  # only the web app
                     rows.append(warn(check, f"missing ({users}): that endpoint answers 503",
-                                     f"create {what}{use.table} if the CRM reads stock from hamgam{where}"))
+                                     f"create {what}{use.table} if the CRM reads it from hamgam{where}"))
                 else:
                     rows.append(fail(check, f"missing (used by {users})",
                                      f"create {what}{use.table} in the company's Tadbir database{where}"

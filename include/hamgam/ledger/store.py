@@ -817,6 +817,24 @@ class Ledger:
             row = conn.execute(query).first()
         return None if row is None else RunRow(**row._mapping)
 
+    def latest_success(self, company: int, entity: str) -> RunRow | None:
+        """The company's latest run of ``entity`` that finished successfully (freshness: the CRM holds Tadbir as
+        it was when that run started)."""
+        query = (select(*_RUN_COLUMNS).where(SyncRun.company == company, SyncRun.entity == entity,
+                                             SyncRun.state == "success")
+                 .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else RunRow(**row._mapping)
+
+    def oldest_pending_at(self, company: int, entity: str) -> datetime | None:
+        """When the oldest change still queued for the company's ``entity`` was detected; None if none is."""
+        query = select(func.min(PendingChange.detected_at)).where(PendingChange.company == company,
+                                                                  PendingChange.entity == entity)
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return value  # min() keeps the column type: an aware UTC datetime
+
     # -- leases -----------------------------------------------------------------------------------
 
     def acquire_lease(self, company: int, entity: str, holder: str, ttl_seconds: float) -> bool:

@@ -88,6 +88,20 @@ def route_number(config: HamgamConfig, number: str, template_text: str, label: s
     return Routed(known[code], parts)
 
 
+def number_parts(template_text: str, number: str) -> dict[str, Any] | None:
+    """The template's parts of CRM number ``number`` (the company code under ``COMPANY_CODE`` when the number
+    names one), whether or not it names the company; None when it fits neither form."""
+    template = Template.parse(template_text)
+    for candidate in (template, _without_company(template)):
+        if candidate is None:
+            continue
+        try:
+            return _parts(candidate, number)
+        except NumberMismatch:
+            continue
+    return None
+
+
 def current_period(engine: sa.Engine, company: CompanyConfig) -> FiscalPeriod:
     from hamgam.tadbir import reader
 

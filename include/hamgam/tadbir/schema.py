@@ -17,7 +17,7 @@ Key columns are NOT NULL; every other column is nullable (legacy data is lax) bu
 Tadbir client's default both as a Python-side and a server-side default. Ids never autoincrement:
 Tadbir assigns them, and master data is copied per fiscal period under the key ``(Id, FPId)``.
 
-``__PayReceive__`` and ``__MerchStockQty__`` are hamgam assumptions (reference section 7), not
+``__PayReceive__`` and ``__MerchStockQty__`` (and the reading of ``__Article__`` as customer balances) are hamgam assumptions (reference section 7), not
 vendor tables: a site's own names for them come from the settings (``companies[].assumed_tables``), and
 ``named_as`` gives the table as the site names it.
 """
@@ -47,6 +47,8 @@ __all__ = [
     "sp_tax",
     "pay_receive",
     "merch_stock_qty",
+    "voucher",
+    "article",
     "named_as",
 ]
 
@@ -527,6 +529,49 @@ pay_receive = sa.Table(
     sa.PrimaryKeyConstraint("Id", "FPId"),
     sa.UniqueConstraint("FPId", "Type", "No"),
     sa.Index(None, "CustomerId"),
+)
+
+# --------------------------------------------------------------------------------------------------
+# 1.5 Journal vouchers (column names from NG's converter, reference section 1.5; types hamgam's choice).
+# The live customer balance reads ``__Article__``: that a customer's balance is the sum of its detail
+# account's debits less credits is hamgam's assumption (``companies[].assumed_tables.article``).
+# --------------------------------------------------------------------------------------------------
+
+voucher = sa.Table(
+    "__Transaction__",
+    metadata,
+    _key("Id"),
+    _key("FPId"),
+    _int("SanadNo"),  # voucher number, per FPId
+    _dt("TDate"),
+    _text("TDesc", 512),
+    _text("TRes", 256),
+    _int("Balanced"),
+    _int("SabtCount"),
+    _text("UserName", 64),
+    sa.PrimaryKeyConstraint("Id", "FPId"),
+)
+
+article = sa.Table(
+    "__Article__",
+    metadata,
+    _key("Id"),
+    _int("TransId"),  # -> __Transaction__.Id (same FPId)
+    _key("FPId"),
+    _int("ANo"),  # row number in the voucher
+    _acc("AccountId"),
+    _int("FAccId"),  # -> __DetailAcc__.Id: a customer's detail account
+    _int("CostCenter"),
+    _int("Project"),
+    _int("CurrencyId"),
+    _cur("CurrencyVal"),
+    _rial("Debit"),
+    _rial("Credit"),
+    _text("ADesc", 512),
+    _int("AMark"),
+    _int("SAId"),
+    sa.PrimaryKeyConstraint("Id", "FPId"),
+    sa.Index(None, "FAccId", "FPId"),
 )
 
 TABLE_NAMES: tuple[str, ...] = tuple(metadata.tables)

@@ -1,4 +1,4 @@
-"""The hamgam web app (FastAPI): Payamgostar's webhooks in, the CRM's live stock read out.
+"""The hamgam web app (FastAPI): Payamgostar's webhooks in, the CRM's live stock and balance reads out.
 
 Routes, in the vendor synchronizer's style (vendor-sync-spec; payamgostar-api section 6):
 
@@ -12,6 +12,8 @@ Routes, in the vendor synchronizer's style (vendor-sync-spec; payamgostar-api se
 - ``GET /api/inventory/{companyCode}`` and ``GET /api/inventory``: stock per product and warehouse,
   read live from Tadbir (``hamgam.webapp.inventory``); optional ``exclude_warehouses`` (codes, repeated
   or comma-separated) and ``fiscal_year`` (Jalali; default the current period).
+- ``GET /api/balance/{companyCode}/{customerNumber}``: a customer's balance, read live from Tadbir's
+  vouchers (``hamgam.webapp.balance``); optional ``fiscal_year``.
 - ``GET /api/events``: the latest webhook events and the count per status (for a dashboard).
 - The hamgam page (``/``) and its data and actions (``/api/dashboard/...``; ``hamgam.webapp.dashboard``): behind
   Airflow's own login, not the shared secret.
@@ -195,6 +197,17 @@ class Problem(BaseModel):
 
 class WebhookAnswer(BaseModel):
     stored: bool  # false: an event of the same record was still pending, so it was not stored again
+
+
+class BalanceAnswer(BaseModel):
+    companyCode: int  # noqa: N815 (the vendor's style of field names)
+    customerNumber: str  # noqa: N815
+    customerCode: str  # noqa: N815
+    name: str
+    fiscalYear: int  # noqa: N815
+    debit: int
+    credit: int
+    balance: int  # debit - credit, in Rials: positive, the customer owes the company
 
 
 class StockLineAnswer(BaseModel):
@@ -473,6 +486,47 @@ def create_app(*, ledger_url_resolver: Callable[[], str] | None = None,
                      token: Token = None, exclude_warehouses: ExcludeWarehouses = None,
                      fiscal_year: FiscalYear = None, authorization: Authorization = None) -> JSONResponse:
         return stock(request, companyCode, token, authorization, exclude_warehouses, fiscal_year)
+
+    balance_answers: dict[int | str, dict[str, Any]] = {
+        400: _answer("`companyCode` or `fiscal_year` is not a number, or the customer number does not fit the "
+                     "identities' numbering template"),
+        401: UNAUTHORIZED,
+        404: _answer("The company is not configured, its Tadbir has no such fiscal year, or no such customer"),
+        502: _answer("The company's Tadbir database could not be read"),
+        503: _answer(f"{NO_SECRET}, or the company's Tadbir has no voucher-line table (or column) where the "
+                     "settings say: `table`, `missing_columns` and `settings` name it"),
+    }
+
+    @app.get("/api/balance/{companyCode}/{customerNumber}", summary="A customer's balance, read live from Tadbir",
+             response_model=BalanceAnswer, responses=balance_answers)
+    def balance(request: Request,
+                companyCode: Annotated[str, Path(description="The company's code, e.g. 100")],  # noqa: N803
+                customerNumber: Annotated[str, Path(description="The customer's CRM number, e.g. 100-10255 "  # noqa: N803
+                                                    "(or its code alone)")],
+                token: Token = None, fiscal_year: FiscalYear = None,
+                authorization: Authorization = None) -> JSONResponse:
+        from hamgam.config import load_config
+        from hamgam.connections import engine_for
+        from hamgam.webapp.balance import customer_balance
+        from hamgam.webapp.inventory import InventoryError
+
+        authorize(request, token, authorization)  # the secret before the parameters are looked at
+        company = _int_param("path parameter 'companyCode'", companyCode)
+        if company is None:
+            raise _bad_request("path parameter 'companyCode' must be a number; got ''")
+        year = _int_param("query parameter 'fiscal_year'", fiscal_year)
+        try:
+            config = load_config()
+            found = customer_balance(config, company, customerNumber.strip(),
+                                     engine_for=lambda conn_id: engine_for(conn_id, config), fiscal_year=year)
+        except InventoryError as exc:
+            if exc.status >= 500:
+                log.error("balance of customer %s of company %s: %s", _shown(customerNumber), company, exc,
+                          exc_info=exc.__cause__)
+            if exc.details:
+                return JSONResponse({"detail": str(exc), **exc.details}, status_code=exc.status)
+            raise HTTPException(exc.status, str(exc)) from None
+        return JSONResponse(found.as_json())
 
     @app.get("/api/events", summary="The latest webhook events and the number per status", responses={
         400: _answer("`source` or `limit` is wrong"), 401: UNAUTHORIZED,
