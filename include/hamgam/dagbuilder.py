@@ -35,6 +35,10 @@ def default_args(config: HamgamConfig) -> dict[str, Any]:
 
 
 FULL_RESYNC = Param(False, type="boolean", description="Send every record again, changed or not ('transfer all').")
+DRY_RUN = Param(False, type="boolean", description="Only show what the run would do: detect, validate and "
+                                                   "transform, read the CRM, write nothing to the CRM and leave "
+                                                   "the ledger's sync state as it is; the report lists what "
+                                                   "would be created, updated, deleted and set aside.")
 ALLOW_MASS_DELETE = Param(False, type="boolean", description="Confirm deleting more than sync.max_delete_share "
                                                              "of the synced records in one run.")
 # the backfill DAG runs entities in these layers, derived from the specs' references: what a document names
@@ -99,7 +103,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
         return tasks.detect(entity, company, run_id=context["run_id"], dag_id=dag_id, holder=_holder(context),
                             full_resync=bool(params.get("full_resync")),
                             allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year,
-                            reconcile=reconcile)
+                            reconcile=reconcile, dry_run=bool(params.get("dry_run")))
 
     @task(task_id="load", pool=CRM_POOL, multiple_outputs=False, map_index_template="{{ company_label }}")
     def load(detected: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +132,9 @@ def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = Fa
         from hamgam import tasks
 
         context = get_current_context()
+        if context["params"].get("dry_run"):  # the load tasks' answers are the plan; the ledger has no run
+            results = context["ti"].xcom_pull(task_ids=[f"{entity}.load" for entity in entities])
+            return tasks.dry_report(entities, list(results or []))
         fiscal_year = None
         if per_fiscal_year:
             fiscal_year = fiscal_year_of_run(context, start_month)
@@ -181,7 +188,7 @@ def forward_dag(entity: str, config: HamgamConfig) -> DAG:
         max_active_runs=1,
         tags=["hamgam", "tadbir_to_payamgostar", entity],
         default_args=default_args(config),
-        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE},
+        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE, "dry_run": DRY_RUN},
         doc_md=f"""
 ### Tadbir → Payamgostar: {entity}
 Detects new, changed and deleted {spec.label}s in each company's Tadbir database (content hash
@@ -213,7 +220,7 @@ def by_fiscal_year_dag(config: HamgamConfig) -> DAG:
         max_active_runs=1,
         tags=["hamgam", "tadbir_to_payamgostar", "backfill"],
         default_args=default_args(config),
-        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE},
+        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE, "dry_run": DRY_RUN},
         doc_md=f"""
 ### Tadbir → Payamgostar, one fiscal year per run
 Each run's data interval is one Jalali fiscal year. It syncs identities and products (their current

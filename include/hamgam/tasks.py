@@ -93,13 +93,17 @@ def _detect_run(ledger, dag_id: str, run_id: str, company: int, entity: str, hol
 
 def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None, holder: str | None = None,
            full_resync: bool = False, allow_mass_delete: bool = False, fiscal_year: int | None = None,
-           reconcile: bool = False) -> dict[str, Any]:
+           reconcile: bool = False, dry_run: bool = False) -> dict[str, Any]:
     """Detect one company's changes. ``holder``: this try's lease holder (``hamgam.ledger.try_holder``).
     ``reconcile``: the daily ground truth instead (``hamgam.tadbir.changes.reconcile``); what the fast change
-    capture missed goes on to the load as the run's ``note``.
+    capture missed goes on to the load as the run's ``note``. ``dry_run``: nothing here; the load task runs
+    detection and load together on a shadow ledger (``hamgam.dry_run``).
 
     Starts the run's record in the ledger; a failure is recorded there with its error, for the report.
     """
+    if dry_run:  # the load task detects on its shadow ledger (hamgam.dry_run): nothing is recorded here
+        return {"company": company, "dry_run": True, "full_resync": full_resync,
+                "allow_mass_delete": allow_mass_delete, "fiscal_year": fiscal_year}
     config = load_config()
     spec = SPECS[entity]
     holder = holder or run_id
@@ -144,9 +148,12 @@ def missed_note(counts: dict[str, Any]) -> str | None:
 
 def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, holder: str | None = None
          ) -> dict[str, Any]:
-    """Load one company's queue. Returns (and records) the counts of the whole run, over all tries."""
+    """Load one company's queue. Returns (and records) the counts of the whole run, over all tries.
+    A dry run (``detected["dry_run"]``) returns what a real run would do instead (``dry_load``)."""
     from hamgam.payamgostar.hook import PayamgostarHook
 
+    if detected.get("dry_run"):
+        return dry_load(entity, detected, run_id=run_id)
     config = load_config()
     company = int(detected["company"])
     holder = holder or run_id
@@ -177,6 +184,44 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, hol
     counts = ledger.run_counts(run_pk, key_prefix=key_prefix)
     ledger.finish_run(run_pk, "success", counts, message=detected.get("note"), holder=holder)
     return {"company": company, **counts}
+
+
+def dry_load(entity: str, detected: dict[str, Any], *, run_id: str) -> dict[str, Any]:
+    """One company's dry run (``hamgam.dry_run``): the CRM is only read, the ledger only copied."""
+    from hamgam.dry_run import dry_run
+    from hamgam.payamgostar.dry_run import DryRunClient
+    from hamgam.payamgostar.hook import PayamgostarHook
+
+    config = load_config()
+    company = int(detected["company"])
+    ctx = SyncContext(config, config.company(company))
+    engine = engine_for(ctx.company.tadbir_conn_id, config)
+    spec = readable_spec(entity, engine, config, company)
+    hook = PayamgostarHook(config.sync.crm_conn_id, client_class=DryRunClient,
+                           max_workers=config.sync.crm_max_workers)
+    with hook.get_conn() as client:
+        assert isinstance(client, DryRunClient)
+        return {"entity": entity, **dry_run(spec, ctx, engine=engine, ledger=open_ledger(config), client=client, run_id=run_id,
+                       full_resync=bool(detected.get("full_resync")),
+                       allow_mass_delete=bool(detected.get("allow_mass_delete")),
+                       fiscal_year=detected.get("fiscal_year"))}
+
+
+def dry_report(entities: list[str] | str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Log a dry run's plan per entity (``results``: the load tasks' answers, ``entity`` added); returns per
+    entity the summed counts and each company's answer."""
+    from hamgam.dry_run import plan_text
+
+    out: dict[str, Any] = {}
+    for entity in [entities] if isinstance(entities, str) else entities:
+        mine = [r for r in results if r and r.get("entity") == entity]
+        log.info("%s", plan_text(entity, mine))
+        totals: dict[str, int] = {}
+        for result in mine:
+            for name, n in result["counts"].items():
+                totals[name] = totals.get(name, 0) + n
+        out[entity] = {"dry_run": True, "counts": totals, "companies": mine}
+    return out[entities] if isinstance(entities, str) else out
 
 
 def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
