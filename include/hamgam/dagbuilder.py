@@ -257,6 +257,19 @@ def _in_layers(entities: list[str], config: HamgamConfig, dag_id: str, **options
 DRIFT_REPORT = "hamgam_drift_report"
 
 
+def _drift_task(entities: list[str]):
+    """The drift report per company, entity and fiscal year (``hamgam.drift``), after the reconcile whatever
+    it found; it fails (and alerts) on a difference nobody explains."""
+
+    @task(task_id="drift", pool=CRM_POOL, multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def drift() -> dict[str, Any]:
+        from hamgam import tasks
+
+        return tasks.drift(entities, run_id=get_current_context()["run_id"], dag_id=DRIFT_REPORT)
+
+    return drift()
+
+
 def drift_report_dag(config: HamgamConfig) -> DAG:
     """Daily (``sync.reconcile_schedule``) and on demand: every company and entity read in full and compared
     with the ledger and what the fast change capture queued; what it missed is synced, and reported."""
@@ -277,14 +290,16 @@ Every company and entity is read in full (change capture `scan`, the ground trut
 capture (`checksum` or `change_tracking`) has run; every change the scan finds that the fast capture had
 not queued is a miss: logged by key by `detect`, synced by `load`, its key ranges read again by the next
 fast run, and the `report` task fails naming them (an alert: a miss means a checksum collision or a
-change Tadbir did not track). The scan's work is what a forward run does when nothing was missed, so a
-green run also proves the CRM holds what Tadbir holds. Schedule: `{config.sync.reconcile_schedule}`
+change Tadbir did not track). Then `drift` writes the drift report to the ledger: per company, entity and
+fiscal year the count and Σ amount in Tadbir, the ledger and the CRM (read back through its API) and the
+keys that differ each way; it fails naming company, entity, year and keys when a difference is neither set
+aside nor queued (the hamgam page shows the latest report). Schedule: `{config.sync.reconcile_schedule}`
 (`sync.reconcile_schedule`). Entities: {", ".join(entities)}.
 """,
     )
     def drift_report():
         _in_layers(entities, config, DRIFT_REPORT, per_fiscal_year=False, reconcile=True) >> _report_task(
-            entities, DRIFT_REPORT, reconcile=True)
+            entities, DRIFT_REPORT, reconcile=True) >> _drift_task(entities)
 
     return drift_report()
 
