@@ -258,10 +258,10 @@ DRIFT_REPORT = "hamgam_drift_report"
 
 
 def _drift_task(entities: list[str]):
-    """The drift report per company, entity and fiscal year (``hamgam.drift``), after the reconcile whatever
-    it found; it fails (and alerts) on a difference nobody explains."""
+    """The drift report per company, entity and fiscal year (``hamgam.drift``), once the reconcile's syncs are
+    done whatever they found; it fails (and alerts) on a difference nobody explains. A retry reads it all again."""
 
-    @task(task_id="drift", pool=CRM_POOL, multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(task_id="drift", pool=CRM_POOL, multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
     def drift() -> dict[str, Any]:
         from hamgam import tasks
 
@@ -298,8 +298,10 @@ aside nor queued (the hamgam page shows the latest report). Schedule: `{config.s
 """,
     )
     def drift_report():
-        _in_layers(entities, config, DRIFT_REPORT, per_fiscal_year=False, reconcile=True) >> _report_task(
-            entities, DRIFT_REPORT, reconcile=True) >> _drift_task(entities)
+        # both leaves: either failing turns the run red
+        synced = _in_layers(entities, config, DRIFT_REPORT, per_fiscal_year=False, reconcile=True)
+        synced >> _report_task(entities, DRIFT_REPORT, reconcile=True)
+        synced >> _drift_task(entities)
 
     return drift_report()
 

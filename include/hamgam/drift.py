@@ -46,10 +46,6 @@ KEYS_SHOWN = 100  # keys listed per direction and row (counts are complete)
 QUEUED = "queued for the next run"
 
 
-class DriftFound(RuntimeError):
-    """The drift report found differences nobody explains; the message names them."""
-
-
 @dataclass
 class TadbirRecord:
     key: str
