@@ -64,7 +64,10 @@ def test_after_a_forward_pass_the_report_shows_no_unexplained_difference(synced_
     assert set_aside and all(d["explained"] for d in set_aside)
 
 
-def test_a_record_deleted_by_hand_in_the_crm_is_named_and_fails_the_run(synced_world):
+def test_a_record_deleted_by_hand_in_the_crm_is_named_and_fails_the_run(synced_world, smtp):
+    from airflow.utils.state import TaskInstanceState
+    from e2e_world import task_states
+
     from hamgam.payamgostar.client import PayamgostarClient
 
     world = synced_world
@@ -72,8 +75,13 @@ def test_a_record_deleted_by_hand_in_the_crm_is_named_and_fails_the_run(synced_w
                  if s.status == "synced" and k.startswith("1404/"))
     with PayamgostarClient(world.sandbox.base_url, world.sandbox.username, world.sandbox.password) as client:
         client.delete_sales_invoice(state.crm_id)
+    smtp.messages.clear()
+    smtp.arrived.clear()
     dag_run = run_drift_report(world)
     assert dag_run.state == "failed"
+    states = task_states(dag_run)
+    assert states[("drift", -1)] == TaskInstanceState.FAILED
+    assert {s for (task, _), s in states.items() if task != "drift"} == {TaskInstanceState.SUCCESS}
     report = latest(world)
     assert report["run_id"] == dag_run.run_id and report["unexplained"] == 1
     [row] = [r for r in rows_by(report, 100, "sales_invoices") if r["fiscal_year"] == 1404]
@@ -81,3 +89,7 @@ def test_a_record_deleted_by_hand_in_the_crm_is_named_and_fails_the_run(synced_w
     [missing] = [d for d in row["differences"]["missing_in_crm"] if d["explained"] is None]
     assert (missing["key"], missing["number"]) == (state.tadbir_key, state.crm_number)
     assert all(r["unexplained"] == [] for r in report["rows"] if r is not row)
+    # the alert: the failure e-mail names company, entity, year and the record
+    assert smtp.arrived.wait(10), "no alert e-mail arrived"
+    assert any("company 100 sales_invoices fiscal year 1404" in m.get_body().get_content()
+               and state.crm_number in m.get_body().get_content() for m in smtp.messages)

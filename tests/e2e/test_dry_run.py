@@ -96,3 +96,30 @@ def test_a_dry_run_after_a_sync_foretells_an_edit_and_a_delete(world):
     assert dag_run.state == "success"
     real = world.report("identities", dag_run).totals
     assert (real["updated"], real["deleted"]) == (1, 1) == (value["counts"]["updated"], value["counts"]["deleted"])
+
+
+def test_a_dry_full_resync_of_a_fiscal_year_foretells_every_update_and_sends_none(world):
+    """The by-fiscal-year DAG takes the param too: 'transfer all' of 1404 as a dry run sends nothing."""
+    import pendulum
+
+    from hamgam.config import load_config
+    from hamgam.dagbuilder import by_fiscal_year_dag
+    from hamgam.dry_run import sync_state
+
+    ledger = world.ledger()
+    state_before, writes_before = sync_state(ledger), world.writes()
+    dag_run = by_fiscal_year_dag(load_config()).test(
+        logical_date=pendulum.datetime(2025, 3, 21, tz="Asia/Tehran"), run_conf={"dry_run": True, "full_resync": True})
+    assert dag_run.state == "success"
+    assert world.writes() == writes_before and sync_state(ledger) == state_before
+    invoices = report_value(dag_run)["sales_invoices"]
+    synced_1404 = {(c, k) for c in (100, 200) for k, s in ledger.records(c, "sales_invoices").items()
+                   if s.status == "synced" and k.startswith("1404/")}
+    updated = {(c["company"], k) for c in invoices["companies"] for k in c["plan"]["update"]}
+    aside = {(c["company"], a["key"]): a for c in invoices["companies"] for a in c["plan"]["set_aside"]}
+    # every synced invoice of 1404 would be sent again, but for those set aside now
+    assert updated and updated == synced_1404 - set(aside), [aside[k] for k in synced_1404 & set(aside)]
+    assert invoices["counts"]["updated"] == len(updated)
+    # (those of the customer deleted in Tadbir above)
+    assert all("customer not found in Tadbir" in aside[k]["reason"]
+               for k in synced_1404 & set(aside)), [aside[k] for k in synced_1404 & set(aside)]
