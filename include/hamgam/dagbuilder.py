@@ -35,6 +35,10 @@ def default_args(config: HamgamConfig) -> dict[str, Any]:
 
 
 FULL_RESYNC = Param(False, type="boolean", description="Send every record again, changed or not ('transfer all').")
+DRY_RUN = Param(False, type="boolean", description="Only show what the run would do: detect, validate and "
+                                                   "transform, read the CRM, write nothing to the CRM and leave "
+                                                   "the ledger's sync state as it is; the report lists what "
+                                                   "would be created, updated, deleted and set aside.")
 ALLOW_MASS_DELETE = Param(False, type="boolean", description="Confirm deleting more than sync.max_delete_share "
                                                              "of the synced records in one run.")
 # the backfill DAG runs entities in these layers, derived from the specs' references: what a document names
@@ -99,7 +103,7 @@ def _sync_tasks(entity: str, companies: list[int], dag_id: str, *, per_fiscal_ye
         return tasks.detect(entity, company, run_id=context["run_id"], dag_id=dag_id, holder=_holder(context),
                             full_resync=bool(params.get("full_resync")),
                             allow_mass_delete=bool(params.get("allow_mass_delete")), fiscal_year=fiscal_year,
-                            reconcile=reconcile)
+                            reconcile=reconcile, dry_run=bool(params.get("dry_run")))
 
     @task(task_id="load", pool=CRM_POOL, multiple_outputs=False, map_index_template="{{ company_label }}")
     def load(detected: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +132,9 @@ def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = Fa
         from hamgam import tasks
 
         context = get_current_context()
+        if context["params"].get("dry_run"):  # the load tasks' answers are the plan; the ledger has no run
+            results = context["ti"].xcom_pull(task_ids=[f"{entity}.load" for entity in entities])
+            return tasks.dry_report(entities, list(results or []))
         fiscal_year = None
         if per_fiscal_year:
             fiscal_year = fiscal_year_of_run(context, start_month)
@@ -183,7 +190,7 @@ def forward_dag(entity: str, config: HamgamConfig) -> DAG:
         max_active_runs=1,
         tags=["hamgam", "tadbir_to_payamgostar", entity],
         default_args=default_args(config),
-        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE},
+        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE, "dry_run": DRY_RUN},
         doc_md=f"""
 ### Tadbir → Payamgostar: {entity}
 Detects new, changed and deleted {spec.label}s in each company's Tadbir database (content hash
@@ -215,7 +222,7 @@ def by_fiscal_year_dag(config: HamgamConfig) -> DAG:
         max_active_runs=1,
         tags=["hamgam", "tadbir_to_payamgostar", "backfill"],
         default_args=default_args(config),
-        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE},
+        params={"full_resync": FULL_RESYNC, "allow_mass_delete": ALLOW_MASS_DELETE, "dry_run": DRY_RUN},
         doc_md=f"""
 ### Tadbir → Payamgostar, one fiscal year per run
 Each run's data interval is one Jalali fiscal year. It syncs identities and products (their current
@@ -252,6 +259,19 @@ def _in_layers(entities: list[str], config: HamgamConfig, dag_id: str, **options
 DRIFT_REPORT = "hamgam_drift_report"
 
 
+def _drift_task(entities: list[str]):
+    """The drift report per company, entity and fiscal year (``hamgam.drift``), once the reconcile's syncs are
+    done whatever they found; it fails (and alerts) on a difference nobody explains. A retry reads it all again."""
+
+    @task(task_id="drift", pool=CRM_POOL, multiple_outputs=False, trigger_rule=TriggerRule.ALL_DONE)
+    def drift() -> dict[str, Any]:
+        from hamgam import tasks
+
+        return tasks.drift(entities, run_id=get_current_context()["run_id"], dag_id=DRIFT_REPORT)
+
+    return drift()
+
+
 def drift_report_dag(config: HamgamConfig) -> DAG:
     """Daily (``sync.reconcile_schedule``) and on demand: every company and entity read in full and compared
     with the ledger and what the fast change capture queued; what it missed is synced, and reported."""
@@ -272,14 +292,18 @@ Every company and entity is read in full (change capture `scan`, the ground trut
 capture (`checksum` or `change_tracking`) has run; every change the scan finds that the fast capture had
 not queued is a miss: logged by key by `detect`, synced by `load`, its key ranges read again by the next
 fast run, and the `report` task fails naming them (an alert: a miss means a checksum collision or a
-change Tadbir did not track). The scan's work is what a forward run does when nothing was missed, so a
-green run also proves the CRM holds what Tadbir holds. Schedule: `{config.sync.reconcile_schedule}`
+change Tadbir did not track). Then `drift` writes the drift report to the ledger: per company, entity and
+fiscal year the count and Σ amount in Tadbir, the ledger and the CRM (read back through its API) and the
+keys that differ each way; it fails naming company, entity, year and keys when a difference is neither set
+aside nor queued (the hamgam page shows the latest report). Schedule: `{config.sync.reconcile_schedule}`
 (`sync.reconcile_schedule`). Entities: {", ".join(entities)}.
 """,
     )
     def drift_report():
-        _in_layers(entities, config, DRIFT_REPORT, per_fiscal_year=False, reconcile=True) >> _report_task(
-            entities, DRIFT_REPORT, reconcile=True)
+        # both leaves: either failing turns the run red
+        synced = _in_layers(entities, config, DRIFT_REPORT, per_fiscal_year=False, reconcile=True)
+        synced >> _report_task(entities, DRIFT_REPORT, reconcile=True)
+        synced >> _drift_task(entities)
 
     return drift_report()
 

@@ -93,13 +93,17 @@ def _detect_run(ledger, dag_id: str, run_id: str, company: int, entity: str, hol
 
 def detect(entity: str, company: int, *, run_id: str, dag_id: str | None = None, holder: str | None = None,
            full_resync: bool = False, allow_mass_delete: bool = False, fiscal_year: int | None = None,
-           reconcile: bool = False) -> dict[str, Any]:
+           reconcile: bool = False, dry_run: bool = False) -> dict[str, Any]:
     """Detect one company's changes. ``holder``: this try's lease holder (``hamgam.ledger.try_holder``).
     ``reconcile``: the daily ground truth instead (``hamgam.tadbir.changes.reconcile``); what the fast change
-    capture missed goes on to the load as the run's ``note``.
+    capture missed goes on to the load as the run's ``note``. ``dry_run``: nothing here; the load task runs
+    detection and load together on a shadow ledger (``hamgam.dry_run``).
 
     Starts the run's record in the ledger; a failure is recorded there with its error, for the report.
     """
+    if dry_run:  # the load task detects on its shadow ledger (hamgam.dry_run): nothing is recorded here
+        return {"company": company, "dry_run": True, "full_resync": full_resync,
+                "allow_mass_delete": allow_mass_delete, "fiscal_year": fiscal_year}
     config = load_config()
     spec = SPECS[entity]
     holder = holder or run_id
@@ -144,9 +148,12 @@ def missed_note(counts: dict[str, Any]) -> str | None:
 
 def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, holder: str | None = None
          ) -> dict[str, Any]:
-    """Load one company's queue. Returns (and records) the counts of the whole run, over all tries."""
+    """Load one company's queue. Returns (and records) the counts of the whole run, over all tries.
+    A dry run (``detected["dry_run"]``) returns what a real run would do instead (``dry_load``)."""
     from hamgam.payamgostar.hook import PayamgostarHook
 
+    if detected.get("dry_run"):
+        return dry_load(entity, detected, run_id=run_id)
     config = load_config()
     company = int(detected["company"])
     holder = holder or run_id
@@ -177,6 +184,44 @@ def load(entity: str, detected: dict[str, Any], *, dag_id: str, run_id: str, hol
     counts = ledger.run_counts(run_pk, key_prefix=key_prefix)
     ledger.finish_run(run_pk, "success", counts, message=detected.get("note"), holder=holder)
     return {"company": company, **counts}
+
+
+def dry_load(entity: str, detected: dict[str, Any], *, run_id: str) -> dict[str, Any]:
+    """One company's dry run (``hamgam.dry_run``): the CRM is only read, the ledger only copied."""
+    from hamgam.dry_run import dry_run
+    from hamgam.payamgostar.dry_run import DryRunClient
+    from hamgam.payamgostar.hook import PayamgostarHook
+
+    config = load_config()
+    company = int(detected["company"])
+    ctx = SyncContext(config, config.company(company))
+    engine = engine_for(ctx.company.tadbir_conn_id, config)
+    spec = readable_spec(entity, engine, config, company)
+    hook = PayamgostarHook(config.sync.crm_conn_id, client_class=DryRunClient,
+                           max_workers=config.sync.crm_max_workers)
+    with hook.get_conn() as client:
+        assert isinstance(client, DryRunClient)
+        return {"entity": entity, **dry_run(spec, ctx, engine=engine, ledger=open_ledger(config), client=client, run_id=run_id,
+                       full_resync=bool(detected.get("full_resync")),
+                       allow_mass_delete=bool(detected.get("allow_mass_delete")),
+                       fiscal_year=detected.get("fiscal_year"))}
+
+
+def dry_report(entities: list[str] | str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Log a dry run's plan per entity (``results``: the load tasks' answers, ``entity`` added); returns per
+    entity the summed counts and each company's answer."""
+    from hamgam.dry_run import plan_text
+
+    out: dict[str, Any] = {}
+    for entity in [entities] if isinstance(entities, str) else entities:
+        mine = [r for r in results if r and r.get("entity") == entity]
+        log.info("%s", plan_text(entity, mine))
+        totals: dict[str, int] = {}
+        for result in mine:
+            for name, n in result["counts"].items():
+                totals[name] = totals.get(name, 0) + n
+        out[entity] = {"dry_run": True, "counts": totals, "companies": mine}
+    return out[entities] if isinstance(entities, str) else out
 
 
 def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
@@ -231,3 +276,30 @@ def _missed_by_capture(ledger, entity: str, companies: list[int], run_id: str, d
         if run is not None and run.state == "success" and MISSED in (run.message or ""):
             lines.append(f"{entity} company {company}: {run.message}")
     return lines
+
+
+def drift(entities: list[str], *, run_id: str, dag_id: str) -> dict[str, Any]:
+    """The drift report (``hamgam.drift``) of every company and entity, stored in the ledger; fails naming
+    company, entity, fiscal year and keys when a difference is not explained. Returns the counts."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from hamgam.drift import entity_rows, report_text, save, unexplained_text
+    from hamgam.payamgostar.hook import PayamgostarHook
+
+    config = load_config()
+    ledger = open_ledger(config)
+    rows: list[dict[str, Any]] = []
+    hook = PayamgostarHook(config.sync.crm_conn_id, max_workers=config.sync.crm_max_workers)
+    with hook.get_conn() as client:
+        for entity in entities:
+            for company in config.companies_for(entity):
+                ctx = SyncContext(config, config.company(company))
+                engine = engine_for(ctx.company.tadbir_conn_id, config)
+                spec = readable_spec(entity, engine, config, company)
+                rows += entity_rows(spec, ctx, engine=engine, ledger=ledger, client=client)
+    saved = save(ledger, dag_id=dag_id, run_id=run_id, rows=rows)
+    log.info("drift report %s\n%s", saved["id"], report_text(rows))
+    if saved["unexplained"]:  # no retry: it would find the same (a CRM outage on the way is retried)
+        raise AirflowFailException(f"the drift report found {saved['unexplained']} difference(s) between Tadbir, the ledger "
+                         f"and the CRM that nobody explains (not set aside, not queued):\n{unexplained_text(rows)}")
+    return {"report_id": saved["id"], "rows": len(rows), "unexplained": 0}

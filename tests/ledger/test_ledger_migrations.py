@@ -13,8 +13,8 @@ from hamgam.ledger import Base, make_engine, normalize_url, upgrade
 from hamgam.ledger.migrate import alembic_config
 
 LEDGER_TABLES = {"sync_record", "pending_change", "sync_cursor", "sync_run", "sync_lease", "webhook_event",
-                 "sync_outcome", "detect_range", "detect_key", "crm_send_mark"}
-HEAD = "0005"
+                 "sync_outcome", "detect_range", "detect_key", "crm_send_mark", "drift_report"}
+HEAD = "0006"
 
 
 def schema_differences(url: str) -> list:

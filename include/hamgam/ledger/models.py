@@ -291,3 +291,18 @@ class DetectKey(Base):
     period: Mapped[int] = mapped_column(Integer, primary_key=True)
     range_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     row_ids: Mapped[Any] = mapped_column(JSON)  # the key's row ids in this range
+
+
+class DriftReport(Base):
+    """One drift report (the ``hamgam_drift_report`` DAG's ``drift`` task): per company, entity and fiscal
+    year the count and sum in Tadbir, the ledger and the CRM, and the keys that differ (``hamgam.drift``)."""
+
+    __tablename__ = "drift_report"
+    __table_args__ = (Index("ix_drift_report_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(250))
+    run_id: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unexplained: Mapped[int] = mapped_column(Integer)
+    report: Mapped[Any] = mapped_column(JSON)

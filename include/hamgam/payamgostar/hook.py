@@ -33,9 +33,12 @@ class PayamgostarHook(BaseHook):
     conn_type = "payamgostar"  # registered by hamgam.provider_info; the DAGs accept a connection of any type
     hook_name = "Payamgostar CRM"
 
-    def __init__(self, payamgostar_conn_id: str = default_conn_name, **client_kwargs: Any):
+    def __init__(self, payamgostar_conn_id: str = default_conn_name, *,
+                 client_class: type[PayamgostarClient] = PayamgostarClient, **client_kwargs: Any):
+        """``client_class``: what ``get_conn`` builds (``hamgam.payamgostar.dry_run.DryRunClient`` for a dry run)."""
         super().__init__()
         self.payamgostar_conn_id = payamgostar_conn_id
+        self.client_class = client_class
         self.client_kwargs = client_kwargs
 
     def test_connection(self) -> tuple[bool, str]:
@@ -72,7 +75,7 @@ class PayamgostarHook(BaseHook):
             kwargs["access_refusals"] = (refusals,) if isinstance(refusals, str) else tuple(map(str, refusals))
         kwargs.update(self.client_kwargs)
         url = base_url_of(conn.host, conn.port, extra.get("scheme", conn.schema or "https") or "https")
-        return PayamgostarClient(url, conn.login or "", conn.password or "", **kwargs)
+        return self.client_class(url, conn.login or "", conn.password or "", **kwargs)
 
 
 def _flag(value: Any) -> bool:
