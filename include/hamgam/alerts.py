@@ -116,7 +116,7 @@ def failure_mail(context: Any, config: HamgamConfig) -> Mail:
 
 def _records_part(config: HamgamConfig, company: int, entity: str) -> str:
     """What the ledger says is waiting: the records that failed, and how many changes are still queued."""
-    from hamgam.tasks import open_ledger
+    from hamgam.connections import open_ledger
 
     try:
         ledger = open_ledger(config)

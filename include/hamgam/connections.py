@@ -7,6 +7,7 @@ its type: ``mssql`` (``mssql_url``), ``postgres`` or ``sqlite`` (host = file pat
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -87,3 +88,15 @@ def engine_for(conn_id: str, config: HamgamConfig | None = None) -> sa.Engine:
     timeout = config.sync.read_lock_timeout_ms if config is not None else sessions.ReadSettings().lock_timeout_ms
     sessions.configure(engine, sessions.ReadSettings(lock_timeout_ms=timeout))
     return engine
+
+
+@lru_cache(maxsize=4)
+def _ledger(url: str) -> Any:
+    from hamgam.ledger.store import Ledger
+
+    return Ledger.connect(url)
+
+
+def open_ledger(config: HamgamConfig) -> Any:
+    """The ledger under the settings' state connection (one per URL and process)."""
+    return _ledger(sqlalchemy_url(config.sync.state_conn_id))

@@ -15,7 +15,13 @@ from typing import Any
 def freshness_lag(ledger: Any, company: int, entity: str, now: datetime) -> timedelta | None:
     """The freshness lag of ``company``'s ``entity`` at ``now`` (aware UTC), or None (see the module)."""
     success = ledger.latest_success(company, entity)
-    marks = [m for m in (success.started_at if success else None, ledger.oldest_pending_at(company, entity)) if m]
+    return lag(success.started_at if success else None, ledger.oldest_pending_at(company, entity), now)
+
+
+def lag(last_success_started_at: datetime | None, oldest_pending_at: datetime | None,
+        now: datetime) -> timedelta | None:
+    """The lag from its two marks (see the module); the e-mails, the metrics and the hamgam page all use it."""
+    marks = [m for m in (last_success_started_at, oldest_pending_at) if m]
     if not marks:
         return None
     return max(now - min(marks), timedelta(0))

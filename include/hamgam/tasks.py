@@ -5,31 +5,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
 from hamgam import pipeline
 from hamgam.config import HamgamConfig, load_config
-from hamgam.connections import engine_for, sqlalchemy_url
+from hamgam.connections import engine_for, open_ledger
 from hamgam.entities import SPECS
 from hamgam.entities.base import EntitySpec, SyncContext
 from hamgam.tadbir.source_check import missing_source
 
 log = logging.getLogger(__name__)
 REFERENCES = ":references"  # how pipeline.sync_keys names the lease holder of a document load's reference sync
-
-
-@lru_cache(maxsize=4)
-def _ledger(url: str):
-    from hamgam.ledger.store import Ledger
-
-    return Ledger.connect(url)
-
-
-def open_ledger(config: HamgamConfig):
-    return _ledger(sqlalchemy_url(config.sync.state_conn_id))
 
 
 def _error_text(exc: BaseException) -> str:

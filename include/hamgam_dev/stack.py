@@ -59,6 +59,10 @@ class StackSettings:
 
 
 def recreate_databases(*names: str) -> None:
+    drop_databases(*names, create_again=True)
+
+
+def drop_databases(*names: str, create_again: bool = False) -> None:
     import sqlalchemy as sa
 
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -66,19 +70,8 @@ def recreate_databases(*names: str) -> None:
         with admin.connect() as conn:
             for name in names:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-
-
-def drop_databases(*names: str) -> None:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                if create_again:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
 

@@ -4,7 +4,8 @@ Debian's chromium (/usr/bin/chromium, ``apt-get install -y chromium``), driven h
 downloaded browser), logs in on Airflow's own login page, opens the hamgam page, reads counts equal to the
 ledger's, opens the set-aside sales invoices, fixes one in the demo Tadbir, resends it from the page (the
 confirmation accepted), and sees it synced once the run its resend triggered is done. Anonymous requests get
-a redirect to the login (the page) or 401 (its data API). Screenshots go to docs/screenshots/ (the README's).
+a redirect to the login (the page) or 401 (its data API). Screenshots go to a temporary folder, or to
+$HAMGAM_SCREENSHOTS (`HAMGAM_SCREENSHOTS=docs/screenshots` refreshes the README's).
 
 The DAGs run only when triggered here (no schedule, no event-driven watchers), so the run after the resend is
 the one the page triggered as the logged-in user.
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -28,7 +31,7 @@ import requests
 
 from hamgam.entities import SPECS
 from hamgam.ledger import Ledger
-from hamgam_dev.devenv import ROOT, airflow_env
+from hamgam_dev.devenv import airflow_env
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -37,7 +40,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 # closed network refuses Chromium's own background connections
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# the README's pictures are refreshed with HAMGAM_SCREENSHOTS=docs/screenshots; otherwise a run (CI's) writes
+# them into a temporary folder and leaves the checkout as it was
+SCREENSHOTS = Path(os.environ.get("HAMGAM_SCREENSHOTS") or tempfile.mkdtemp(prefix="hamgam-screenshots-"))
 ENTITY = "sales_invoices"
 DAG_ID = SPECS[ENTITY].dag_id
 WAIT = 300.0
@@ -114,6 +119,7 @@ def browser() -> Iterator[Any]:
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    print(f"screenshot: {SCREENSHOTS / f'{name}.png'}")
 
 
 def log_in(page: Any, world: PageWorld, path: str) -> None:

@@ -296,3 +296,41 @@ def test_outside_airflow_the_page_has_no_login_to_send_an_anonymous_visitor_to(l
         answer = client.get("/", follow_redirects=False)
         assert answer.status_code == 503 and "Airflow's login" in answer.json()["detail"]
     app.state.ledgers.dispose()
+
+
+def test_the_freshness_lag_is_the_one_the_emails_and_metrics_use(client, world):
+    from datetime import datetime
+
+    from hamgam.freshness import freshness_lag
+
+    rows = {(r["company"], r["entity"]): r for r in client.get("/api/dashboard/overview", headers=AS_ALICE).json()["rows"]}
+    for (company, entity), row in rows.items():
+        at = datetime.fromisoformat(client.get("/api/dashboard/overview", headers=AS_ALICE).json()["at"])
+        expected = freshness_lag(world, company, entity, at)
+        if expected is None:
+            assert row["freshness_lag_seconds"] is None, (company, entity)
+        else:  # the page's reading came a moment before `at`
+            assert 0 <= expected.total_seconds() - row["freshness_lag_seconds"] < 60, (company, entity)
+    # queued changes count: sales invoices of 100 are as stale as their oldest queued change at least
+    invoices = rows[(100, "sales_invoices")]
+    assert invoices["freshness_lag_seconds"] >= invoices["oldest_queued_age_seconds"] - 1
+
+
+def test_the_latest_drift_report_is_on_the_page_and_in_its_api(client, world):
+    from hamgam.ledger.models import DriftReport
+
+    assert client.get("/api/dashboard/drift", headers=AS_ALICE).json() is None
+    assert 'data-testid="drift-none"' in client.get("/", headers=AS_ALICE).text
+    row = {"company": 100, "entity": "sales_invoices", "fiscal_year": 1404,
+           "tadbir": {"count": 3, "amount": 3000}, "ledger": {"count": 3, "amount": 3000},
+           "crm": {"count": 2, "amount": 2000},
+           "differences": {"missing_in_crm": [{"key": "1404/6", "number": "100-1404/6", "explained": None}]},
+           "difference_counts": {"missing_in_crm": 1}, "unexplained": ["1404/6"]}
+    with world.engine.begin() as conn:
+        conn.execute(DriftReport.__table__.insert().values(dag_id="hamgam_drift_report", run_id="manual__d1",
+                                                          unexplained=1, report=[row]))
+    answer = client.get("/api/dashboard/drift", headers=AS_ALICE).json()
+    assert answer["run_id"] == "manual__d1" and answer["unexplained"] == 1 and answer["rows"] == [row]
+    page = client.get("/", headers=AS_ALICE).text
+    assert 'data-testid="drift-unexplained">1</b>' in page and "1404/6" in page and "Σ 3,000" in page
+    assert client.get("/api/dashboard/drift").status_code == 401  # behind Airflow's login, as the rest

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hamgam.freshness import lag
 from hamgam.ledger.models import PendingChange, SyncRecord, SyncRun
 
 # the statuses the page counts, in its column order ("queued": changes waiting in the queue, not a status)
@@ -25,13 +26,15 @@ class EntityRow:
     oldest_queued_at: datetime | None
     last_success_at: datetime | None  # when the latest successful load finished
     last_run: dict[str, Any] | None = field(default=None)  # dag_id, run_id, state, started_at of the latest load
+    last_success_started_at: datetime | None = field(default=None)  # when that load started (freshness)
 
     def queued_age_seconds(self, now: datetime) -> float | None:
         return None if self.oldest_queued_at is None else (now - self.oldest_queued_at).total_seconds()
 
     def freshness_lag_seconds(self, now: datetime) -> float | None:
-        """How long ago the CRM was last brought in step with Tadbir for this entity (None: never)."""
-        return None if self.last_success_at is None else (now - self.last_success_at).total_seconds()
+        """How stale the CRM is for this entity (hamgam.freshness: the same lag the e-mails and metrics use)."""
+        lagging = lag(self.last_success_started_at, self.oldest_queued_at, now)
+        return None if lagging is None else lagging.total_seconds()
 
     def as_json(self, now: datetime) -> dict[str, Any]:
         return {"company": self.company, "entity": self.entity, "dag_id": self.dag_id, "counts": self.counts,
@@ -59,8 +62,8 @@ def overview(ledger: Any, scope: list[tuple[int, str, str]]) -> list[EntityRow]:
         queued = {(c, e): (n, oldest) for c, e, n, oldest in conn.execute(
             select(PendingChange.company, PendingChange.entity, func.count(), func.min(PendingChange.detected_at))
             .group_by(PendingChange.company, PendingChange.entity))}
-        succeeded = {(c, e): last for c, e, last in conn.execute(
-            select(SyncRun.company, SyncRun.entity, func.max(SyncRun.finished_at))
+        succeeded = {(c, e): (finished, started) for c, e, finished, started in conn.execute(
+            select(SyncRun.company, SyncRun.entity, func.max(SyncRun.finished_at), func.max(SyncRun.started_at))
             .where(SyncRun.state == "success").group_by(SyncRun.company, SyncRun.entity))}
         latest_ids = select(func.max(SyncRun.id)).group_by(SyncRun.company, SyncRun.entity)
         latest = {(r.company, r.entity): {"dag_id": r.dag_id, "run_id": r.run_id, "state": r.state,
@@ -74,9 +77,10 @@ def overview(ledger: Any, scope: list[tuple[int, str, str]]) -> list[EntityRow]:
         n_queued, oldest = queued.get((company, entity), (0, None))
         counts = {name: by_status.get(name, 0) for name in SHOWN}
         counts["queued"] = n_queued
-        rows.append(EntityRow(company, entity, dag_id, counts,
-                              _utc(type_, oldest, ledger), _utc(type_, succeeded.get((company, entity)), ledger),
-                              latest.get((company, entity))))
+        finished, started = succeeded.get((company, entity), (None, None))
+        rows.append(EntityRow(company, entity, dag_id, counts, _utc(type_, oldest, ledger),
+                              _utc(type_, finished, ledger), latest.get((company, entity)),
+                              _utc(type_, started, ledger)))
     return rows
 
 

@@ -135,8 +135,33 @@ def events_table(counts: dict[str, int], events: list[Any]) -> str:
     return "".join(out)
 
 
+def drift_table(report: dict[str, Any] | None) -> str:
+    """The latest drift report (hamgam.drift.latest_drift_report): count and Σ amount in Tadbir, the ledger and
+    the CRM per company, entity and fiscal year, and the keys nobody explains."""
+    if report is None:
+        return '<p class="muted" data-testid="drift-none">No drift report yet: hamgam_drift_report writes one.</p>'
+
+    def side(values: dict[str, Any]) -> str:
+        amount = values.get("amount")
+        return f"{values['count']}" + ("" if amount is None else f" · Σ {amount:,}")
+
+    out = [f'<p>{escape(report["created_at"])} ({escape(report["run_id"])}): unexplained '
+           f'<b data-testid="drift-unexplained">{report["unexplained"]}</b></p>'
+           "<table id=\"drift\"><tr><th>company</th><th>entity</th><th>fiscal year</th><th>Tadbir</th>"
+           "<th>ledger</th><th>CRM</th><th>differences (explained ones included)</th><th>unexplained</th></tr>"]
+    for r in report["rows"]:
+        counts = ", ".join(f"{way.replace('_', ' ')} {n}" for way, n in r["difference_counts"].items() if n)
+        out.append(f"<tr><td>{r['company']}</td><td>{escape(r['entity'])}</td>"
+                   f"<td>{r['fiscal_year'] if r['fiscal_year'] is not None else '—'}</td>"
+                   f"<td class=\"n\">{side(r['tadbir'])}</td><td class=\"n\">{side(r['ledger'])}</td>"
+                   f"<td class=\"n\">{side(r['crm'])}</td><td>{escape(counts) or '—'}</td>"
+                   f"<td>{escape(', '.join(map(str, r['unexplained']))) or '—'}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
 def render(*, user: str, now: datetime, overview: str, filters: str, records: str, events: str, chart: str,
-           airflow: str) -> str:
+           airflow: str, drift: str = "") -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hamgam</title>'
             f"<style>{STYLE}</style></head><body>"
             f'<h1>hamgam: Tadbir → Payamgostar</h1><p class="muted">{_when(now)} · logged in to Airflow as '
@@ -146,4 +171,5 @@ def render(*, user: str, now: datetime, overview: str, filters: str, records: st
             f'<h2 id="need-a-person">Records that need a person</h2>{filters}{records}'
             f"<h2>Synced and set aside</h2>{chart}"
             f"<h2>Webhook events</h2>{events}"
+            f'<h2 id="drift-report">Drift: Tadbir, ledger and CRM per fiscal year</h2>{drift}'
             f"<script>{SCRIPT}</script></body></html>")

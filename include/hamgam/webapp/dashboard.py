@@ -148,13 +148,18 @@ def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], Hamga
             user=user.name, now=now, airflow=airflow, overview=page.overview_table(rows, now, airflow),
             filters=page.filter_form(flt, sorted({c for c, _, _ in scope()}), entities()),
             records=page.records_table(found, flt, 500), events=page.events_table(counts, opened.events(limit=50)),
-            chart=chart.svg(chart.activity(opened, now)))
+            chart=chart.svg(chart.activity(opened, now)), drift=page.drift_table(_latest_drift(opened)))
 
     @router.get("/api/dashboard/overview", summary="Per company and entity: records per status, the queue, the "
                 "last successful run (Airflow login)")
     def overview_data(user: Viewer = as_user) -> dict[str, Any]:
         now = clock()
         return {"at": now.isoformat(), "rows": [row.as_json(now) for row in overview(ledger(), scope())]}
+
+    @router.get("/api/dashboard/drift", summary="The latest drift report of hamgam_drift_report, or null "
+                "(Airflow login)")
+    def drift_data(user: Viewer = as_user) -> dict[str, Any] | None:
+        return _latest_drift(ledger())
 
     @router.get("/api/dashboard/records", summary="The records that need a person, filtered (Airflow login)")
     def records_data(user: Viewer = as_user, flt: records.RecordFilter = by_filter,
@@ -236,6 +241,12 @@ def dashboard_router(*, ledger: Callable[[], Ledger], config: Callable[[], Hamga
                 "runs": {dag_id: run.get("dag_run_id")}}
 
     return router
+
+
+def _latest_drift(ledger: Ledger) -> dict[str, Any] | None:
+    from hamgam.drift import latest_drift_report  # the drift module brings the pipeline: only when asked
+
+    return latest_drift_report(ledger)
 
 
 def _airflow_root(request: Request) -> str:
