@@ -334,3 +334,21 @@ def test_the_latest_drift_report_is_on_the_page_and_in_its_api(client, world):
     page = client.get("/", headers=AS_ALICE).text
     assert 'data-testid="drift-unexplained">1</b>' in page and "1404/6" in page and "Σ 3,000" in page
     assert client.get("/api/dashboard/drift").status_code == 401  # behind Airflow's login, as the rest
+
+
+def test_resend_all_asks_about_every_record_of_the_filter_not_only_those_listed():
+    from datetime import UTC, datetime
+    from html import unescape
+
+    from hamgam.dashboard import page, records
+
+    def listed(n: int) -> list[records.PersonRecord]:
+        now = datetime.now(UTC)
+        return [records.PersonRecord(100, "identities", "invalid", "no name", f"1{i:04}", "", None, None, None,
+                                     now, now) for i in range(n)]
+
+    few = unescape(page.records_table(listed(3), records.RecordFilter(), 500))
+    assert "Send all 3 record(s) of this filter to the CRM again?" in few
+    capped = unescape(page.records_table(listed(500), records.RecordFilter(), 500))
+    assert "Send all 500 record(s)" not in capped
+    assert f"more than the 500 listed; up to {records.MAX_ROWS} at a time" in capped

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from hamgam.dashboard.overview import SHOWN, EntityRow
-from hamgam.dashboard.records import LISTABLE, PersonRecord, RecordFilter
+from hamgam.dashboard.records import LISTABLE, MAX_ROWS, PersonRecord, RecordFilter
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:16px;color:#222}
@@ -104,7 +104,10 @@ def records_table(records: list[PersonRecord], flt: RecordFilter, total_shown_li
            f'download CSV</a> · {len(records)} record(s)'
            f'{" (the first " + str(total_shown_limit) + ")" if len(records) >= total_shown_limit else ""} · ',
            _button("resend all of this filter", "api/dashboard/resend", {"filter": flt.query_string()},
-                   f"Send all {len(records)} record(s) of this filter to the CRM again?", "resend-filter"),
+                   f"Send all {len(records)} record(s) of this filter to the CRM again?"
+                   if len(records) < total_shown_limit else
+                   f"Send all records of this filter to the CRM again? (more than the {total_shown_limit} listed; "
+                   f"up to {MAX_ROWS} at a time)", "resend-filter"),
            '</p><table id="records"><tr><th>company</th><th>entity</th><th>status</th><th>reason</th>'
            '<th>Tadbir number</th><th>Tadbir id</th><th>CRM id / number</th><th>first seen</th><th>last tried</th>'
            '<th></th></tr>']
