@@ -8,7 +8,7 @@ import pytest
 
 from hamgam.dagbuilder import LAYERS
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]  # forward passes and drift runs over the demo world (about a minute): make test-slow
 
 FORWARD = [entity for layer in LAYERS for entity in layer]
 

@@ -11,7 +11,7 @@ import pytest
 
 from hamgam.dagbuilder import LAYERS
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]  # every forward DAG over a fresh demo world (about a minute): make test-slow
 
 FORWARD = [entity for layer in LAYERS for entity in layer]
 COMPARED = ("created", "updated", "deleted", "invalid", "rejected", "skipped", "unchanged")
