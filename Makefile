@@ -42,7 +42,7 @@ test: setup  ## the suite but the tests marked slow (PostgreSQL tests skip when 
 test-slow: setup  ## the tests that start a real Airflow (scheduler, triggerer, API server) and the long property searches
 	$(PY) -m pytest -m "slow and not stack"
 
-test-stack: setup  ## the end-to-end test on the distributed stack (make stack's code: CeleryExecutor, two workers, PostgreSQL, Redis): every DAG, a backfill, a webhook, a worker SIGKILLed mid-load; nothing lost or doubled (about 5 min)
+test-stack: setup  ## the end-to-end test on the distributed stack (make stack's code: CeleryExecutor, two workers, PostgreSQL, Redis): every DAG, a backfill, a webhook, a worker SIGKILLed mid-load; nothing lost or doubled (about 2½ minutes here)
 	$(PY) -m pytest -m stack tests/stack
 
 test-fast: setup  ## everything but the Airflow end-to-end tests
