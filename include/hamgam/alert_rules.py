@@ -1,7 +1,7 @@
 """Alerts beyond a failed task, decided at the end of every forward run (the ``report`` task) from the ledger:
 
 - **new records need a person**: a record of the company's entity is newly set aside (invalid or rejected).
-  The set is kept in the ledger (cursor ``alert.needs_person``: its fingerprint and keys) so the e-mail goes
+  The set is kept in the ledger (cursor ``alert.needs_person``: its keys) so the e-mail goes
   once per change that adds a record, not on every run that still finds it; a set that only shrank (records
   fixed) sends nothing. Failed records are not in it: the next run sends them again, and the failed task
   alerts by itself.
@@ -15,7 +15,6 @@ comes with the next run, not never. Nothing is sent, and no state kept, without 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import datetime
@@ -32,10 +31,6 @@ NEEDS_PERSON = "alert.needs_person"
 STALE = "alert.stale"
 FAILING = "alert.failing"
 SET_ASIDE = ("invalid", "rejected")
-
-
-def fingerprint(members: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
 
 
 def after_run(ledger: Any, config: HamgamConfig, entity: str, companies: list[int], *, dag_id: str, run_id: str,
@@ -74,10 +69,11 @@ def _needs_person(ledger: Any, config: HamgamConfig, entity: str, company: int, 
     records = ledger.problems(company=company, entity=entity, statuses=SET_ASIDE)
     members = [f"{r.tadbir_key}\t{r.status}" for r in records]
     saved = json.loads(ledger.get_cursor(company, entity, NEEDS_PERSON) or "{}")
-    value = json.dumps({"fingerprint": fingerprint(members), "members": sorted(members)}, ensure_ascii=False)
-    if saved.get("fingerprint") == fingerprint(members):
+    known = set(saved.get("members", []))
+    if known == set(members):
         return None
-    new = [r for r, m in zip(records, members, strict=True) if m not in set(saved.get("members", []))]
+    value = json.dumps({"members": sorted(members)}, ensure_ascii=False)
+    new = [r for r, m in zip(records, members, strict=True) if m not in known]
     if key_prefix is not None:  # a by-fiscal-year run names the new ones of its year; the others wait for theirs
         new = [r for r in new if r.tadbir_key.startswith(key_prefix)]
         if not new:

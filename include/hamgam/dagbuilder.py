@@ -138,10 +138,8 @@ def _report_task(entities: list[str], dag_id: str, *, per_fiscal_year: bool = Fa
         fiscal_year = None
         if per_fiscal_year:
             fiscal_year = fiscal_year_of_run(context, start_month)
-        # a dry run (param dry_run, where a DAG has it) neither alerts nor emits metrics
-        dry_run = bool(context["params"].get("dry_run", False))
         return tasks.report(entities, run_id=context["run_id"], dag_id=dag_id, fiscal_year=fiscal_year,
-                            reconcile=reconcile, notify=not dry_run)
+                            reconcile=reconcile)
 
     return report()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -189,10 +190,11 @@ def dry_load(entity: str, detected: dict[str, Any], *, run_id: str) -> dict[str,
                            max_workers=config.sync.crm_max_workers)
     with hook.get_conn() as client:
         assert isinstance(client, DryRunClient)
-        return {"entity": entity, **dry_run(spec, ctx, engine=engine, ledger=open_ledger(config), client=client, run_id=run_id,
+        plan = dry_run(spec, ctx, engine=engine, ledger=open_ledger(config), client=client, run_id=run_id,
                        full_resync=bool(detected.get("full_resync")),
                        allow_mass_delete=bool(detected.get("allow_mass_delete")),
-                       fiscal_year=detected.get("fiscal_year"))}
+                       fiscal_year=detected.get("fiscal_year"))
+    return {"entity": entity, **plan}
 
 
 def dry_report(entities: list[str] | str, results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -204,21 +206,18 @@ def dry_report(entities: list[str] | str, results: list[dict[str, Any]]) -> dict
     for entity in [entities] if isinstance(entities, str) else entities:
         mine = [r for r in results if r and r.get("entity") == entity]
         log.info("%s", plan_text(entity, mine))
-        totals: dict[str, int] = {}
-        for result in mine:
-            for name, n in result["counts"].items():
-                totals[name] = totals.get(name, 0) + n
-        out[entity] = {"dry_run": True, "counts": totals, "companies": mine}
+        totals: Counter[str] = sum((Counter(result["counts"]) for result in mine), Counter())
+        out[entity] = {"dry_run": True, "counts": dict(totals), "companies": mine}
     return out[entities] if isinstance(entities, str) else out
 
 
 def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
-           fiscal_year: int | None = None, reconcile: bool = False, notify: bool = True) -> dict[str, Any]:
+           fiscal_year: int | None = None, reconcile: bool = False) -> dict[str, Any]:
     """Log this run's outcome per entity and company, and the records that need a person's attention;
     fail naming each company's task that did not finish, with its error. ``reconcile`` (the drift report):
     also fail, naming the keys, where the daily scan found changes the fast change capture had missed.
-    ``notify``: also emit the metrics (``hamgam.metrics``) and send the alerts the run calls for
-    (``hamgam.alert_rules``); off for a run that changed nothing (a dry run)."""
+    Also emits the metrics (``hamgam.metrics``) and sends the alerts the run calls for (``hamgam.alert_rules``);
+    a dry run never comes here (``dry_report``), so it does neither."""
     from hamgam import alert_rules, metrics
     from hamgam.ledger.models import utcnow
     from hamgam.summary import run_report
@@ -235,11 +234,10 @@ def report(entities: list[str] | str, *, run_id: str, dag_id: str | None = None,
                             dag_id=dag_id or spec.dag_id, key_prefix=key_prefix)
         log.info("%s\n%s", entity, result.text)
         totals[entity] = result.totals
-        if notify:
-            companies, now = config.companies_for(entity), utcnow()
-            metrics.emit(ledger, entity, companies, now)
-            alert_rules.after_run(ledger, config, entity, companies, dag_id=dag_id or spec.dag_id, run_id=run_id,
-                                  unfinished=set(result.failures), now=now, key_prefix=key_prefix)
+        companies, now = config.companies_for(entity), utcnow()
+        metrics.emit(ledger, entity, companies, now)
+        alert_rules.after_run(ledger, config, entity, companies, dag_id=dag_id or spec.dag_id, run_id=run_id,
+                              unfinished=set(result.failures), now=now, key_prefix=key_prefix)
         unfinished += result.failures.values()
         if reconcile:
             missed += _missed_by_capture(ledger, entity, config.companies_for(entity), run_id,
